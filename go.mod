@@ -1,0 +1,3 @@
+module github.com/livestreams/livestreams
+
+go 1.26.8
