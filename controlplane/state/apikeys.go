@@ -1,0 +1,64 @@
+package state
+
+import "time"
+
+// APIKey is an org-scoped credential `lsk_…`; only its hash is stored.
+type APIKey struct {
+	ID         string     `json:"id"`
+	OrgID      string     `json:"org_id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"` // first characters, to recognise it in a list
+	Hash       string     `json:"-"`
+	Role       Role       `json:"role"`
+	CreatedBy  string     `json:"created_by,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// apiKeyRecord persists the hash that APIKey hides from JSON views.
+type apiKeyRecord struct {
+	APIKey
+	StoredHash string `json:"hash"`
+}
+
+// APIKey returns one key.
+func (t *Tx) APIKey(id string) (APIKey, error) {
+	var r apiKeyRecord
+	ok, err := t.get(bAPIKeys, id, &r)
+	if err == nil && !ok {
+		err = NotFound("api key %s", id)
+	}
+	r.APIKey.Hash = r.StoredHash
+	return r.APIKey, err
+}
+
+// APIKeyByHash finds a key by the hash of its secret.
+func (t *Tx) APIKeyByHash(hash string) (APIKey, error) {
+	id := t.getString(bAPIKeyHash, hash)
+	if id == "" {
+		return APIKey{}, NotFound("api key")
+	}
+	return t.APIKey(id)
+}
+
+// APIKeys lists an org's keys.
+func (t *Tx) APIKeys(orgID string) ([]APIKey, error) {
+	var out []APIKey
+	err := scan(t, bAPIKeys, "", func(r apiKeyRecord) bool {
+		if r.OrgID == orgID {
+			r.APIKey.Hash = r.StoredHash
+			out = append(out, r.APIKey)
+		}
+		return true
+	})
+	return out, err
+}
+
+// PutAPIKey stores a key and its hash index.
+func (t *Tx) PutAPIKey(k APIKey) error {
+	if err := t.putString(bAPIKeyHash, k.Hash, k.ID); err != nil {
+		return err
+	}
+	return t.put(bAPIKeys, k.ID, apiKeyRecord{APIKey: k, StoredHash: k.Hash})
+}

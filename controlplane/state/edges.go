@@ -1,0 +1,61 @@
+package state
+
+import "time"
+
+// Edge is an edge node as the control plane last heard of it. Liveness and
+// load travel by gossip; what is recorded here is the lease that decides
+// when its sessions are closed if it stops reporting.
+type Edge struct {
+	ID             string    `json:"id"`
+	Region         string    `json:"region,omitempty"`
+	RTMPURL        string    `json:"rtmp_url,omitempty"`
+	HLSURL         string    `json:"hls_url,omitempty"`
+	SRTURL         string    `json:"srt_url,omitempty"`
+	WHIPURL        string    `json:"whip_url,omitempty"`
+	Lat            float64   `json:"lat,omitempty"`
+	Lon            float64   `json:"lon,omitempty"`
+	FirstSeenAt    time.Time `json:"first_seen_at"`
+	LeaseExpiresAt time.Time `json:"lease_expires_at"`
+}
+
+// Edge returns one edge.
+func (t *Tx) Edge(id string) (Edge, error) {
+	var e Edge
+	ok, err := t.get(bEdges, id, &e)
+	if err == nil && !ok {
+		err = NotFound("edge %s", id)
+	}
+	return e, err
+}
+
+// Edges lists all edges ever seen.
+func (t *Tx) Edges() ([]Edge, error) { return list[Edge](t, bEdges, "") }
+
+// PutEdge stores an edge.
+func (t *Tx) PutEdge(e Edge) error { return t.put(bEdges, e.ID, e) }
+
+// JoinToken authorizes an edge to join; only the secret's hash is stored.
+type JoinToken struct {
+	ID            string     `json:"id"`
+	SecretHash    string     `json:"secret_hash"`
+	CAFingerprint string     `json:"ca_fingerprint"`
+	Description   string     `json:"description,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
+}
+
+// JoinToken returns one join token.
+func (t *Tx) JoinToken(id string) (JoinToken, error) {
+	var j JoinToken
+	ok, err := t.get(bJoinTokens, id, &j)
+	if err == nil && !ok {
+		err = NotFound("join token %s", id)
+	}
+	return j, err
+}
+
+// JoinTokens lists join tokens.
+func (t *Tx) JoinTokens() ([]JoinToken, error) { return list[JoinToken](t, bJoinTokens, "") }
+
+// PutJoinToken stores a join token.
+func (t *Tx) PutJoinToken(j JoinToken) error { return t.put(bJoinTokens, j.ID, j) }
