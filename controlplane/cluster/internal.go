@@ -26,7 +26,7 @@ const (
 	PathRemove    = "/internal/v1/remove"
 )
 
-const maxInternalBody = 8 << 20
+const maxInternalBody = 512 << 20 // a restore carries the whole state
 
 // JoinRequest asks the leader to add a node as a voter.
 type JoinRequest struct {
@@ -49,6 +49,7 @@ func (n *Node) InternalHandler() http.Handler {
 	mux.HandleFunc("POST "+PathReadIndex, n.authed(n.handleReadIndex))
 	mux.HandleFunc("POST "+PathJoin, n.authed(n.handleJoin))
 	mux.HandleFunc("POST "+PathRemove, n.authed(n.handleRemove))
+	mux.HandleFunc("POST "+PathRestore, n.authed(n.handleRestore))
 	return mux
 }
 

@@ -4,16 +4,19 @@ import "time"
 
 // APIKey is an org-scoped credential `lsk_…`; only its hash is stored.
 type APIKey struct {
-	ID         string     `json:"id"`
-	OrgID      string     `json:"org_id"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"` // first characters, to recognise it in a list
-	Hash       string     `json:"-"`
-	Role       Role       `json:"role"`
-	CreatedBy  string     `json:"created_by,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	ID     string `json:"id"`
+	OrgID  string `json:"org_id"`
+	Name   string `json:"name"`
+	Prefix string `json:"prefix"` // first characters, to recognise it in a list
+	Hash   string `json:"-"`
+	Role   Role   `json:"role"`
+	// ClusterAdmin keys (created by a cluster admin) may run cluster-wide
+	// operations too.
+	ClusterAdmin bool       `json:"cluster_admin,omitempty"`
+	CreatedBy    string     `json:"created_by,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 }
 
 // apiKeyRecord persists the hash that APIKey hides from JSON views.

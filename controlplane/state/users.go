@@ -36,11 +36,14 @@ func (r Role) Valid() bool { return r.Rank() > 0 }
 
 // User is a person who logs in to the dashboard or API.
 type User struct {
-	ID           string    `json:"id"`
-	Email        string    `json:"email"`
-	Name         string    `json:"name,omitempty"`
-	PasswordHash string    `json:"password_hash"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           string `json:"id"`
+	Email        string `json:"email"`
+	Name         string `json:"name,omitempty"`
+	PasswordHash string `json:"password_hash"`
+	// Admin marks a cluster administrator (the bootstrap owner and whoever
+	// they promote): may run cluster-wide operations such as snapshots.
+	Admin     bool      `json:"admin,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Member ties a user to an org with a role.
