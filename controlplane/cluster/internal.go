@@ -24,6 +24,7 @@ const (
 	PathReadIndex = "/internal/v1/read-index"
 	PathJoin      = "/internal/v1/join"
 	PathRemove    = "/internal/v1/remove"
+	PathStatus    = "/internal/v1/status"
 )
 
 const maxInternalBody = 512 << 20 // a restore carries the whole state
@@ -50,6 +51,9 @@ func (n *Node) InternalHandler() http.Handler {
 	mux.HandleFunc("POST "+PathJoin, n.authed(n.handleJoin))
 	mux.HandleFunc("POST "+PathRemove, n.authed(n.handleRemove))
 	mux.HandleFunc("POST "+PathRestore, n.authed(n.handleRestore))
+	mux.HandleFunc("GET "+PathStatus, n.authed(func(w http.ResponseWriter, r *http.Request) {
+		writeInternal(w, http.StatusOK, n.Status())
+	}))
 	return mux
 }
 
@@ -98,7 +102,7 @@ func (n *Node) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 		writeInternal(w, http.StatusMisdirectedRequest, internalError{Code: "not_leader", Message: "not the leader"})
 		return
 	}
-	idx, err := n.readIndex()
+	idx, err := n.readIndex(r.Context())
 	if err != nil {
 		writeInternal(w, http.StatusMisdirectedRequest, internalError{Code: "not_leader", Message: "not the leader"})
 		return
@@ -314,21 +318,25 @@ type ServerStatus struct {
 
 // Status is the cluster as this node sees it.
 type Status struct {
-	NodeID       string         `json:"node_id"`
-	State        string         `json:"state"`
-	Leader       string         `json:"leader"`
-	Term         uint64         `json:"term"`
-	LastIndex    uint64         `json:"last_index"`
-	AppliedIndex uint64         `json:"applied_index"`
-	CommitIndex  uint64         `json:"commit_index"`
-	Servers      []ServerStatus `json:"servers"`
+	NodeID       string `json:"node_id"`
+	State        string `json:"state"`
+	Leader       string `json:"leader"`
+	Term         uint64 `json:"term"`
+	LastIndex    uint64 `json:"last_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	CommitIndex  uint64 `json:"commit_index"`
+	// LastSnapshotIndex is the index of the newest snapshot on this node.
+	LastSnapshotIndex uint64         `json:"last_snapshot_index"`
+	Servers           []ServerStatus `json:"servers"`
 }
 
 // Status reports the configuration, leader, term and indexes.
 func (n *Node) Status() Status {
 	st := Status{NodeID: n.cfg.NodeID, State: strings.ToLower(n.raft.State().String()), Leader: n.LeaderID(),
 		LastIndex: n.raft.LastIndex(), AppliedIndex: n.raft.AppliedIndex(), CommitIndex: n.raft.CommitIndex()}
-	fmt.Sscan(n.raft.Stats()["term"], &st.Term)
+	stats := n.raft.Stats()
+	fmt.Sscan(stats["term"], &st.Term)
+	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
 	nodes := map[string]state.Node{}
 	n.store.View(func(tx *state.Tx) error {
 		list, _ := tx.Nodes()

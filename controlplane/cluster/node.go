@@ -355,12 +355,12 @@ func (n *Node) ConsistentRead(ctx context.Context) error {
 		var idx uint64
 		var err error
 		if n.IsLeader() {
-			idx, err = n.readIndex()
+			idx, err = n.readIndex(ctx)
 		} else {
 			idx, err = n.forwardReadIndex(ctx)
 		}
 		if err == nil {
-			return poll(ctx, 2*time.Millisecond, func() bool { return n.raft.AppliedIndex() >= idx })
+			return poll(ctx, time.Millisecond, func() bool { return n.fsm.Applied() >= idx })
 		}
 		if !errors.Is(err, errRetry) {
 			return err
@@ -373,14 +373,36 @@ func (n *Node) ConsistentRead(ctx context.Context) error {
 	}
 }
 
-func (n *Node) readIndex() (uint64, error) {
-	// LastIndex is at least the commit index, and includes the no-op a new
-	// leader appends, so waiting for it covers every acknowledged write.
-	idx := n.raft.LastIndex()
+// readIndex is the ReadIndex step of a linearizable read, run on the leader.
+// It returns the index of the last state-changing entry a read must see.
+func (n *Node) readIndex(ctx context.Context) (uint64, error) {
+	// LastIndex is at least the commit index and includes the no-op a new
+	// leader appends, so once it is applied every write acknowledged by any
+	// earlier leader is too.
+	last := n.raft.LastIndex()
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		return 0, errRetry
 	}
-	return idx, nil
+	if err := poll(ctx, time.Millisecond, func() bool { return n.raft.AppliedIndex() >= last }); err != nil {
+		return 0, errRetry
+	}
+	return n.lastStateEntry(last), nil
+}
+
+// lastStateEntry finds the newest entry at or below upTo that reaches the
+// FSM (commands and configuration changes; no-ops and barriers do not), so
+// readers wait on an index their own FSM will actually report.
+func (n *Node) lastStateEntry(upTo uint64) uint64 {
+	for i := upTo; i > 0 && upTo-i < 4096; i-- {
+		var l raft.Log
+		if err := n.logStore.GetLog(i, &l); err != nil {
+			break // compacted: the snapshot holds it
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return n.fsm.Applied()
 }
 
 func poll(ctx context.Context, every time.Duration, cond func() bool) error {

@@ -39,7 +39,8 @@ func (n *Node) RestoreSnapshot(ctx context.Context, data []byte) error {
 			var out map[string]string
 			return n.post(ctx, base, PathRestore, data, &out)
 		}
-		if err := validateSnapshot(data); err != nil {
+		data, err := state.PrepareRestore(data)
+		if err != nil {
 			return err
 		}
 		meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(data))}
@@ -66,5 +67,3 @@ func (n *Node) handleRestore(w http.ResponseWriter, r *http.Request) {
 	}
 	writeInternal(w, http.StatusOK, map[string]string{})
 }
-
-func validateSnapshot(data []byte) error { return state.ValidateFile(data) }

@@ -78,3 +78,26 @@ func (f *FSM) registerCluster() {
 		return nil, tx.PutMeta(m)
 	})
 }
+
+// CmdSetSetupToken replaces the setup token while no owner exists.
+const CmdSetSetupToken = "set_setup_token"
+
+// SetSetupToken carries the hash of a newly issued setup token.
+type SetSetupToken struct{ Hash string }
+
+func (f *FSM) registerSetup() {
+	handle(f, CmdSetSetupToken, func(tx *state.Tx, c SetSetupToken) (any, error) {
+		m, ok, err := tx.Meta()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, state.Invalid("cluster is not initialized")
+		}
+		if m.SetupTokenHash == "" && tx.CountUsers() > 0 {
+			return nil, state.Conflict("setup is complete")
+		}
+		m.SetupTokenHash = c.Hash
+		return nil, tx.PutMeta(m)
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -48,20 +49,49 @@ type FSM struct {
 	store    *state.Store
 	log      *slog.Logger
 	handlers map[string]applyFunc
+	// applied is the Raft index of the last entry the state reflects
+	// (commands from the bbolt file, configuration entries in memory).
+	applied atomic.Uint64
 }
 
 // New returns an FSM over store.
 func New(store *state.Store, log *slog.Logger) *FSM {
 	f := &FSM{store: store, log: log, handlers: map[string]applyFunc{}}
 	f.registerCluster()
+	f.registerSetup()
 	f.registerOrgs()
 	f.registerUsers()
 	f.registerAPIKeys()
 	f.registerStreams()
 	f.registerSessions()
 	f.registerSigningKeys()
+	f.loadApplied()
 	return f
 }
+
+func (f *FSM) loadApplied() {
+	f.store.View(func(tx *state.Tx) error {
+		f.applied.Store(tx.AppliedIndex())
+		return nil
+	})
+}
+
+// Applied returns the Raft index of the last entry the state reflects.
+// Unlike raft.AppliedIndex it only moves once the entry's effect is visible.
+func (f *FSM) Applied() uint64 { return f.applied.Load() }
+
+func (f *FSM) advance(i uint64) {
+	for {
+		cur := f.applied.Load()
+		if i <= cur || f.applied.CompareAndSwap(cur, i) {
+			return
+		}
+	}
+}
+
+// StoreConfiguration implements raft.ConfigurationStore so configuration
+// entries advance the applied index too.
+func (f *FSM) StoreConfiguration(index uint64, _ raft.Configuration) { f.advance(index) }
 
 // Store returns the state store the FSM writes.
 func (f *FSM) Store() *state.Store { return f.store }
@@ -92,11 +122,30 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return Result{Err: &state.Error{Code: state.CodeInvalid, Message: "unknown command " + cmd.Type}}
 	}
 	var value any
+	skipped := false
 	err := f.store.Update(func(tx *state.Tx) error {
+		// Raft replays entries after its last snapshot on restart; the state
+		// file may already hold them.
+		if l.Index <= tx.AppliedIndex() {
+			skipped = true
+			return nil
+		}
 		var err error
-		value, err = h(tx, cmd.Body)
-		return err
+		if value, err = h(tx, cmd.Body); err != nil {
+			return err
+		}
+		return tx.SetAppliedIndex(l.Index)
 	})
+	if err != nil {
+		// The refused command changed nothing, but its index is applied.
+		if uerr := f.store.Update(func(tx *state.Tx) error { return tx.SetAppliedIndex(l.Index) }); uerr != nil {
+			f.log.Error("record applied index", "index", l.Index, "err", uerr)
+		}
+	}
+	f.advance(l.Index)
+	if skipped {
+		return Result{}
+	}
 	if err != nil {
 		var se *state.Error
 		if errors.As(err, &se) {
@@ -115,13 +164,23 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return Result{Value: raw}
 }
 
-// Snapshot implements raft.FSM: a consistent copy of the bbolt file.
+// Snapshot implements raft.FSM: a consistent copy of the bbolt file. The
+// copy is taken when Persist runs and may include entries applied after
+// this call; that is safe because the file carries its own applied index
+// and replay skips what it already holds.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) { return &snapshot{store: f.store}, nil }
 
 // Restore implements raft.FSM: the snapshot replaces the state.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	return f.store.Restore(rc)
+	if err := f.store.Restore(rc); err != nil {
+		return err
+	}
+	f.store.View(func(tx *state.Tx) error {
+		f.applied.Store(tx.AppliedIndex())
+		return nil
+	})
+	return nil
 }
 
 type snapshot struct{ store *state.Store }

@@ -3,6 +3,8 @@ package state
 import "time"
 
 // APIKey is an org-scoped credential `lsk_…`; only its hash is stored.
+// State types are storage types and serialize every field; the API shows
+// its own views of them.
 type APIKey struct {
 	ID     string `json:"id"`
 	OrgID  string `json:"org_id"`
@@ -19,21 +21,14 @@ type APIKey struct {
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 }
 
-// apiKeyRecord persists the hash that APIKey hides from JSON views.
-type apiKeyRecord struct {
-	APIKey
-	StoredHash string `json:"hash"`
-}
-
 // APIKey returns one key.
 func (t *Tx) APIKey(id string) (APIKey, error) {
-	var r apiKeyRecord
-	ok, err := t.get(bAPIKeys, id, &r)
+	var k APIKey
+	ok, err := t.get(bAPIKeys, id, &k)
 	if err == nil && !ok {
 		err = NotFound("api key %s", id)
 	}
-	r.APIKey.Hash = r.StoredHash
-	return r.APIKey, err
+	return k, err
 }
 
 // APIKeyByHash finds a key by the hash of its secret.
@@ -48,10 +43,9 @@ func (t *Tx) APIKeyByHash(hash string) (APIKey, error) {
 // APIKeys lists an org's keys.
 func (t *Tx) APIKeys(orgID string) ([]APIKey, error) {
 	var out []APIKey
-	err := scan(t, bAPIKeys, "", func(r apiKeyRecord) bool {
-		if r.OrgID == orgID {
-			r.APIKey.Hash = r.StoredHash
-			out = append(out, r.APIKey)
+	err := scan(t, bAPIKeys, "", func(k APIKey) bool {
+		if k.OrgID == orgID {
+			out = append(out, k)
 		}
 		return true
 	})
@@ -63,5 +57,5 @@ func (t *Tx) PutAPIKey(k APIKey) error {
 	if err := t.putString(bAPIKeyHash, k.Hash, k.ID); err != nil {
 		return err
 	}
-	return t.put(bAPIKeys, k.ID, apiKeyRecord{APIKey: k, StoredHash: k.Hash})
+	return t.put(bAPIKeys, k.ID, k)
 }

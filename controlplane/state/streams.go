@@ -26,8 +26,8 @@ type Stream struct {
 	ID               string    `json:"id"`
 	OrgID            string    `json:"org_id"`
 	Name             string    `json:"name"`
-	KeyHash          string    `json:"-"`
-	KeySealed        string    `json:"-"`
+	KeyHash          string    `json:"key_hash"`
+	KeySealed        string    `json:"key_sealed"`
 	PlaybackID       string    `json:"playback_id"`
 	PlaybackPolicy   string    `json:"playback_policy"`
 	Recording        bool      `json:"recording"`
@@ -40,26 +40,14 @@ type Stream struct {
 	KeyResetAt       time.Time `json:"key_reset_at"`
 }
 
-type streamRecord struct {
-	Stream
-	StoredKeyHash   string `json:"key_hash"`
-	StoredKeySealed string `json:"key_sealed"`
-}
-
-func (r streamRecord) stream() Stream {
-	s := r.Stream
-	s.KeyHash, s.KeySealed = r.StoredKeyHash, r.StoredKeySealed
-	return s
-}
-
 // Stream returns one stream.
 func (t *Tx) Stream(id string) (Stream, error) {
-	var r streamRecord
-	ok, err := t.get(bStreams, id, &r)
+	var s Stream
+	ok, err := t.get(bStreams, id, &s)
 	if err == nil && !ok {
 		err = NotFound("stream %s", id)
 	}
-	return r.stream(), err
+	return s, err
 }
 
 // StreamByKeyHash finds the stream whose key has this keyed hash.
@@ -83,9 +71,9 @@ func (t *Tx) StreamByPlaybackID(pid string) (Stream, error) {
 // Streams lists an org's streams ("" lists all).
 func (t *Tx) Streams(orgID string) ([]Stream, error) {
 	var out []Stream
-	err := scan(t, bStreams, "", func(r streamRecord) bool {
-		if orgID == "" || r.OrgID == orgID {
-			out = append(out, r.stream())
+	err := scan(t, bStreams, "", func(s Stream) bool {
+		if orgID == "" || s.OrgID == orgID {
+			out = append(out, s)
 		}
 		return true
 	})
@@ -94,11 +82,14 @@ func (t *Tx) Streams(orgID string) ([]Stream, error) {
 
 // PutStream stores a stream and keeps its key and playback indexes current.
 func (t *Tx) PutStream(s Stream) error {
-	var old streamRecord
+	if s.KeyHash == "" || s.PlaybackID == "" {
+		return Invalid("stream needs a key hash and a playback id")
+	}
+	var old Stream
 	if ok, err := t.get(bStreams, s.ID, &old); err != nil {
 		return err
-	} else if ok && old.StoredKeyHash != s.KeyHash {
-		t.del(bStreamKeys, old.StoredKeyHash)
+	} else if ok && old.KeyHash != s.KeyHash {
+		t.del(bStreamKeys, old.KeyHash)
 	}
 	if owner := t.getString(bPlaybackIDs, s.PlaybackID); owner != "" && owner != s.ID {
 		return Conflict("playback id already in use")
@@ -109,7 +100,7 @@ func (t *Tx) PutStream(s Stream) error {
 	if err := t.putString(bPlaybackIDs, s.PlaybackID, s.ID); err != nil {
 		return err
 	}
-	return t.put(bStreams, s.ID, streamRecord{Stream: s, StoredKeyHash: s.KeyHash, StoredKeySealed: s.KeySealed})
+	return t.put(bStreams, s.ID, s)
 }
 
 // DeleteStream removes a stream and its indexes.

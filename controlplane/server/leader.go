@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/state"
+)
+
+// leaderLoop runs the duties that exactly one node must perform: closing the
+// sessions of edges whose lease lapsed. Followers skip each tick.
+func (s *Server) leaderLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.node.IsLeader() {
+			continue
+		}
+		s.expireEdges(ctx)
+	}
+}
+
+func (s *Server) expireEdges(ctx context.Context) {
+	now := time.Now().UTC()
+	var lapsed []string
+	s.node.Store().View(func(tx *state.Tx) error {
+		edges, err := tx.Edges()
+		if err != nil {
+			return err
+		}
+		open, err := tx.Sessions(func(x state.Session) bool { return x.EndedAt == nil })
+		if err != nil {
+			return err
+		}
+		busy := map[string]bool{}
+		for _, x := range open {
+			busy[x.EdgeID] = true
+		}
+		for _, e := range edges {
+			if busy[e.ID] && now.After(e.LeaseExpiresAt) {
+				lapsed = append(lapsed, e.ID)
+			}
+		}
+		return nil
+	})
+	for _, id := range lapsed {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var closed int
+		err := s.node.ApplyInto(actx, fsm.CmdExpireEdge, fsm.ExpireEdge{EdgeID: id, At: now}, &closed)
+		cancel()
+		if err != nil {
+			s.log.Warn("expire edge lease", "edge_id", id, "err", err)
+		} else if closed > 0 {
+			s.log.Info("edge lease lapsed; closed its sessions", "edge_id", id, "sessions", closed)
+		}
+	}
+}

@@ -1,0 +1,304 @@
+// Package server runs one control-plane node: the Raft member, the HTTP
+// listener (the /v1 API, the node-to-node endpoints), the QUIC listener for
+// edges, and the duties only the leader performs. It owns their lifetimes;
+// the behaviour lives in the packages it wires together.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/state"
+)
+
+// Config configures a control-plane node.
+type Config struct {
+	NodeID   string
+	DataDir  string
+	HTTPAddr string // listen address of the API, e.g. ":8080"
+	RaftAddr string // listen address of Raft, e.g. ":7000"
+	QUICAddr string // listen address for edges (UDP), e.g. ":7443"; "" disables
+	// AdvertiseHost is the host other nodes and edges reach this one by;
+	// defaults to the host of the listen addresses, or 127.0.0.1.
+	AdvertiseHost  string
+	Bootstrap      bool
+	Join           string // HTTP base URL of an existing node
+	ClusterKey     string
+	TrustedProxies []netip.Prefix
+	CORSOrigins    []string
+	AllowSignup    bool
+	Logger         *slog.Logger
+	// Out receives the lines meant for the operator (setup token, URLs).
+	Out io.Writer
+	// Raft tuning (tests); zero means the cluster package defaults.
+	SnapshotThreshold uint64
+}
+
+// Server is a running control-plane node.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	node *cluster.Node
+	http *http.Server
+	hln  net.Listener
+	// Handler serves the public API; set by New from the api package.
+	handler http.Handler
+
+	mu         sync.Mutex
+	setupToken string // plaintext of the setup token this process printed
+	wg         sync.WaitGroup
+}
+
+// New validates cfg, opens the Raft node and binds the listeners, so that
+// the addresses are known (and port clashes reported) before Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "control")}
+	hln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen http on %s: %w", cfg.HTTPAddr, err)
+	}
+	s.hln = hln
+	raftAddr, err := resolveListen(cfg.RaftAddr)
+	if err != nil {
+		hln.Close()
+		return nil, err
+	}
+	host := cfg.AdvertiseHost
+	s.node, err = cluster.Open(cluster.Config{
+		NodeID:            cfg.NodeID,
+		DataDir:           cfg.DataDir,
+		RaftAddr:          raftAddr,
+		RaftAdvertise:     advertise(raftAddr, host),
+		HTTPAdvertise:     "http://" + advertise(hln.Addr().String(), host),
+		Bootstrap:         cfg.Bootstrap,
+		ClusterKey:        cfg.ClusterKey,
+		Logger:            cfg.Logger,
+		SnapshotThreshold: cfg.SnapshotThreshold,
+	})
+	if err != nil {
+		hln.Close()
+		return nil, err
+	}
+	s.handler = s.buildHandler()
+	return s, nil
+}
+
+func validate(cfg *Config) error {
+	if cfg.NodeID == "" {
+		return errors.New("--node-id (LIVESTREAMS_NODE_ID): required, e.g. cp1")
+	}
+	if cfg.DataDir == "" {
+		return errors.New("--data-dir (LIVESTREAMS_DATA_DIR): required")
+	}
+	if cfg.Bootstrap && cfg.Join != "" {
+		return errors.New("--bootstrap and --join are exclusive: bootstrap the first node, join the others to it")
+	}
+	if cfg.Join != "" && cfg.ClusterKey == "" {
+		return errors.New("--cluster-key (LIVESTREAMS_CLUSTER_KEY): required to join a cluster; use the key the first node printed")
+	}
+	if cfg.Join != "" && !strings.HasPrefix(cfg.Join, "http://") && !strings.HasPrefix(cfg.Join, "https://") {
+		cfg.Join = "http://" + cfg.Join
+	}
+	return nil
+}
+
+// resolveListen turns ":0"-style addresses into concrete loopback ones,
+// because Raft must advertise a dialable address.
+func resolveListen(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--raft-addr %q: %w", addr, err)
+	}
+	if port == "0" {
+		ln, err := net.Listen("tcp", net.JoinHostPort(orLoopback(host), "0"))
+		if err != nil {
+			return "", err
+		}
+		port = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func orLoopback(h string) string {
+	if h == "" || h == "0.0.0.0" || h == "::" {
+		return "127.0.0.1"
+	}
+	return h
+}
+
+// advertise replaces an unspecified listen host with the advertised one.
+func advertise(listen, host string) string {
+	h, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" {
+		host = orLoopback(h)
+	}
+	if ip, err := netip.ParseAddr(h); err == nil && !ip.IsUnspecified() && host == orLoopback("") {
+		host = h
+	}
+	return net.JoinHostPort(host, p)
+}
+
+// Node returns the Raft member.
+func (s *Server) Node() *cluster.Node { return s.node }
+
+// URL returns the base URL of the HTTP API.
+func (s *Server) URL() string {
+	return "http://" + advertise(s.hln.Addr().String(), s.cfg.AdvertiseHost)
+}
+
+// Handler returns the HTTP handler (for in-process tests).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SetupToken returns the setup token this process issued, if any.
+func (s *Server) SetupToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.setupToken
+}
+
+func (s *Server) buildHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/internal/", s.node.InternalHandler())
+	mux.Handle("/", s.apiHandler())
+	return mux
+}
+
+// Run serves until ctx ends, then shuts everything down.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 4)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(s.hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	if s.cfg.Join != "" {
+		jctx, jcancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := s.node.Join(jctx, s.cfg.Join)
+		jcancel()
+		if err != nil {
+			s.shutdown()
+			return err
+		}
+		s.log.Info("joined cluster", "via", s.cfg.Join)
+	}
+	if s.cfg.Bootstrap {
+		if err := s.initCluster(ctx); err != nil {
+			s.shutdown()
+			return err
+		}
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.leaderLoop(ctx) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.shutdown()
+	return err
+}
+
+func (s *Server) shutdown() {
+	if s.http != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.http.Shutdown(sctx)
+		cancel()
+	} else {
+		s.hln.Close()
+	}
+	s.wg.Wait()
+	s.node.Close()
+}
+
+// initCluster creates the cluster meta the first time a bootstrap node
+// leads, and (re)issues a setup token while no owner exists yet.
+func (s *Server) initCluster(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.node.WaitLeader(wctx); err != nil {
+		return fmt.Errorf("wait for leader: %w", err)
+	}
+	var meta state.Meta
+	var ok bool
+	if err := s.node.Store().View(func(tx *state.Tx) error {
+		var err error
+		meta, ok, err = tx.Meta()
+		return err
+	}); err != nil {
+		return err
+	}
+	if ok && meta.SetupTokenHash == "" {
+		return nil // set up already
+	}
+	token := "lst_" + ids.Random(20)
+	if !ok {
+		m, err := newMeta(s.cfg.NodeID)
+		if err != nil {
+			return err
+		}
+		m.SetupTokenHash = hashSetupToken(token)
+		var gotID string
+		if err := s.node.ApplyInto(wctx, fsm.CmdInitCluster, fsm.InitCluster{Meta: m}, &gotID); err != nil {
+			return fmt.Errorf("initialize cluster: %w", err)
+		}
+		if gotID != m.ClusterID {
+			return nil // another bootstrap won the race
+		}
+	} else if err := s.node.ApplyInto(wctx, fsm.CmdSetSetupToken, fsm.SetSetupToken{Hash: hashSetupToken(token)}, nil); err != nil {
+		return fmt.Errorf("issue setup token: %w", err)
+	}
+	s.mu.Lock()
+	s.setupToken = token
+	s.mu.Unlock()
+	fmt.Fprintf(s.cfg.Out, "\nThis cluster has no users yet. Create the first owner with:\n  livestreams bootstrap --addr %s --token %s --email you@example.com --password '...' --org 'My Org'\n(the token works once; restarting this node before using it issues a new one)\n\n", s.URL(), token)
+	return nil
+}
+
+func newMeta(nodeID string) (state.Meta, error) {
+	m := state.Meta{ClusterID: ids.New("cls"), CreatedAt: time.Now().UTC(),
+		StreamKeySecret: random(32), SessionSecret: random(32)}
+	ca, err := newClusterCA(m.ClusterID)
+	if err != nil {
+		return m, fmt.Errorf("create cluster CA: %w", err)
+	}
+	m.CACertPEM, m.CAKeyPEM = ca.CertPEM, ca.KeyPEM
+	return m, nil
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
