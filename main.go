@@ -4,11 +4,47 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/livestreams/livestreams/controlplane/server"
 )
 
+const usage = `Usage: livestreams <command> [flags]
+
+Servers:
+  control     run a control-plane node
+  edge        run an edge node
+  dev         run a control plane and an edge in one process (quick start)
+
+Admin (reads LIVESTREAMS_ADDR and LIVESTREAMS_TOKEN):
+  bootstrap, cluster, org, user, apikey, stream, signing-key, snapshot, nodes, node
+  Run 'livestreams <command> --help' for details.
+`
+
 func main() {
-	fmt.Fprintln(os.Stderr, "livestreams: not yet wired")
-	os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	switch args[0] {
+	case "control":
+		return server.Command(ctx, args[1:], stdout, stderr)
+	default:
+		return admin(ctx, args, stdout, stderr)
+	}
 }

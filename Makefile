@@ -1,0 +1,59 @@
+# Livestreams: the entry point for people and CI. `make run` and `make test`
+# work on a fresh Debian machine with only Go installed: `deps` installs the
+# rest (ffmpeg from Debian, versitygw for the S3 integration tests).
+
+GO        ?= go
+BIN       := bin/livestreams
+DATA      ?= .data/dev
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+VERSITYGW := $(GOBIN)/versitygw
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZTIME  ?= 30s
+
+.PHONY: all build run test bench fuzz lint deps deps-test clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) .
+
+# deps installs the system packages the product needs at run time.
+deps:
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
+		echo "installing ffmpeg (Debian package)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
+
+# deps-test adds what the tests need: a real S3 server.
+deps-test: deps
+	@[ -x $(VERSITYGW) ] || { echo "installing versitygw v1.8.0"; \
+		$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
+
+# run starts a local cluster (one control plane and one edge in one process,
+# local storage, no GeoIP database) and prints the URLs to use.
+run: deps build
+	@mkdir -p $(DATA)
+	./$(BIN) dev --data-dir $(DATA)
+
+test: deps-test
+	PATH="$(GOBIN):$$PATH" $(GO) test -count=1 -timeout 20m ./...
+
+# bench prints the figures the issues ask for, each beside its anchor.
+bench: deps-test build
+	PATH="$(GOBIN):$$PATH" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+# fuzz runs every fuzz target of the parsers of outside input.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin $(DATA)

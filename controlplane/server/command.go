@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/livestreams/livestreams/shared/config"
+)
+
+// Command runs `livestreams control`: it parses flags (with LIVESTREAMS_*
+// environment equivalents), starts the node and serves until ctx ends.
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := config.NewFlagSet("control", "Run a control-plane node (Raft member, /v1 API, edge endpoint).", stderr)
+	var cfg Config
+	fs.StringVar(&cfg.NodeID, "node-id", hostname(), "unique id of this node in the cluster")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the Raft log, snapshots and state (required)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", ":8080", "listen address of the REST API and dashboard")
+	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "listen address of Raft (TCP)")
+	fs.StringVar(&cfg.QUICAddr, "quic-addr", ":7443", "listen address for edges (QUIC over UDP); empty disables")
+	fs.StringVar(&cfg.AdvertiseHost, "advertise-addr", "", "host or IP other nodes and edges reach this node by (default: the listen host, or 127.0.0.1)")
+	fs.BoolVar(&cfg.Bootstrap, "bootstrap", false, "start a new cluster with this node as its first member")
+	fs.StringVar(&cfg.Join, "join", "", "HTTP address of an existing node to join (e.g. http://10.0.0.1:8080)")
+	fs.StringVar(&cfg.ClusterKey, "cluster-key", "", "shared secret of the control-plane nodes (generated and printed on --bootstrap if empty)")
+	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	cors := fs.String("cors-origins", "*", "comma-separated origins allowed by CORS")
+	fs.BoolVar(&cfg.AllowSignup, "allow-signup", false, "let anyone sign up and create an org (otherwise admins create users)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := config.Parse(fs, args, nil); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(stderr, "Error:", err)
+		return 2
+	}
+	logger, err := NewLogger(stderr, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 2
+	}
+	cfg.Logger, cfg.Out = logger, stdout
+	if cfg.TrustedProxies, err = ParsePrefixes(*proxies); err != nil {
+		fmt.Fprintln(stderr, "Error:", config.Fail("trusted-proxies", err.Error()))
+		return 2
+	}
+	cfg.CORSOrigins = splitList(*cors)
+	if cfg.ClusterKey == "" && cfg.Bootstrap {
+		if cfg.ClusterKey, err = LoadOrCreateClusterKey(cfg.DataDir, stdout); err != nil {
+			fmt.Fprintln(stderr, "Error:", err)
+			return 1
+		}
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "control plane %s: API %s\n", cfg.NodeID, srv.URL())
+	if err := srv.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	return 0
+}
+
+// NewLogger returns the process logger at the named level.
+func NewLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, config.Fail("log-level", "must be debug, info, warn or error")
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// ParsePrefixes parses a comma-separated list of CIDRs or IPs.
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range splitList(s) {
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p)
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR nor an IP", part)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
