@@ -10,7 +10,7 @@ VERSITYGW := $(GOBIN)/versitygw
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test bench fuzz lint deps deps-test clean
+.PHONY: all build run test bench fuzz lint deps deps-test dashboard clean
 
 all: build
 
@@ -50,6 +50,11 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+# dashboard rebuilds the embedded web app (needs Node.js and npm); the built
+# bundle is committed, so build and run do not need it.
+dashboard:
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
