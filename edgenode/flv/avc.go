@@ -115,9 +115,9 @@ func parseSPSBody(r *bitReader, sps *SPS) error {
 		if chromaFormat == 3 {
 			separatePlanes = p.flag()
 		}
-		p.ue()   // bit_depth_luma_minus8
-		p.ue()   // bit_depth_chroma_minus8
-		p.flag() // qpprime_y_zero_transform_bypass_flag
+		p.ue()        // bit_depth_luma_minus8
+		p.ue()        // bit_depth_chroma_minus8
+		p.flag()      // qpprime_y_zero_transform_bypass_flag
 		if p.flag() { // seq_scaling_matrix_present_flag
 			lists := 8
 			if chromaFormat == 3 {
