@@ -119,10 +119,13 @@ func (cr *chunkReader) basicHeader() (fmtType uint8, csid uint32, err error) {
 }
 
 // readMessage reads chunks until one message is complete. io.EOF is
-// returned only when the stream ends cleanly between chunks.
+// returned only when the stream ends cleanly between messages.
 func (cr *chunkReader) readMessage() (message, error) {
 	for {
 		m, done, err := cr.readChunk()
+		if err == io.EOF && cr.partial > 0 {
+			err = io.ErrUnexpectedEOF
+		}
 		if err != nil || done {
 			return m, err
 		}
