@@ -97,7 +97,7 @@ func newConn(cfg Config, nc net.Conn) *conn {
 		start: now,
 		setup: now.Add(cfg.HandshakeTimeout),
 	}
-	c.br = bufio.NewReaderSize(connReader{c}, 64<<10)
+	c.br = bufio.NewReaderSize(connReader{c}, 16<<10)
 	c.bw = bufio.NewWriterSize(connWriter{c}, 8<<10)
 	c.cr = newChunkReader(c.br, cfg.MaxChunkSize, cfg.MaxMessageSize)
 	c.cw = newChunkWriter(c.bw)

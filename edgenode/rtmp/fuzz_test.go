@@ -25,7 +25,8 @@ func (c memConn) SetWriteDeadline(time.Time) error { return nil }
 
 // publishSession is what an OBS-like publisher sends after the
 // handshake: connect, createStream, publish, metadata and some media,
-// with the header compression and chunk sizes real encoders use.
+// with header compression and multi-chunk messages. It is kept small:
+// the fuzzer minimizes interesting inputs byte by byte.
 func publishSession(tb testing.TB) []byte {
 	var buf bytes.Buffer
 	bw := bufio.NewWriter(&buf)
@@ -38,8 +39,8 @@ func publishSession(tb testing.TB) []byte {
 		}
 		cw.writeMessage(csidCommand, message{typeID: typeAMF0Command, streamID: streamID, payload: p})
 	}
-	cw.writeMessage(csidControl, setChunkSizeMessage(4096))
-	cw.chunkSize = 4096
+	cw.writeMessage(csidControl, setChunkSizeMessage(256))
+	cw.chunkSize = 256
 	cmd(0, "connect", 1.0, amf0.Object{{Key: "app", Value: "live"}, {Key: "tcUrl", Value: "rtmp://h/live"}})
 	cw.writeMessage(csidControl, windowAckSizeMessage(5000))
 	cmd(0, "releaseStream", 2.0, nil, "key")
@@ -50,10 +51,10 @@ func publishSession(tb testing.TB) []byte {
 	cw.writeMessage(4, message{typeID: TypeData, streamID: 1, payload: meta})
 	for i := range 6 {
 		ts := uint32(i * 33)
-		cw.writeMessage(6, message{typeID: TypeVideo, streamID: 1, timestamp: ts, payload: payload(5000, byte(i))})
+		cw.writeMessage(6, message{typeID: TypeVideo, streamID: 1, timestamp: ts, payload: payload(600, byte(i))})
 		cw.writeMessage(4, message{typeID: TypeAudio, streamID: 1, timestamp: ts, payload: payload(20, byte(i))})
 	}
-	cw.writeMessage(6, message{typeID: TypeVideo, streamID: 1, timestamp: 0x1000000, payload: payload(9000, 1)})
+	cw.writeMessage(6, message{typeID: TypeVideo, streamID: 1, timestamp: 0x1000000, payload: payload(600, 1)})
 	agg := []byte{TypeAudio, 0, 0, 2, 0, 0, 10, 0, 0, 0, 0, 0xaf, 1, 0, 0, 0, 13}
 	cw.writeMessage(4, message{typeID: typeAggregate, streamID: 1, timestamp: 300, payload: agg})
 	cw.writeMessage(csidControl, userControlMessage(eventPingRequest, []byte{0, 0, 0, 1}))
