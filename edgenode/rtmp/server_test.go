@@ -159,7 +159,7 @@ func TestFFmpegPublishRefused(t *testing.T) {
 		t.Error("a sink was created for a refused publish")
 	}
 	if !strings.Contains(string(out), "NetStream.Publish.BadName") && !strings.Contains(string(out), "publish refused") {
-		t.Logf("ffmpeg output does not name the refusal:\n%s", out)
+		t.Errorf("ffmpeg output does not name the refusal:\n%s", out)
 	}
 	if l := logs.String(); strings.Contains(l, testKey) || !strings.Contains(l, "sk_l…") {
 		t.Errorf("logs should carry only the redacted key:\n%s", l)
@@ -347,5 +347,56 @@ func TestShutdownClosesSink(t *testing.T) {
 	}
 	if err := sink.wait(t, time.Second); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Sink.Close(%v), want ErrServerClosed", err)
+	}
+}
+
+func TestAcknowledgementsSent(t *testing.T) {
+	t.Parallel()
+	rec := newPublishRecorder()
+	addr, _ := startServer(t, Config{OnPublish: rec.OnPublish})
+	c := dialClient(t, addr)
+	c.send(csidControl, windowAckSizeMessage(5000))
+	c.connect("live")
+	id := c.createStream()
+	if code := c.publish(id, testKey); code != "NetStream.Publish.Start" {
+		t.Fatal(code)
+	}
+	for i := range 5 {
+		c.send(6, message{typeID: TypeVideo, streamID: id, timestamp: uint32(i), payload: payload(3000, 0)})
+	}
+	for range 20 {
+		m, err := c.cr.readMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.typeID == typeAcknowledgement {
+			if seq, _ := uint32Payload(m); seq < 5000 {
+				t.Fatalf("acknowledged %d bytes, want at least 5000", seq)
+			}
+			return
+		}
+	}
+	t.Fatal("no acknowledgement")
+}
+
+func TestOversizeMessageEndsPublish(t *testing.T) {
+	t.Parallel()
+	rec := newPublishRecorder()
+	addr, logs := startServer(t, Config{OnPublish: rec.OnPublish, MaxMessageSize: 64 << 10})
+	c := dialClient(t, addr)
+	if code := c.startPublish("live", testKey); code != "NetStream.Publish.Start" {
+		t.Fatal(code)
+	}
+	_, sink := rec.waitCalled(t, time.Second)
+	c.send(6, message{typeID: TypeVideo, streamID: 1, payload: payload(64<<10+1, 0)})
+	err := sink.wait(t, 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "exceeds limit") {
+		t.Fatalf("Sink.Close(%v), want a message-size error", err)
+	}
+	if _, err := c.cr.readMessage(); err == nil {
+		t.Fatal("connection still open")
+	}
+	if !strings.Contains(logs.String(), "exceeds limit") {
+		t.Errorf("reason not logged:\n%s", logs.String())
 	}
 }
