@@ -173,8 +173,10 @@ func (d *decoder) value(depth int) (any, error) {
 			return nil, err
 		}
 		return Date{Millis: ms}, nil
+	case markerReference, markerMovieClip, markerRecordSet, markerAVMPlus, markerObjectEnd:
+		return nil, fmt.Errorf("amf0: marker 0x%02x at offset %d is not supported here", m, at)
 	default:
-		return nil, fmt.Errorf("amf0: unsupported marker 0x%02x at offset %d", m, at)
+		return nil, fmt.Errorf("amf0: unknown marker 0x%02x at offset %d", m, at)
 	}
 }
 
