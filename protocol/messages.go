@@ -202,7 +202,9 @@ type HeartbeatReply struct {
 }
 
 // LeaseTTL is LeaseTTLMS as a duration.
-func (r HeartbeatReply) LeaseTTL() time.Duration { return time.Duration(r.LeaseTTLMS) * time.Millisecond }
+func (r HeartbeatReply) LeaseTTL() time.Duration {
+	return time.Duration(r.LeaseTTLMS) * time.Millisecond
+}
 
 // PlaybackInfoRequest asks how to serve a playback id, for an edge asked
 // for a stream it has not seen. Unknown ids are CodeNotFound.
