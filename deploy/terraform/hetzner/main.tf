@@ -69,6 +69,7 @@ module "control" {
   image              = var.image
   ssh_keys           = local.ssh_keys
   labels             = local.labels
+  private_network    = true
   subnet_id          = hcloud_network_subnet.this.id
   placement_group_id = hcloud_placement_group.control[each.value.location].id
   backups            = var.backups
@@ -79,14 +80,15 @@ module "edge" {
   source   = "../modules/node"
   for_each = module.layout.edges
 
-  name        = each.key
-  role        = "edge"
-  location    = each.value.location
-  server_type = lookup(var.edge_server_types, each.value.location, var.edge_server_type)
-  image       = var.image
-  ssh_keys    = local.ssh_keys
-  labels      = local.labels
-  subnet_id   = each.value.private ? hcloud_network_subnet.this.id : null
+  name            = each.key
+  role            = "edge"
+  location        = each.value.location
+  server_type     = lookup(var.edge_server_types, each.value.location, var.edge_server_type)
+  image           = var.image
+  ssh_keys        = local.ssh_keys
+  labels          = local.labels
+  private_network = each.value.private
+  subnet_id       = hcloud_network_subnet.this.id
 }
 
 locals {

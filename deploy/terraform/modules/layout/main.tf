@@ -56,8 +56,6 @@ locals {
 
 # Checked at plan time, before any node exists.
 resource "terraform_data" "checks" {
-  input = length(local.control) + length(local.edges)
-
   lifecycle {
     precondition {
       condition     = length(local.unknown_locations) == 0

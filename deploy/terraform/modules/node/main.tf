@@ -25,8 +25,15 @@ resource "hcloud_server" "this" {
 }
 
 resource "hcloud_server_network" "this" {
-  count = var.subnet_id == null ? 0 : 1
+  count = var.private_network ? 1 : 0
 
   server_id = hcloud_server.this.id
   subnet_id = var.subnet_id
+
+  lifecycle {
+    precondition {
+      condition     = var.subnet_id != null
+      error_message = "private_network is true but no subnet_id was given."
+    }
+  }
 }

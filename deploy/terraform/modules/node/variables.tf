@@ -54,8 +54,14 @@ variable "labels" {
   default     = {}
 }
 
+variable "private_network" {
+  description = "Attach the server to subnet_id. A separate, plan-time-known switch: the subnet id itself is only known after apply."
+  type        = bool
+  default     = false
+}
+
 variable "subnet_id" {
-  description = "Private subnet to attach the server to (the address is assigned automatically); null for no private network."
+  description = "Private subnet to attach the server to when private_network is true (the address is assigned automatically)."
   type        = string
   default     = null
 }
