@@ -1,0 +1,208 @@
+// Package cli is the admin command line of Livestreams: `livestreams stream
+// list`, `livestreams cluster status` and the other noun-verb commands.
+//
+// It is a client of the REST API in docs/api.md and of nothing else: it
+// imports no control-plane package, so it sees the cluster exactly as the
+// dashboard does. It keeps no state between runs and reads its configuration
+// (flags, LIVESTREAMS_* environment) only when Run is called, so tests and
+// end-to-end suites can call Run as often as they like. It does not start
+// servers; main.go dispatches `control`, `edge` and `dev` elsewhere.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// requestTimeout bounds every API call except the snapshot transfers, which
+// take as long as the state is large.
+const requestTimeout = 30 * time.Second
+
+// Run executes one admin command (args without the program name, e.g.
+// ["stream","list","--json"]) and returns the exit code: 0 on success, 1
+// when the API or the network failed, 2 on a usage error.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{
+		stdout:  stdout,
+		stderr:  stderr,
+		stdin:   os.Stdin,
+		getenv:  os.Getenv,
+		now:     time.Now,
+		timeout: requestTimeout,
+	}
+	return e.run(ctx, args)
+}
+
+// Commands lists the top-level command names Run handles (main.go uses it to
+// dispatch).
+func Commands() []string {
+	var names []string
+	for _, n := range nouns() {
+		names = append(names, n.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// env is what one Run works with. Tests build it directly to supply stdin,
+// the environment and a fixed clock.
+type env struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	getenv         func(string) string
+	now            func() time.Time
+	timeout        time.Duration
+}
+
+// action runs one command with the arguments after its name.
+type action func(ctx context.Context, e *env, args []string) error
+
+// noun is a top-level command: either a group of verbs (`stream list`) or a
+// single action (`bootstrap`).
+type noun struct {
+	name, synopsis string
+	verbs          []verb
+	run            action
+}
+
+type verb struct {
+	name, synopsis string
+	run            action
+}
+
+func nouns() []noun {
+	return []noun{
+		{name: "bootstrap", synopsis: "create the first admin and an API key with a setup token", run: bootstrap},
+		{name: "login", synopsis: "print a session token (JWT) for scripts", run: login},
+		{name: "cluster", synopsis: "inspect and change the control-plane cluster", verbs: []verb{
+			{"status", "show the Raft members, the leader and the log position", clusterStatus},
+			{"join", "add a control-plane node as a voter", clusterJoin},
+			{"remove", "remove a control-plane node", clusterRemove},
+			{"join-token", "create an edge join token", clusterJoinToken},
+		}},
+		{name: "org", synopsis: "manage organisations", verbs: []verb{
+			{"create", "create an org owned by you", orgCreate},
+			{"list", "list your orgs (all of them for cluster admins)", orgList},
+			{"delete", "delete an org and everything in it", orgDelete},
+			{"members", "list the members of an org", orgMembers},
+		}},
+		{name: "user", synopsis: "manage users (cluster admin)", verbs: []verb{
+			{"create", "create a user, optionally as a member of an org", userCreate},
+		}},
+		{name: "apikey", synopsis: "manage API keys", verbs: []verb{
+			{"create", "create an API key (shown once)", apikeyCreate},
+			{"list", "list the API keys of the org", apikeyList},
+			{"revoke", "revoke an API key", apikeyRevoke},
+		}},
+		{name: "stream", synopsis: "manage streams", verbs: []verb{
+			{"create", "create a stream", streamCreate},
+			{"list", "list the streams of the org", streamList},
+			{"show", "show one stream", streamShow},
+			{"key", "print the stream key", streamKey},
+			{"reset-key", "replace the stream key; the old one stops working", streamResetKey},
+			{"delete", "delete a stream", streamDelete},
+			{"sessions", "list the publishing sessions of a stream", streamSessions},
+		}},
+		{name: "signing-key", synopsis: "manage the keys that sign playback tokens", verbs: []verb{
+			{"create", "create a signing key", signingKeyCreate},
+			{"list", "list the signing keys of the org", signingKeyList},
+			{"revoke", "revoke a signing key", signingKeyRevoke},
+			{"token", "mint a playback token", signingKeyToken},
+		}},
+		{name: "snapshot", synopsis: "save and restore the cluster state", verbs: []verb{
+			{"save", "write the cluster state to a file", snapshotSave},
+			{"restore", "replace the cluster state with a saved file", snapshotRestore},
+		}},
+	}
+}
+
+func (e *env) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(e.stderr, "livestreams: no command given")
+		e.printCommands(e.stderr)
+		return 2
+	}
+	var n *noun
+	for _, c := range nouns() {
+		if c.name == args[0] {
+			n = &c
+			break
+		}
+	}
+	if n == nil {
+		fmt.Fprintf(e.stderr, "livestreams: unknown command %q\n", args[0])
+		e.printCommands(e.stderr)
+		return 2
+	}
+	if n.run != nil {
+		return e.exit(n.run(ctx, e, args[1:]))
+	}
+	if len(args) < 2 {
+		fmt.Fprintf(e.stderr, "livestreams: %s: no subcommand given\n", n.name)
+		e.printVerbs(e.stderr, n)
+		return 2
+	}
+	if isHelp(args[1]) || args[1] == "help" {
+		e.printVerbs(e.stdout, n)
+		return 0
+	}
+	for _, v := range n.verbs {
+		if v.name == args[1] {
+			return e.exit(v.run(ctx, e, args[2:]))
+		}
+	}
+	fmt.Fprintf(e.stderr, "livestreams: %s: unknown subcommand %q\n", n.name, args[1])
+	e.printVerbs(e.stderr, n)
+	return 2
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "--h"
+}
+
+// exit prints err, if any, as one line on stderr and maps it to the exit code.
+func (e *env) exit(err error) int {
+	var usage *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintf(e.stderr, "livestreams: %s: %s\n", usage.cmd, usage.msg)
+		fmt.Fprintf(e.stderr, "Run 'livestreams %s -h' for usage.\n", usage.cmd)
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "livestreams: %v\n", err)
+		return 1
+	}
+}
+
+func (e *env) printCommands(w io.Writer) {
+	fmt.Fprintln(w, "\nAdmin commands:")
+	for _, n := range nouns() {
+		fmt.Fprintf(w, "  %-12s %s\n", n.name, n.synopsis)
+	}
+	fmt.Fprintln(w, "\nRun 'livestreams <command> -h' for details.")
+}
+
+func (e *env) printVerbs(w io.Writer, n *noun) {
+	fmt.Fprintf(w, "Usage: livestreams %s <subcommand> [flags] [args]\n\n  %s.\n\nSubcommands:\n", n.name, upperFirst(n.synopsis))
+	for _, v := range n.verbs {
+		fmt.Fprintf(w, "  %-11s %s\n", v.name, v.synopsis)
+	}
+	fmt.Fprintf(w, "\nRun 'livestreams %s <subcommand> -h' for details.\n", n.name)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
