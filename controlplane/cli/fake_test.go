@@ -21,12 +21,12 @@ const (
 	adminKey  = "lsk_admin_secret"
 	viewerKey = "lsk_viewer_secret"
 	setupTok  = "lst_setup"
-	liveKey = "sk_live_secret"
+	liveKey   = "sk_live_secret"
 )
 
 // recorded is one request the fake received.
 type recorded struct {
-	Method, Path, Query string
+	Method, Path, Query string // Path as sent, still escaped
 	Header              http.Header
 	Body                []byte
 }
@@ -146,7 +146,7 @@ func (f *fakeAPI) record(next http.Handler) http.Handler {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		f.mu.Lock()
-		f.reqs = append(f.reqs, recorded{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+		f.reqs = append(f.reqs, recorded{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 		f.mu.Unlock()
 		next.ServeHTTP(w, r)
 	})
