@@ -107,6 +107,9 @@ func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s", c.timeout)
+		}
 		if !retryable(r.method, err) {
 			return nil, fmt.Errorf("%s %s on %s: %w", r.method, r.path, c.addrs[idx], unwrapURL(err))
 		}
@@ -226,7 +229,8 @@ func (c *client) check(resp *http.Response) error {
 			e.Message = "unexpected answer"
 		}
 	}
-	if resp.StatusCode == http.StatusUnauthorized && c.token == "" {
+	// A login's 401 is about the password, not about a missing token.
+	if resp.StatusCode == http.StatusUnauthorized && c.token == "" && !strings.Contains(resp.Request.URL.Path, "/v1/auth/") {
 		e.hint = "set LIVESTREAMS_TOKEN or --token"
 	}
 	return e
