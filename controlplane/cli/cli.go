@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -58,6 +59,9 @@ type env struct {
 	getenv         func(string) string
 	now            func() time.Time
 	timeout        time.Duration
+	// httpc is set by run for the duration of one command, so that its
+	// idle connections are closed when the command returns.
+	httpc *http.Client
 }
 
 // action runs one command with the arguments after its name.
@@ -123,6 +127,8 @@ func nouns() []noun {
 }
 
 func (e *env) run(ctx context.Context, args []string) int {
+	e.httpc = newHTTPClient()
+	defer e.httpc.CloseIdleConnections()
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "livestreams: no command given")
 		e.printCommands(e.stderr)

@@ -28,15 +28,26 @@ type client struct {
 	http       *http.Client
 }
 
-func newClient(addrs []string, token, org string, consistent bool, timeout time.Duration) *client {
+func newClient(httpc *http.Client, addrs []string, token, org string, consistent bool, timeout time.Duration) *client {
+	if httpc == nil {
+		httpc = newHTTPClient()
+	}
 	return &client{
 		addrs:      addrs,
 		token:      token,
 		org:        org,
 		consistent: consistent,
 		timeout:    timeout,
-		http:       &http.Client{},
+		http:       httpc,
 	}
+}
+
+// newHTTPClient returns the client of one Run. Its dial timeout is short so
+// that a node that drops packets (rather than refusing) is skipped quickly.
+func newHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: t}
 }
 
 // addr is the address that answered last (the first one before any call).
@@ -86,7 +97,7 @@ type request struct {
 }
 
 // do sends r and returns the response of the first node that took it, or an
-// *APIError for a 4xx/5xx answer. The caller closes the body; closing it also
+// *APIError for an answer other than 2xx. The caller closes the body; closing it also
 // releases the request's timeout.
 func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
 	var payload []byte
@@ -144,6 +155,13 @@ func (c *client) send(ctx context.Context, addr string, r request, payload []byt
 		return nil, err
 	}
 	req.ContentLength = length
+	if r.raw != nil && length > 0 {
+		// Lets the transport follow a 307/308 with the body.
+		req.GetBody = func() (io.ReadCloser, error) {
+			b, _, err := r.raw()
+			return io.NopCloser(b), err
+		}
+	}
 	req.Header.Set("User-Agent", "livestreams-cli")
 	req.Header.Set("Accept", "application/json")
 	switch {
@@ -206,9 +224,10 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// check turns a 4xx/5xx answer into an *APIError and closes its body.
+// check turns an answer other than 2xx into an *APIError and closes its
+// body.
 func (c *client) check(resp *http.Response) error {
-	if resp.StatusCode < 400 {
+	if resp.StatusCode < 300 {
 		return nil
 	}
 	defer resp.Body.Close()
@@ -223,7 +242,8 @@ func (c *client) check(resp *http.Response) error {
 	if json.Unmarshal(raw, &shape) == nil && shape.Error.Message != "" {
 		e.Code, e.Message = shape.Error.Code, shape.Error.Message
 	} else {
-		// Not the API's shape: a proxy or a server of something else.
+		// Not the API's shape: a proxy, a redirect that was not followed, or
+		// a server of something else.
 		e.Message = strings.ToLower(http.StatusText(resp.StatusCode))
 		if e.Message == "" {
 			e.Message = "unexpected answer"

@@ -288,7 +288,7 @@ func TestJSONVerbatim(t *testing.T) {
 // answerTo repeats req against the fake and returns its answer.
 func (f *fakeAPI) answerTo(t *testing.T, req recorded) []byte {
 	t.Helper()
-	cl := newClient([]string{f.srv.URL}, adminKey, "", false, 0)
+	cl := newClient(nil, []string{f.srv.URL}, adminKey, "", false, 0)
 	raw, err := cl.get(t.Context(), req.Path, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -351,3 +351,24 @@ func TestParseAddrs(t *testing.T) {
 		t.Errorf("parseAddrs = %v, %v; want %v", got, err, want)
 	}
 }
+
+// TestFollowsRedirectWithBody checks that a node answering 307 (say, to
+// the leader) gets the whole body sent again to the new location.
+func TestFollowsRedirectWithBody(t *testing.T) {
+	f := newFake(t)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, f.srv.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	env := map[string]string{"LIVESTREAMS_ADDR": redirect.URL}
+
+	res := f.run(t, runOpts{env: env}, "stream", "create", "Talk")
+	if res.code != 0 || f.last().JSON(t)["name"] != "Talk" {
+		t.Errorf("stream create: exit %d (%s), body %q", res.code, res.stderr, f.last().Body)
+	}
+	path := writeFile(t, t.TempDir(), "snap", "the state")
+	res = f.run(t, runOpts{env: env}, "snapshot", "restore", "--yes", path)
+	if res.code != 0 || string(f.restored) != "the state" {
+		t.Errorf("snapshot restore: exit %d (%s), restored %q", res.code, res.stderr, f.restored)
+	}
+}

@@ -195,7 +195,7 @@ func (c *cmd) client() (*client, error) {
 	if c.globals["org"] && org == "" {
 		org = c.getenv("LIVESTREAMS_ORG")
 	}
-	return newClient(addrs, strings.TrimSpace(token), strings.TrimSpace(org), c.g.consistent, c.timeout), nil
+	return newClient(c.httpc, addrs, strings.TrimSpace(token), strings.TrimSpace(org), c.g.consistent, c.timeout), nil
 }
 
 // parseAddrs splits a comma-separated address list; a bare host:port means
