@@ -96,9 +96,9 @@ type request struct {
 	noTimeout    bool
 }
 
-// do sends r and returns the response of the first node that took it, or an
-// *APIError for an answer other than 2xx. The caller closes the body; closing it also
-// releases the request's timeout.
+// do sends r and returns the response of the first node that took it, or
+// an *APIError for an answer other than 2xx. The caller closes the body;
+// closing it also releases the request's timeout.
 func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
 	var payload []byte
 	if r.body != nil {
@@ -122,7 +122,8 @@ func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
 			err = fmt.Errorf("no answer within %s", c.timeout)
 		}
 		if !retryable(r.method, err) {
-			return nil, fmt.Errorf("%s %s on %s: %w", r.method, r.path, c.addrs[idx], unwrapURL(err))
+			// Not repeated elsewhere: the node may have applied it.
+			return nil, fmt.Errorf("%s %s on %s: %w (it may have been applied)", r.method, r.path, c.addrs[idx], unwrapURL(err))
 		}
 		lastErr = unwrapURL(err)
 	}

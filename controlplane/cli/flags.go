@@ -80,8 +80,9 @@ func (c *cmd) registerGlobals() {
 
 // parse parses flags and positional arguments in any order (`stream show ID
 // --json` as well as `stream show --json ID`); "--" ends the flags. It
-// checks that there are between min and max positionals (max < 0: any).
-func (c *cmd) parse(args []string, min, max int) error {
+// checks that there are between minArgs and maxArgs positionals (maxArgs <
+// 0: any).
+func (c *cmd) parse(args []string, minArgs, maxArgs int) error {
 	c.registerGlobals()
 	var pos []string
 	for {
@@ -113,10 +114,10 @@ func (c *cmd) parse(args []string, min, max int) error {
 		}
 	})
 	switch {
-	case len(pos) < min:
+	case len(pos) < minArgs:
 		return c.usage("missing argument %s", c.args)
-	case max >= 0 && len(pos) > max:
-		if max == 0 {
+	case maxArgs >= 0 && len(pos) > maxArgs:
+		if maxArgs == 0 {
 			return c.usage("unexpected argument %q", pos[0])
 		}
 		return c.usage("too many arguments: want %s", c.args)
