@@ -1,0 +1,273 @@
+package transcode
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Mode says whether the input arrives in real time (a publish) or is a
+// finished file being packaged for on-demand playback.
+type Mode int
+
+const (
+	// Live input arrives in real time; playlists grow while it runs.
+	Live Mode = iota
+	// VOD input is a finished file; playlists are complete when it ends.
+	VOD
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Live:
+		return "live"
+	case VOD:
+		return "vod"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Latency trades viewer delay against efficiency: Low halves the segment
+// length and turns off x264's lookahead.
+type Latency string
+
+const (
+	Standard Latency = "standard"
+	Low      Latency = "low"
+)
+
+// Source is what the caller knows about the input before ffmpeg starts.
+type Source struct {
+	Width, Height      int
+	FrameRate          float64 // 0 = unknown (30 is assumed)
+	HasAudio, HasVideo bool
+}
+
+// Params describes one transcode.
+type Params struct {
+	Input       string // a path or URL ffmpeg reads, e.g. "pipe:0"
+	InputFormat string // e.g. "flv"; "" lets ffmpeg probe
+	Source      Source
+	Mode        Mode
+	Latency     Latency // "" = Standard
+	Ladder      []Rung  // nil = DefaultLadder()
+
+	// OutDir receives OutDir/master.m3u8 and, per rung, OutDir/<name>/
+	// with index.m3u8, the fMP4 init segment and the media segments.
+	OutDir string
+
+	// RecordPath, when set, also writes the untouched source there as
+	// fragmented MP4, in the same ffmpeg run.
+	RecordPath string
+
+	// Progress adds -progress pipe:1 so Process can report progress.
+	Progress bool
+}
+
+// Encoding choices that are policy, not parameters.
+const (
+	defaultFPS  = 30
+	maxFPS      = 120
+	audioRate   = "48000"
+	audioChans  = "2"
+	livePreset  = "veryfast" // keeps up in real time on a small edge
+	vodPreset   = "medium"   // not real time: better quality per bit
+	initSegment = "init.mp4"
+	// recordingFragment bounds what a crash can lose from the recording
+	// even when the publisher sends keyframes rarely (OBS's "auto" is
+	// about 8 s): a fragment is cut at every keyframe or after this long.
+	recordingFragment = "2000000" // µs
+)
+
+// segmentSeconds is the HLS segment length and the keyframe interval.
+func (l Latency) segmentSeconds() int {
+	if l == Low {
+		return 1
+	}
+	return 2
+}
+
+// Build returns ffmpeg's arguments (without the program name) for p: one
+// run that decodes the input once, scales it to every rung the source
+// gets, encodes each with keyframes at the same instants, and writes fMP4
+// HLS with a master playlist; plus the recording when asked. It does no
+// I/O.
+func Build(p Params) ([]string, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	ladder := p.Ladder
+	if ladder == nil {
+		ladder = DefaultLadder()
+	}
+	rungs, err := selectRungs(ladder, p.Source)
+	if err != nil {
+		return nil, fmt.Errorf("ladder: %w", err)
+	}
+	latency := p.Latency
+	if latency == "" {
+		latency = Standard
+	}
+	seg := latency.segmentSeconds()
+	gop := strconv.Itoa(keyframeFPS(p.Source.FrameRate) * seg)
+	audio := p.Source.HasAudio
+
+	args := []string{"-hide_banner", "-loglevel", "warning",
+		// -nostdin only turns off ffmpeg's keyboard commands; reading the
+		// input from pipe:0 still works, and a stray "q" in the media can
+		// never stop the transcode.
+		"-nostdin", "-y"}
+	if p.Progress {
+		args = append(args, "-progress", "pipe:1", "-nostats")
+	}
+	if p.Mode == Live {
+		// Publishers' timestamps are not always complete; let the demuxer
+		// fill missing presentation timestamps instead of dropping frames.
+		args = append(args, "-fflags", "+genpts")
+	}
+	if p.InputFormat != "" {
+		args = append(args, "-f", p.InputFormat)
+	}
+	args = append(args, "-i", p.Input)
+
+	// Decode once, split, scale per rung.
+	var graph strings.Builder
+	fmt.Fprintf(&graph, "[0:v]split=%d", len(rungs))
+	for i := range rungs {
+		fmt.Fprintf(&graph, "[v%d]", i)
+	}
+	for i, r := range rungs {
+		fmt.Fprintf(&graph, ";[v%d]scale=w=%d:h=%d:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[v%do]",
+			i, r.Width, r.Height, i)
+	}
+	args = append(args, "-filter_complex", graph.String())
+	for i := range rungs {
+		args = append(args, "-map", fmt.Sprintf("[v%do]", i))
+		if audio {
+			args = append(args, "-map", "0:a:0")
+		}
+	}
+
+	preset := livePreset
+	if p.Mode == VOD {
+		preset = vodPreset
+	}
+	args = append(args, "-c:v", "libx264", "-preset", preset)
+	if latency == Low {
+		args = append(args, "-tune", "zerolatency")
+	}
+	// Every rung gets a keyframe at the same instants, so segments line up
+	// across rungs and a player can switch at any segment boundary.
+	args = append(args, "-profile:v", "main", "-pix_fmt", "yuv420p",
+		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", seg))
+	for i, r := range rungs {
+		n := strconv.Itoa(i)
+		args = append(args,
+			"-b:v:"+n, kbps(r.VideoKbps),
+			"-maxrate:v:"+n, kbps(r.MaxrateKbps),
+			"-bufsize:v:"+n, kbps(r.BufsizeKbps))
+	}
+	if audio {
+		args = append(args, "-c:a", "aac", "-ar", audioRate, "-ac", audioChans)
+		for i, r := range rungs {
+			args = append(args, "-b:a:"+strconv.Itoa(i), kbps(r.AudioKbps))
+		}
+	}
+
+	streamMap := make([]string, len(rungs))
+	for i, r := range rungs {
+		if audio {
+			streamMap[i] = fmt.Sprintf("v:%d,a:%d,name:%s", i, i, r.Name)
+		} else {
+			streamMap[i] = fmt.Sprintf("v:%d,name:%s", i, r.Name)
+		}
+	}
+	playlistType, flags := "vod", "independent_segments"
+	if p.Mode == Live {
+		// temp_file: segments and playlists are written under a temporary
+		// name and renamed, so a viewer never fetches a partial file.
+		playlistType, flags = "event", "independent_segments+temp_file"
+	}
+	args = append(args, "-f", "hls",
+		"-hls_time", strconv.Itoa(seg),
+		"-hls_segment_type", "fmp4",
+		// With several rungs ffmpeg adds the rung's index to this name
+		// (init_0.mp4, ...); playlists reference it by EXT-X-MAP.
+		"-hls_fmp4_init_filename", initSegment,
+		"-hls_playlist_type", playlistType,
+		"-hls_flags", flags,
+		"-hls_segment_filename", ffmpegPath(filepath.Join(p.OutDir, "%v", "seg_%05d.m4s")),
+		"-master_pl_name", "master.m3u8",
+		"-var_stream_map", strings.Join(streamMap, " "),
+		ffmpegPath(filepath.Join(p.OutDir, "%v", "index.m3u8")))
+
+	if p.RecordPath != "" {
+		// A second output: its options follow the HLS output's path, so
+		// they apply to the recording only. Fragmented MP4 with an empty
+		// moov is playable up to the last complete fragment, whatever
+		// happens to ffmpeg.
+		args = append(args, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
+			"-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+			"-frag_duration", recordingFragment,
+			ffmpegPath(filepath.Clean(p.RecordPath)))
+	}
+	return args, nil
+}
+
+func (p Params) validate() error {
+	var errs []error
+	if p.Input == "" {
+		errs = append(errs, errors.New("input is empty"))
+	}
+	if !p.Source.HasVideo {
+		errs = append(errs, errors.New("source has no video"))
+	}
+	if p.Source.Width <= 0 || p.Source.Height <= 0 {
+		errs = append(errs, fmt.Errorf("source size %dx%d must be positive", p.Source.Width, p.Source.Height))
+	}
+	if p.Mode != Live && p.Mode != VOD {
+		errs = append(errs, fmt.Errorf("mode %v is not live or vod", p.Mode))
+	}
+	switch p.Latency {
+	case "", Standard, Low:
+	default:
+		errs = append(errs, fmt.Errorf("latency %q is not %q or %q", p.Latency, Standard, Low))
+	}
+	switch {
+	case p.OutDir == "":
+		errs = append(errs, errors.New("output directory is empty"))
+	case strings.Contains(p.OutDir, "%"):
+		// The HLS muxer expands %v and %d in these paths; a literal % would
+		// be misread and cannot be escaped in every one of them.
+		errs = append(errs, fmt.Errorf("output directory %q contains %%", p.OutDir))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("transcode params: %w", err)
+	}
+	return nil
+}
+
+// keyframeFPS is the whole frame rate keyframe intervals are counted in:
+// 29.97 counts as 30, 23.976 as 24. -force_key_frames keeps segment
+// boundaries exact in time even when the rounding is off.
+func keyframeFPS(f float64) int {
+	if math.IsNaN(f) || f <= 0 {
+		return defaultFPS
+	}
+	return int(math.Round(min(max(f, 1), maxFPS)))
+}
+
+func kbps(n int) string { return strconv.Itoa(n) + "k" }
+
+// ffmpegPath keeps a relative path from being read as a protocol URL
+// ("a:b.mp4" would be protocol "a"). p must already be clean.
+func ffmpegPath(p string) string {
+	if filepath.IsAbs(p) || strings.HasPrefix(p, "../") {
+		return p
+	}
+	return "./" + p
+}
