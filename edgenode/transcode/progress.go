@@ -144,6 +144,9 @@ func parseRate(s string) float64 {
 // parseClock parses ffmpeg's HH:MM:SS.micro into microseconds. Negative
 // times (before the first timestamp) are reported as not ok.
 func parseClock(s string) (int64, bool) {
+	if strings.HasPrefix(s, "-") {
+		return 0, false
+	}
 	h, rest, ok1 := strings.Cut(s, ":")
 	m, sec, ok2 := strings.Cut(rest, ":")
 	if !ok1 || !ok2 {
