@@ -116,9 +116,9 @@ func Build(p Params) ([]string, error) {
 	audio := p.Source.HasAudio
 
 	args := []string{"-hide_banner", "-loglevel", "warning",
-		// -nostdin only turns off ffmpeg's keyboard commands; reading the
-		// input from pipe:0 still works, and a stray "q" in the media can
-		// never stop the transcode.
+		// -nostdin turns off ffmpeg's keyboard commands, which would
+		// otherwise read from whatever stdin is when the input is a file
+		// or URL. It does not stop ffmpeg reading its input from pipe:0.
 		"-nostdin", "-y"}
 	if p.Progress {
 		args = append(args, "-progress", "pipe:1", "-nostats")
