@@ -1,0 +1,296 @@
+// Package edgeapi is the control plane's side of the edge protocol: it
+// authenticates edges by join token, authorizes publishes by stream key,
+// records live sessions and edge leases through Raft, and tells edges which
+// signing keys verify a stream's playback tokens. It does not route viewers
+// (the API does, from the edge records this package keeps current).
+package edgeapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/controlplane/streamkey"
+	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/pki"
+)
+
+// Config configures the service.
+type Config struct {
+	Node   *cluster.Node
+	Logger *slog.Logger
+	// HeartbeatInterval is how often edges report; LeaseTTL how long an
+	// edge may stay silent before its sessions are closed.
+	HeartbeatInterval time.Duration
+	LeaseTTL          time.Duration
+	Now               func() time.Time
+}
+
+// Service handles edge messages.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a service.
+func New(cfg Config) *Service {
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Service{cfg: cfg, log: cfg.Logger.With("component", "edgeapi")}
+}
+
+func (s *Service) view(fn func(*state.Tx) error) error { return s.cfg.Node.Store().View(fn) }
+
+func (s *Service) meta() (state.Meta, error) {
+	var m state.Meta
+	var ok bool
+	err := s.view(func(tx *state.Tx) error {
+		var err error
+		m, ok, err = tx.Meta()
+		return err
+	})
+	if err == nil && !ok {
+		err = &protocol.Error{Code: protocol.CodeUnavailable, Message: "cluster is not initialized yet"}
+	}
+	return m, err
+}
+
+// Authenticate checks an edge's join token and records the edge with a
+// fresh lease.
+func (s *Service) Authenticate(ctx context.Context, h protocol.Hello) (protocol.HelloReply, error) {
+	unauthorized := &protocol.Error{Code: protocol.CodeUnauthorized, Message: "invalid join token"}
+	id, secret, _, err := pki.ParseJoinToken(h.JoinToken)
+	if err != nil {
+		return protocol.HelloReply{}, unauthorized
+	}
+	var jt state.JoinToken
+	if err := s.view(func(tx *state.Tx) error { var err error; jt, err = tx.JoinToken(id); return err }); err != nil {
+		return protocol.HelloReply{}, unauthorized
+	}
+	tok := pki.JoinToken{ID: jt.ID, SecretHash: jt.SecretHash, CAFingerprint: jt.CAFingerprint}
+	if jt.RevokedAt != nil || !tok.Check(secret) {
+		return protocol.HelloReply{}, unauthorized
+	}
+	if h.NodeID == "" || len(h.NodeID) > 128 || strings.ContainsAny(h.NodeID, "/ \t\n") {
+		return protocol.HelloReply{}, &protocol.Error{Code: protocol.CodeInvalid, Message: "edge node id must be 1-128 characters without spaces or slashes"}
+	}
+	m, err := s.meta()
+	if err != nil {
+		return protocol.HelloReply{}, err
+	}
+	if err := s.renewLease(ctx, h); err != nil {
+		return protocol.HelloReply{}, err
+	}
+	s.log.Info("edge connected", "edge_id", h.NodeID, "region", h.Region, "version", h.Version)
+	return protocol.HelloReply{ClusterID: m.ClusterID, NodeID: s.cfg.Node.ID(),
+		HeartbeatIntervalMS: s.cfg.HeartbeatInterval.Milliseconds(), LeaseTTLMS: s.cfg.LeaseTTL.Milliseconds()}, nil
+}
+
+func (s *Service) renewLease(ctx context.Context, h protocol.Hello) error {
+	now := s.cfg.Now().UTC()
+	e := state.Edge{ID: h.NodeID, Region: h.Region, RTMPURL: h.RTMPURL, HLSURL: h.HLSURL, SRTURL: h.SRTURL,
+		WHIPURL: h.WHIPURL, Lat: h.Lat, Lon: h.Lon, FirstSeenAt: now, LeaseExpiresAt: now.Add(s.cfg.LeaseTTL)}
+	_, err := s.cfg.Node.Apply(ctx, fsm.CmdPutEdge, e)
+	return err
+}
+
+// Handle dispatches one request from an authenticated edge.
+func (s *Service) Handle(ctx context.Context, peer protocol.Peer, typ string, body json.RawMessage) (any, error) {
+	switch typ {
+	case protocol.TypeAuthorizePublish:
+		return decodeAnd(body, func(r protocol.AuthorizePublishRequest) (any, error) { return s.authorizePublish(ctx, peer, r) })
+	case protocol.TypeSessionStarted:
+		return decodeAnd(body, func(r protocol.SessionStarted) (any, error) { return s.sessionStarted(ctx, peer, r) })
+	case protocol.TypeSessionEnded:
+		return decodeAnd(body, func(r protocol.SessionEnded) (any, error) { return s.sessionEnded(ctx, peer, r) })
+	case protocol.TypeHeartbeat:
+		return decodeAnd(body, func(r protocol.Heartbeat) (any, error) { return s.heartbeat(ctx, peer, r) })
+	case protocol.TypePlaybackInfo:
+		return decodeAnd(body, func(r protocol.PlaybackInfoRequest) (any, error) { return s.playbackInfo(r) })
+	}
+	return nil, &protocol.Error{Code: protocol.CodeUnknownType, Message: "unknown message type " + typ}
+}
+
+func decodeAnd[T any](body json.RawMessage, fn func(T) (any, error)) (any, error) {
+	var req T
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: "malformed body: " + err.Error()}
+	}
+	return fn(req)
+}
+
+func forbidden(msg string) error { return &protocol.Error{Code: protocol.CodeForbidden, Message: msg} }
+
+func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r protocol.AuthorizePublishRequest) (any, error) {
+	m, err := s.meta()
+	if err != nil {
+		return nil, err
+	}
+	if r.StreamKey == "" || len(r.StreamKey) > 256 {
+		return nil, forbidden("unknown stream key")
+	}
+	var st state.Stream
+	if err := s.view(func(tx *state.Tx) error {
+		var err error
+		st, err = tx.StreamByKeyHash(streamkey.Hash(m.StreamKeySecret, r.StreamKey))
+		return err
+	}); err != nil {
+		s.log.Info("publish refused: unknown stream key", "edge_id", peer.Hello.NodeID, "key", streamkey.Redact(r.StreamKey), "remote_addr", r.RemoteAddr)
+		return nil, forbidden("unknown stream key")
+	}
+	if st.Disabled {
+		return nil, forbidden("stream is disabled")
+	}
+	sess := state.Session{ID: ids.New("ses"), StreamID: st.ID, OrgID: st.OrgID, EdgeID: peer.Hello.NodeID,
+		Protocol: r.Protocol, StartedAt: s.cfg.Now().UTC()}
+	if _, err := s.cfg.Node.Apply(ctx, fsm.CmdStartSession, fsm.StartSession{Session: sess}); err != nil {
+		var se *state.Error
+		if errors.As(err, &se) && se.Code == state.CodeConflict {
+			return nil, &protocol.Error{Code: protocol.CodeConflict, Message: "stream is already live"}
+		}
+		return nil, fmt.Errorf("record session: %w", err)
+	}
+	keys, err := s.signingKeys(st.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("publish authorized", "edge_id", peer.Hello.NodeID, "stream_id", st.ID, "session_id", sess.ID)
+	return protocol.AuthorizePublishReply{SessionID: sess.ID, Stream: streamInfo(st), SigningKeys: keys}, nil
+}
+
+func streamInfo(st state.Stream) protocol.StreamInfo {
+	return protocol.StreamInfo{ID: st.ID, OrgID: st.OrgID, Name: st.Name, PlaybackID: st.PlaybackID,
+		PlaybackPolicy: st.PlaybackPolicy, Recording: st.Recording, LatencyMode: st.LatencyMode}
+}
+
+func (s *Service) signingKeys(orgID string) ([]protocol.SigningKey, error) {
+	var out []protocol.SigningKey
+	err := s.view(func(tx *state.Tx) error {
+		keys, err := tx.SigningKeys(orgID)
+		for _, k := range keys {
+			if k.RevokedAt == nil {
+				out = append(out, protocol.SigningKey{ID: k.ID, PublicPEM: k.PublicPEM})
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// ownSession loads a session and checks it belongs to the calling edge.
+func (s *Service) ownSession(peer protocol.Peer, id string) (state.Session, error) {
+	var sess state.Session
+	err := s.view(func(tx *state.Tx) error { var err error; sess, err = tx.Session(id); return err })
+	if err != nil || sess.EdgeID != peer.Hello.NodeID {
+		return sess, &protocol.Error{Code: protocol.CodeNotFound, Message: "no such session on this edge"}
+	}
+	return sess, nil
+}
+
+func (s *Service) sessionStarted(ctx context.Context, peer protocol.Peer, r protocol.SessionStarted) (any, error) {
+	if _, err := s.ownSession(peer, r.SessionID); err != nil {
+		return nil, err
+	}
+	src := state.SourceInfo{Width: r.Source.Width, Height: r.Source.Height, FPS: r.Source.FPS, HasAudio: r.Source.HasAudio,
+		HasVideo: r.Source.HasVideo, VideoCodec: r.Source.VideoCodec, AudioCodec: r.Source.AudioCodec}
+	_, err := s.cfg.Node.Apply(ctx, fsm.CmdSessionSource, fsm.SessionSource{ID: r.SessionID, Source: src})
+	return struct{}{}, err
+}
+
+func (s *Service) sessionEnded(ctx context.Context, peer protocol.Peer, r protocol.SessionEnded) (any, error) {
+	if _, err := s.ownSession(peer, r.SessionID); err != nil {
+		return nil, err
+	}
+	reason := r.Reason
+	if reason == "" {
+		reason = "unpublished"
+	}
+	_, err := s.cfg.Node.Apply(ctx, fsm.CmdEndSession, fsm.EndSession{ID: r.SessionID, Reason: reason, At: s.cfg.Now().UTC()})
+	return struct{}{}, err
+}
+
+// heartbeat renews the edge's lease and reconciles its sessions: a session
+// the control plane thinks is open on this edge but the edge no longer
+// reports (it restarted) is closed; one the edge reports but the control
+// plane closed (stream disabled, lease lapsed) is cancelled on the edge.
+func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.Heartbeat) (any, error) {
+	if err := s.renewLease(ctx, peer.Hello); err != nil {
+		return nil, err
+	}
+	reported := map[string]bool{}
+	for _, id := range r.Sessions {
+		reported[id] = true
+	}
+	now := s.cfg.Now().UTC()
+	var stale []string
+	var cancel []string
+	s.view(func(tx *state.Tx) error {
+		open, err := tx.Sessions(func(x state.Session) bool { return x.EdgeID == peer.Hello.NodeID && x.EndedAt == nil })
+		for _, x := range open {
+			// A session authorized moments ago may not be in this report yet.
+			if !reported[x.ID] && now.Sub(x.StartedAt) > 2*s.cfg.LeaseTTL {
+				stale = append(stale, x.ID)
+			}
+		}
+		for id := range reported {
+			x, err := tx.Session(id)
+			if err != nil || x.EndedAt != nil {
+				cancel = append(cancel, id)
+				continue
+			}
+			if st, err := tx.Stream(x.StreamID); err != nil || st.Disabled {
+				cancel = append(cancel, id)
+			}
+		}
+		return err
+	})
+	for _, id := range stale {
+		if _, err := s.cfg.Node.Apply(ctx, fsm.CmdEndSession, fsm.EndSession{ID: id, Reason: "edge_restarted", At: now}); err != nil {
+			s.log.Warn("close stale session", "session_id", id, "err", err)
+		}
+	}
+	return protocol.HeartbeatReply{LeaseTTLMS: s.cfg.LeaseTTL.Milliseconds(), CancelSessions: cancel}, nil
+}
+
+func (s *Service) playbackInfo(r protocol.PlaybackInfoRequest) (any, error) {
+	var st state.Stream
+	var origin string
+	if err := s.view(func(tx *state.Tx) error {
+		var err error
+		if st, err = tx.StreamByPlaybackID(r.PlaybackID); err != nil {
+			return err
+		}
+		if st.CurrentSessionID != "" {
+			if sess, err := tx.Session(st.CurrentSessionID); err == nil {
+				origin = sess.EdgeID
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, &protocol.Error{Code: protocol.CodeNotFound, Message: "unknown playback id"}
+	}
+	keys, err := s.signingKeys(st.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	return protocol.PlaybackInfoReply{StreamID: st.ID, OrgID: st.OrgID, PlaybackPolicy: st.PlaybackPolicy,
+		OriginNodeID: origin, Live: st.Status == state.StreamActive, SigningKeys: keys}, nil
+}
