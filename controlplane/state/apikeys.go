@@ -10,7 +10,7 @@ type APIKey struct {
 	OrgID  string `json:"org_id"`
 	Name   string `json:"name"`
 	Prefix string `json:"prefix"` // first characters, to recognise it in a list
-	Hash   string `json:"-"`
+	Hash   string `json:"hash"`
 	Role   Role   `json:"role"`
 	// ClusterAdmin keys (created by a cluster admin) may run cluster-wide
 	// operations too.
