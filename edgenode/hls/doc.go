@@ -1,0 +1,23 @@
+// Package hls is the edge's HLS origin: it serves the playlists and
+// segments ffmpeg writes for a playback id, over HTTP, to players.
+//
+// An Origin answers GET and HEAD for /hls/{playback_id}/{file}, where file
+// is master.m3u8, a variant playlist (720p.m3u8 or 720p/index.m3u8: at
+// most one directory level, the variant's name), an fMP4 init segment
+// (init_0.mp4), a media segment (.m4s, or .ts), a WebVTT file or a JPEG.
+// The request path is validated byte by byte before it comes near the file
+// system, and every file-system failure is a 404: a player polling for the
+// next segment of a live stream gets "not found", never a 500.
+//
+// For a stream with a signed playback policy every object, playlists and
+// segments alike, needs a token (token.Verify) for that playback id, in the
+// query (?token=…) or an Authorization: Bearer header; a missing or bad one
+// is a 403. Playlists of signed streams are rewritten (RewritePlaylist) so
+// that each child URI carries the token, which lets players that know
+// nothing about tokens follow them.
+//
+// It deliberately does not know where streams come from (a Resolver says),
+// relay from other edges, cache, or write anything: ffmpeg writes each
+// file under a temporary name and renames it, and the origin never serves
+// those *.tmp names.
+package hls
