@@ -1,0 +1,304 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/state"
+)
+
+// principal is who is calling and with what power in which org. A user
+// acts in the org they picked (X-Livestreams-Org) or their first; an API
+// key always in its own.
+type principal struct {
+	user         *state.User   // set for a session token
+	key          *state.APIKey // set for an API key
+	orgID        string        // "" when a user belongs to no org yet
+	role         state.Role
+	clusterAdmin bool
+	memberships  []state.Member // a user's orgs, oldest first; a key's one
+}
+
+// actorID names the caller in records it creates (created_by).
+func (p *principal) actorID() string {
+	if p.user != nil {
+		return p.user.ID
+	}
+	return p.key.ID
+}
+
+func caller(ctx context.Context) *principal {
+	p, _ := ctx.Value(keyPrincipal).(*principal)
+	return p
+}
+
+var (
+	errBadKey     = &apiError{Code: codeUnauthorized, Message: "invalid or revoked API key"}
+	errBadSession = &apiError{Code: codeUnauthorized, Message: "invalid or expired session token: log in again"}
+	// errUnknownCredential is a well-formed credential this node's state
+	// does not hold (yet, perhaps): worth one leader-confirmed retry.
+	errUnknownCredential = errors.New("unknown credential")
+)
+
+// authenticated admits requests with a valid bearer session token or API
+// key and puts the principal in the context.
+func (h *Handler) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := h.authenticate(r)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)))
+	})
+}
+
+func (h *Handler) authenticate(r *http.Request) (*principal, error) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return nil, errUnauthorized
+	}
+	p, err := h.lookupPrincipal(r, tok)
+	if errors.Is(err, errUnknownCredential) && !h.node.IsLeader() {
+		// A key or user created through another node a moment ago may not
+		// have reached this follower: catch up once before refusing.
+		if h.node.ConsistentRead(r.Context()) == nil {
+			p, err = h.lookupPrincipal(r, tok)
+		}
+	}
+	if errors.Is(err, errUnknownCredential) {
+		if auth.IsAPIKey(tok) {
+			return nil, errBadKey
+		}
+		return nil, errBadSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.key != nil {
+		h.touches.touch(p.key.ID, p.key.LastUsedAt)
+	}
+	return p, nil
+}
+
+func (h *Handler) lookupPrincipal(r *http.Request, tok string) (*principal, error) {
+	var p *principal
+	err := h.node.Store().View(func(tx *state.Tx) error {
+		meta, ok, err := tx.Meta()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errorf(codeUnavailable, "the cluster is not initialized yet")
+		}
+		if auth.IsAPIKey(tok) {
+			k, err := tx.APIKeyByHash(auth.HashAPIKey(tok))
+			if state.IsNotFound(err) {
+				return errUnknownCredential
+			} else if err != nil {
+				return err
+			}
+			if k.RevokedAt != nil {
+				return errBadKey
+			}
+			p = &principal{key: &k, orgID: k.OrgID, role: k.Role, clusterAdmin: k.ClusterAdmin,
+				memberships: []state.Member{{OrgID: k.OrgID, Role: k.Role, CreatedAt: k.CreatedAt}}}
+			return nil
+		}
+		uid, err := auth.ParseSession(meta.SessionSecret, tok, h.now())
+		if err != nil {
+			return errBadSession
+		}
+		u, err := tx.User(uid)
+		if state.IsNotFound(err) {
+			return errUnknownCredential
+		} else if err != nil {
+			return err
+		}
+		ms, err := tx.UserOrgs(uid)
+		if err != nil {
+			return err
+		}
+		sort.Slice(ms, func(i, j int) bool {
+			if !ms[i].CreatedAt.Equal(ms[j].CreatedAt) {
+				return ms[i].CreatedAt.Before(ms[j].CreatedAt)
+			}
+			return ms[i].OrgID < ms[j].OrgID
+		})
+		p = &principal{user: &u, clusterAdmin: u.Admin, memberships: ms}
+		if want := r.Header.Get("X-Livestreams-Org"); want != "" {
+			role, err := roleIn(tx, p, want)
+			if err != nil {
+				return err
+			}
+			p.orgID, p.role = want, role
+		} else if len(ms) > 0 {
+			p.orgID, p.role = ms[0].OrgID, ms[0].Role
+		}
+		return nil
+	})
+	return p, err
+}
+
+// roleIn is p's role in org, or not_found when p has none there. A
+// cluster-admin user acts as owner in any org that exists: they can read
+// and restore the whole state anyway.
+func roleIn(tx *state.Tx, p *principal, orgID string) (state.Role, error) {
+	for _, m := range p.memberships {
+		if m.OrgID == orgID {
+			return m.Role, nil
+		}
+	}
+	if p.user != nil && p.user.Admin {
+		if _, err := tx.Org(orgID); err == nil {
+			return state.RoleOwner, nil
+		}
+	}
+	return "", notFound("org %s not found", orgID)
+}
+
+// role admits callers with at least min in the org they act in.
+func (h *Handler) role(min state.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := caller(r.Context())
+			if err := p.need(min); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (p *principal) need(min state.Role) error {
+	if p.orgID == "" {
+		return forbidden("you belong to no org: create one with POST /v1/orgs or ask to be added")
+	}
+	if p.role.Rank() < min.Rank() {
+		return forbidden("this needs the %s role in org %s; you are %s", min, p.orgID, p.role)
+	}
+	return nil
+}
+
+// pathOrg admits callers with at least min in the org named by {org},
+// answering 404 for orgs they have no part in, and makes that org the one
+// the request acts in.
+func (h *Handler) pathOrg(min state.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := *caller(r.Context())
+			orgID := chi.URLParam(r, "org")
+			var role state.Role
+			err := h.node.Store().View(func(tx *state.Tx) error {
+				var err error
+				role, err = roleIn(tx, &p, orgID)
+				return err
+			})
+			if err == nil {
+				p.orgID, p.role = orgID, role
+				err = p.need(min)
+			}
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPrincipal, &p)))
+		})
+	}
+}
+
+// userOnly admits session tokens: some acts belong to a person, not to a
+// key scoped to one org.
+func (h *Handler) userOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if caller(r.Context()).user == nil {
+			h.writeError(w, r, forbidden("this needs a user's session token (log in); an API key belongs to one org"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clusterAdmin admits cluster administrators only.
+func (h *Handler) clusterAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !caller(r.Context()).clusterAdmin {
+			h.writeError(w, r, forbidden("this needs a cluster admin"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// toucher records API keys' last use without making every request a Raft
+// write: at most one touch per key per touchEvery, proposed in the
+// background. Close waits for touches in flight.
+type toucher struct {
+	node *cluster.Node
+	log  *slog.Logger
+	now  func() time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	last   map[string]time.Time
+}
+
+func newToucher(node *cluster.Node, log *slog.Logger, now func() time.Time) *toucher {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &toucher{node: node, log: log, now: now, ctx: ctx, cancel: cancel, last: map[string]time.Time{}}
+}
+
+func (t *toucher) touch(id string, lastUsed *time.Time) {
+	now := t.now().UTC()
+	if lastUsed != nil && now.Sub(*lastUsed) < touchEvery {
+		return
+	}
+	t.mu.Lock()
+	if t.closed || now.Sub(t.last[id]) < touchEvery {
+		t.mu.Unlock()
+		return
+	}
+	if len(t.last) >= 10_000 {
+		for k, at := range t.last {
+			if now.Sub(at) >= touchEvery {
+				delete(t.last, k)
+			}
+		}
+	}
+	t.last[id] = now
+	t.wg.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer t.wg.Done()
+		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
+		defer cancel()
+		if _, err := t.node.Apply(ctx, fsm.CmdTouchAPIKey, fsm.TouchAPIKey{ID: id, At: now}); err != nil && t.ctx.Err() == nil {
+			t.log.Warn("record api key use", "api_key_id", id, "err", err)
+		}
+	}()
+}
+
+func (t *toucher) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.cancel()
+	t.wg.Wait()
+}

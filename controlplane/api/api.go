@@ -1,0 +1,232 @@
+// Package api is the control plane's public HTTP API, /v1 as docs/api.md
+// specifies it, with /healthz, /readyz and /metrics beside it. Every
+// control-plane node serves it: reads come from the node's own state (or
+// after a leader-confirmed read when asked), writes are typed commands
+// proposed through Raft with their ids, times, hashes and secrets computed
+// here first. It does not serve the node-to-node endpoints (package
+// cluster does) nor the dashboard, and it never talks to edges: where a
+// stream plays and where to publish come from an EdgeDirectory.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/state"
+)
+
+// EdgeDirectory says where a stream plays and where its encoder publishes.
+type EdgeDirectory interface {
+	// PlaybackURL is the playlist URL on the edge serving s; an error
+	// (edgeapi.ErrNotLive) when it is not live anywhere.
+	PlaybackURL(ctx context.Context, s state.Stream) (string, error)
+	// IngestURL is the RTMP base URL ("rtmp://host:1935/live"), or "".
+	IngestURL(ctx context.Context, s state.Stream) string
+}
+
+// Config configures the API of one control-plane node.
+type Config struct {
+	Node *cluster.Node
+	// Directory may be nil: streams then show no ingest URL and never play.
+	Directory EdgeDirectory
+	// JoinTokens makes an edge join token; nil answers 503.
+	JoinTokens func(ctx context.Context, description string) (string, error)
+	// PublicURL is the base URL playback URLs are built on
+	// ("https://cp.example.com"); empty means the request's scheme and host.
+	PublicURL string
+	// TrustedProxies are the peers whose X-Forwarded-For, Forwarded and
+	// X-Forwarded-Proto headers are believed.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the browser origins allowed to call the API ("*" for
+	// any); empty sends no CORS headers.
+	CORSOrigins []string
+	// AllowSignup lets anyone sign up; otherwise signup needs the setup token.
+	AllowSignup bool
+	Logger      *slog.Logger
+	Now         func() time.Time
+	// Registry receives the API's metrics; nil means a private registry
+	// (with Go and process collectors) served at /metrics.
+	Registry prometheus.Registerer
+	// AuthRatePerMinute and AuthBurst bound signup and login attempts per
+	// client address; zero means 10 a minute with a burst of 5.
+	AuthRatePerMinute int
+	AuthBurst         int
+}
+
+// Limits of the HTTP surface.
+const (
+	maxBody        = 1 << 20   // every JSON body
+	maxRestoreBody = 512 << 20 // a snapshot; as much as a follower may forward to the leader
+	requestTimeout = 30 * time.Second
+	// limiterEntries bounds the rate limiter's memory (about 100 B each).
+	limiterEntries = 100_000
+	// touchEvery is how often a key's last-used time is written at most.
+	touchEvery = time.Minute
+)
+
+// Handler serves the API. Close it to wait for the background writes it
+// started (API keys' last-used times).
+type Handler struct {
+	cfg     Config
+	log     *slog.Logger
+	node    *cluster.Node
+	router  chi.Router
+	metrics *metrics
+	limiter *limiter
+	touches *toucher
+	health  *http.Client
+
+	// hashing bounds concurrent password hashes: each holds the argon2
+	// memory (19 MiB), so a burst of logins cannot exhaust the node.
+	hashing   chan struct{}
+	pwParams  auth.Params
+	dummyHash string
+
+	openapi []byte // the document, encoded once
+
+	closeOnce sync.Once
+}
+
+// New builds the API handler of one node.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.AuthRatePerMinute <= 0 {
+		cfg.AuthRatePerMinute = 10
+	}
+	if cfg.AuthBurst <= 0 {
+		cfg.AuthBurst = 5
+	}
+	h := &Handler{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "api"),
+		node:     cfg.Node,
+		metrics:  newMetrics(cfg.Registry, cfg.Node),
+		limiter:  newLimiter(cfg.AuthRatePerMinute, cfg.AuthBurst, limiterEntries),
+		health:   &http.Client{Timeout: time.Second},
+		hashing:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		pwParams: auth.DefaultParams(),
+	}
+	h.touches = newToucher(cfg.Node, h.log, cfg.Now)
+	// Unknown emails are checked against this so that they cost the same
+	// time as a wrong password.
+	h.dummyHash, _ = auth.HashPassword("not a password of anyone", h.pwParams)
+	h.openapi, _ = json.Marshal(buildOpenAPI())
+	h.router = h.routes()
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// Close stops background work and waits for it.
+func (h *Handler) Close() error {
+	h.closeOnce.Do(h.touches.close)
+	return nil
+}
+
+func (h *Handler) now() time.Time { return h.cfg.Now().UTC() }
+
+func (h *Handler) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(withRequestID, h.withClientIP, h.observe, h.recoverer, h.corsHeaders, h.consistentReads)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, notFound("no route %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, errorf(codeInvalid, "method %s is not allowed on %s", r.Method, r.URL.Path))
+	})
+
+	// Everything but the snapshot streams: small bodies, bounded time.
+	r.Group(func(r chi.Router) {
+		r.Use(h.limitBody(maxBody), timeout(requestTimeout))
+
+		r.Get("/healthz", h.healthz)
+		r.Get("/readyz", h.readyz)
+		r.Get("/metrics", h.metrics.handler.ServeHTTP)
+		r.Get("/v1/openapi.json", h.openAPI)
+		r.Get("/v1/play/{playback_id}.m3u8", h.play)
+
+		r.With(h.rateLimited).Post("/v1/auth/signup", h.signup)
+		r.With(h.rateLimited).Post("/v1/auth/login", h.login)
+
+		r.Group(func(r chi.Router) {
+			r.Use(h.authenticated)
+			r.Get("/v1/me", h.me)
+
+			r.Get("/v1/orgs", h.listOrgs)
+			r.With(h.userOnly).Post("/v1/orgs", h.createOrg)
+			r.With(h.pathOrg(state.RoleViewer)).Get("/v1/orgs/{org}", h.getOrg)
+			r.With(h.pathOrg(state.RoleOwner)).Delete("/v1/orgs/{org}", h.deleteOrg)
+			r.With(h.pathOrg(state.RoleViewer)).Get("/v1/orgs/{org}/members", h.listMembers)
+			r.With(h.pathOrg(state.RoleAdmin)).Put("/v1/orgs/{org}/members/{user}", h.putMember)
+			r.With(h.pathOrg(state.RoleAdmin)).Delete("/v1/orgs/{org}/members/{user}", h.removeMember)
+
+			r.With(h.clusterAdmin).Post("/v1/users", h.createUser)
+
+			r.With(h.role(state.RoleAdmin)).Get("/v1/api-keys", h.listAPIKeys)
+			r.With(h.role(state.RoleAdmin)).Post("/v1/api-keys", h.createAPIKey)
+			r.With(h.role(state.RoleAdmin)).Delete("/v1/api-keys/{id}", h.revokeAPIKey)
+
+			r.With(h.role(state.RoleViewer)).Get("/v1/streams", h.listStreams)
+			r.With(h.role(state.RoleMember)).Post("/v1/streams", h.createStream)
+			r.With(h.role(state.RoleViewer)).Get("/v1/streams/{id}", h.getStream)
+			r.With(h.role(state.RoleMember)).Patch("/v1/streams/{id}", h.updateStream)
+			r.With(h.role(state.RoleAdmin)).Delete("/v1/streams/{id}", h.deleteStream)
+			r.With(h.role(state.RoleMember)).Get("/v1/streams/{id}/key", h.getStreamKey)
+			r.With(h.role(state.RoleMember)).Post("/v1/streams/{id}/reset-key", h.resetStreamKey)
+			r.With(h.role(state.RoleViewer)).Get("/v1/streams/{id}/sessions", h.listSessions)
+
+			r.With(h.role(state.RoleAdmin)).Get("/v1/signing-keys", h.listSigningKeys)
+			r.With(h.role(state.RoleAdmin)).Post("/v1/signing-keys", h.createSigningKey)
+			r.With(h.role(state.RoleAdmin)).Delete("/v1/signing-keys/{id}", h.revokeSigningKey)
+			r.With(h.role(state.RoleMember)).Post("/v1/signing-keys/{id}/tokens", h.mintToken)
+
+			r.With(h.clusterAdmin).Get("/v1/cluster", h.clusterStatus)
+			r.With(h.clusterAdmin).Post("/v1/cluster/members", h.addClusterMember)
+			r.With(h.clusterAdmin).Delete("/v1/cluster/members/{id}", h.removeClusterMember)
+			r.With(h.clusterAdmin).Post("/v1/cluster/join-tokens", h.createJoinToken)
+		})
+	})
+
+	// The snapshot streams: as large and as long as the state is.
+	r.Group(func(r chi.Router) {
+		r.Use(h.limitBody(maxRestoreBody), h.authenticated, h.clusterAdmin)
+		r.Get("/v1/cluster/snapshot", h.saveSnapshot)
+		r.Post("/v1/cluster/restore", h.restoreSnapshot)
+	})
+	return r
+}
+
+// apply proposes a command through Raft (forwarded when this node
+// follows) and decodes its result into out. Refusals come back as
+// *state.Error; any other failure is marked as of unknown outcome.
+func (h *Handler) apply(ctx context.Context, typ string, body, out any) error {
+	err := h.node.ApplyInto(ctx, typ, body, out)
+	var se *state.Error
+	if err == nil || errors.As(err, &se) || errors.Is(err, cluster.ErrNoLeader) {
+		return err
+	}
+	return errUncommitted{fmt.Errorf("apply %s: %w", typ, err)}
+}
+
+// view runs fn over this node's state.
+func (h *Handler) view(fn func(tx *state.Tx) error) error { return h.node.Store().View(fn) }

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/state"
+)
+
+func (h *Handler) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+	orgID := caller(r.Context()).orgID
+	var keys []state.APIKey
+	err := h.view(func(tx *state.Tx) error {
+		var err error
+		keys, err = tx.APIKeys(orgID)
+		return err
+	})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if !keys[i].CreatedAt.Equal(keys[j].CreatedAt) {
+			return keys[i].CreatedAt.Before(keys[j].CreatedAt)
+		}
+		return keys[i].ID < keys[j].ID
+	})
+	out := make([]apiKeyView, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, viewAPIKey(k))
+	}
+	writeJSON(w, http.StatusOK, items(out))
+}
+
+type createAPIKeyRequest struct {
+	Name         string `json:"name"`
+	Role         string `json:"role"`
+	ClusterAdmin bool   `json:"cluster_admin"`
+}
+
+// createdAPIKey is the create answer, the only time the key is shown.
+type createdAPIKey struct {
+	apiKeyView
+	Key string `json:"key"`
+}
+
+// createAPIKey makes a key in the caller's org. A key cannot outrank its
+// creator: no higher role, and cluster_admin only from a cluster admin.
+func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := caller(r.Context())
+	var in createAPIKeyRequest
+	if err := decode(r, &in, false); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	name, err := cleanName("name", in.Name, true)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	role, err := parseRole(in.Role, state.RoleMember)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if role.Rank() > p.role.Rank() {
+		h.writeError(w, r, forbidden("a key cannot outrank its creator: you are %s, the key would be %s", p.role, role))
+		return
+	}
+	if in.ClusterAdmin && !p.clusterAdmin {
+		h.writeError(w, r, forbidden("only a cluster admin can create a cluster_admin key"))
+		return
+	}
+	secret, prefix, hash := auth.NewAPIKey()
+	k := state.APIKey{ID: ids.New("key"), OrgID: p.orgID, Name: name, Prefix: prefix, Hash: hash, Role: role,
+		ClusterAdmin: in.ClusterAdmin, CreatedBy: p.actorID(), CreatedAt: h.now()}
+	if err := h.apply(r.Context(), fsm.CmdCreateAPIKey, k, nil); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.log.Info("api key created", "api_key_id", k.ID, "org_id", k.OrgID, "role", k.Role,
+		"cluster_admin", k.ClusterAdmin, "by", k.CreatedBy)
+	writeJSON(w, http.StatusCreated, createdAPIKey{apiKeyView: viewAPIKey(k), Key: secret})
+}
+
+// revokeAPIKey revokes a key of the caller's org; requests with it get 401
+// from then on. Keys above the caller's role are not theirs to revoke.
+func (h *Handler) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := caller(r.Context())
+	id := chi.URLParam(r, "id")
+	err := h.view(func(tx *state.Tx) error {
+		k, err := tx.APIKey(id)
+		if err != nil || k.OrgID != p.orgID {
+			return notFound("api key %s not found", id)
+		}
+		if k.Role.Rank() > p.role.Rank() {
+			return forbidden("only an owner can revoke an owner's key")
+		}
+		return nil
+	})
+	if err == nil {
+		err = h.apply(r.Context(), fsm.CmdRevokeAPIKey, fsm.RevokeAPIKey{OrgID: p.orgID, ID: id, At: h.now()}, nil)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

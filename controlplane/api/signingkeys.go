@@ -1,0 +1,174 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/shared/token"
+)
+
+// Bounds of a minted playback token's lifetime.
+const (
+	defaultTokenTTL = time.Hour
+	maxTokenTTL     = 30 * 24 * time.Hour
+)
+
+func (h *Handler) listSigningKeys(w http.ResponseWriter, r *http.Request) {
+	orgID := caller(r.Context()).orgID
+	var keys []state.SigningKey
+	err := h.view(func(tx *state.Tx) error {
+		var err error
+		keys, err = tx.SigningKeys(orgID)
+		return err
+	})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if !keys[i].CreatedAt.Equal(keys[j].CreatedAt) {
+			return keys[i].CreatedAt.Before(keys[j].CreatedAt)
+		}
+		return keys[i].ID < keys[j].ID
+	})
+	out := make([]signingKeyView, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, viewSigningKey(k))
+	}
+	writeJSON(w, http.StatusOK, items(out))
+}
+
+type createSigningKeyRequest struct {
+	KeepPrivate *bool `json:"keep_private"`
+}
+
+// createdSigningKey is the create answer, the only time the private half
+// is shown.
+type createdSigningKey struct {
+	signingKeyView
+	PrivatePEM string `json:"private_pem"`
+}
+
+// createSigningKey makes a P-256 key pair. The private half is stored only
+// with keep_private (the default), which lets the API mint tokens; without
+// it only the org holds it and mints its own.
+func (h *Handler) createSigningKey(w http.ResponseWriter, r *http.Request) {
+	p := caller(r.Context())
+	var in createSigningKeyRequest
+	if err := decode(r, &in, true); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	keep := in.KeepPrivate == nil || *in.KeepPrivate
+	priv, err := token.GenerateKey()
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	pub, err := token.PublicPEM(&priv.PublicKey)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	privPEM, err := token.PrivatePEM(priv)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	k := state.SigningKey{ID: ids.New("sig"), OrgID: p.orgID, PublicPEM: pub, CreatedAt: h.now()}
+	if keep {
+		k.PrivatePEM = privPEM
+	}
+	if err := h.apply(r.Context(), fsm.CmdCreateSigningKey, k, nil); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.log.Info("signing key created", "signing_key_id", k.ID, "org_id", k.OrgID, "kept_private", keep)
+	writeJSON(w, http.StatusCreated, createdSigningKey{signingKeyView: viewSigningKey(k), PrivatePEM: privPEM})
+}
+
+// revokeSigningKey revokes a key: edges stop accepting its tokens and it
+// mints no more.
+func (h *Handler) revokeSigningKey(w http.ResponseWriter, r *http.Request) {
+	orgID, id := caller(r.Context()).orgID, chi.URLParam(r, "id")
+	cmd := fsm.RevokeSigningKey{OrgID: orgID, ID: id, At: h.now()}
+	if err := h.apply(r.Context(), fsm.CmdRevokeSigningKey, cmd, nil); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type mintTokenRequest struct {
+	PlaybackID string `json:"playback_id"`
+	TTLSeconds *int64 `json:"ttl_seconds"`
+}
+
+type mintTokenAnswer struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// mintToken signs a playback token for one of the org's streams with a key
+// whose private half the control plane kept.
+func (h *Handler) mintToken(w http.ResponseWriter, r *http.Request) {
+	orgID, id := caller(r.Context()).orgID, chi.URLParam(r, "id")
+	var in mintTokenRequest
+	if err := decode(r, &in, false); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if in.PlaybackID == "" {
+		h.writeError(w, r, invalid("playback_id is required"))
+		return
+	}
+	ttl := defaultTokenTTL
+	if in.TTLSeconds != nil {
+		if *in.TTLSeconds < 1 || *in.TTLSeconds > int64(maxTokenTTL/time.Second) {
+			h.writeError(w, r, invalid("ttl_seconds must be 1 to %d", int64(maxTokenTTL/time.Second)))
+			return
+		}
+		ttl = time.Duration(*in.TTLSeconds) * time.Second
+	}
+	var k state.SigningKey
+	err := h.view(func(tx *state.Tx) error {
+		var err error
+		if k, err = tx.SigningKey(orgID, id); err != nil {
+			return err
+		}
+		if s, err := tx.StreamByPlaybackID(in.PlaybackID); err != nil || s.OrgID != orgID {
+			return notFound("playback id %s not found", in.PlaybackID)
+		}
+		return nil
+	})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if k.RevokedAt != nil {
+		h.writeError(w, r, conflict("signing key %s is revoked", id))
+		return
+	}
+	if k.PrivatePEM == "" {
+		h.writeError(w, r, conflict("signing key %s was created without keep_private: mint tokens with your copy of the private key", id))
+		return
+	}
+	priv, err := token.ParsePrivatePEM(k.PrivatePEM)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	exp := h.now().Add(ttl).Truncate(time.Second)
+	tok, err := token.Sign(priv, k.ID, in.PlaybackID, exp)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, mintTokenAnswer{Token: tok, ExpiresAt: exp})
+}
