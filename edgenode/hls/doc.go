@@ -12,9 +12,12 @@
 // For a stream with a signed playback policy every object, playlists and
 // segments alike, needs a token (token.Verify) for that playback id, in the
 // query (?token=…) or an Authorization: Bearer header; a missing or bad one
-// is a 403. Playlists of signed streams are rewritten (RewritePlaylist) so
-// that each child URI carries the token, which lets players that know
-// nothing about tokens follow them.
+// is a 403. A token that verified is remembered (a bounded map, checked
+// again for playback id, expiry and key on each use) so that a viewer's
+// segment requests do not each pay for an ECDSA verification. Playlists of
+// signed streams are rewritten (RewritePlaylist) so that each child URI
+// carries the token, which lets players that know nothing about tokens
+// follow them.
 //
 // It deliberately does not know where streams come from (a Resolver says),
 // relay from other edges, cache, or write anything: ffmpeg writes each

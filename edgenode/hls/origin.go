@@ -59,6 +59,7 @@ type Origin struct {
 	log      *slog.Logger
 	now      func() time.Time
 	h        headerValues
+	verified verifiedTokens
 }
 
 // headerValues are built once so that a response does not allocate a
@@ -169,7 +170,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			o.fail(w, http.StatusForbidden, "forbidden\n")
 			return
 		}
-		if _, err := token.Verify(tok, st.Keys, obj.playbackID, o.now()); err != nil {
+		if err := o.verified.verify(tok, st.Keys, obj.playbackID, o.now()); err != nil {
 			o.log.Debug("playback refused", "playback_id", obj.playbackID, "file", obj.name, "reason", err.Error())
 			o.fail(w, http.StatusForbidden, "forbidden\n")
 			return

@@ -34,6 +34,7 @@ func (m mapResolver) Resolve(_ context.Context, playbackID string) (Stream, bool
 type fixture struct {
 	origin *Origin
 	priv   *ecdsa.PrivateKey
+	res    mapResolver
 	logs   *bytes.Buffer
 	seg    []byte // content of 720p/seg_00000.m4s
 }
@@ -102,7 +103,7 @@ func newFixture(t testing.TB) *fixture {
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:      func() time.Time { return now },
 	})
-	return &fixture{origin: o, priv: priv, logs: logs, seg: seg}
+	return &fixture{origin: o, priv: priv, res: res, logs: logs, seg: seg}
 }
 
 func (f *fixture) sign(t testing.TB, kid, pid string, exp time.Time) string {
@@ -201,6 +202,24 @@ func TestSignedStream(t *testing.T) {
 	// Refusals are logged for debugging, never with the token.
 	if strings.Contains(f.logs.String(), parts[2]) || !strings.Contains(f.logs.String(), "token expired") {
 		t.Errorf("logs:\n%s", f.logs)
+	}
+}
+
+// TestSignedKeyRevoked checks that a token seen before (and remembered as
+// verified) stops working when its key leaves the stream's keys.
+func TestSignedKeyRevoked(t *testing.T) {
+	f := newFixture(t)
+	target := "/hls/sig/720p/seg_00001.m4s?token=" + f.sign(t, "k1", "sig", now.Add(time.Hour))
+	for range 2 {
+		if w := f.do("GET", target); w.Code != http.StatusOK {
+			t.Fatalf("before revocation: %d", w.Code)
+		}
+	}
+	st := f.res["sig"]
+	st.Keys = token.Keys{}
+	f.res["sig"] = st
+	if w := f.do("GET", target); w.Code != http.StatusForbidden {
+		t.Fatalf("after revocation: %d", w.Code)
 	}
 }
 
@@ -490,12 +509,17 @@ func (d *discardWriter) WriteHeader(code int)                { d.code = code }
 func (d *discardWriter) Write(p []byte) (int, error)         { return len(p), nil }
 func (d *discardWriter) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
 
-func benchServe(b *testing.B, target func(f *fixture) string) {
+func benchServe(b *testing.B, target func(f *fixture) string, forget bool) {
 	f := newFixture(b)
 	r := httptest.NewRequest("GET", target(f), nil)
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {
+		if forget {
+			f.origin.verified.mu.Lock()
+			clear(f.origin.verified.m)
+			f.origin.verified.mu.Unlock()
+		}
 		clear(w.h)
 		w.code = 0
 		f.origin.ServeHTTP(w, r)
@@ -506,17 +530,27 @@ func benchServe(b *testing.B, target func(f *fixture) string) {
 }
 
 func BenchmarkServeSegment(b *testing.B) {
-	benchServe(b, func(*fixture) string { return "/hls/pub/720p/seg_00000.m4s" })
+	benchServe(b, func(*fixture) string { return "/hls/pub/720p/seg_00000.m4s" }, false)
 }
 
+// BenchmarkServeSegmentSigned is the common case: a viewer's token was
+// verified on an earlier request.
 func BenchmarkServeSegmentSigned(b *testing.B) {
 	benchServe(b, func(f *fixture) string {
 		return "/hls/sig/720p/seg_00000.m4s?token=" + f.sign(b, "k1", "sig", now.Add(time.Hour))
-	})
+	}, false)
+}
+
+// BenchmarkServeSegmentSignedFirstUse verifies the token's signature on
+// every request.
+func BenchmarkServeSegmentSignedFirstUse(b *testing.B) {
+	benchServe(b, func(f *fixture) string {
+		return "/hls/sig/720p/seg_00000.m4s?token=" + f.sign(b, "k1", "sig", now.Add(time.Hour))
+	}, true)
 }
 
 func BenchmarkServePlaylistSigned(b *testing.B) {
 	benchServe(b, func(f *fixture) string {
 		return "/hls/sig/720p/index.m3u8?token=" + f.sign(b, "k1", "sig", now.Add(time.Hour))
-	})
+	}, false)
 }

@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -78,4 +79,32 @@ func TestParsePathAllocates(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("parsePath allocates %.0f times", allocs)
 	}
+}
+
+func FuzzParsePath(f *testing.F) {
+	for _, p := range []string{"/hls/abc/master.m3u8", "/hls/abc/720p/seg_00001.m4s", "/hls/abc/../x.m3u8", "/hls/a/b/c/d.ts", "/hls/a/.x.jpg", "/hls/a/x.m4s.tmp"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		obj, ok := parsePath(p)
+		if !ok {
+			return
+		}
+		// Whatever is accepted stays inside the stream's directory, is at
+		// most one level deep, is not hidden and has a served extension.
+		if !filepath.IsLocal(obj.name) || strings.Count(obj.name, "/") > 1 || strings.Contains(obj.name, "\\") {
+			t.Fatalf("%q accepted as %q", p, obj.name)
+		}
+		for _, c := range strings.Split(obj.name, "/") {
+			if c == "" || c[0] == '.' {
+				t.Fatalf("%q accepted with component %q", p, c)
+			}
+		}
+		if !validPlaybackID(obj.playbackID) || !strings.HasSuffix(obj.name, obj.ext) || extKind(obj.ext) == 0 {
+			t.Fatalf("%q accepted as %+v", p, obj)
+		}
+		if pathPrefix+obj.playbackID+"/"+obj.name != p {
+			t.Fatalf("%q accepted as %+v", p, obj)
+		}
+	})
 }

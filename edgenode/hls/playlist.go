@@ -46,7 +46,7 @@ func RewritePlaylist(src []byte, query string) []byte {
 // rewriteLine appends line (with its line ending) to out, rewritten.
 func rewriteLine(out, line []byte, query string) []byte {
 	end := len(line)
-	for end > 0 && (line[end-1] == '\n' || line[end-1] == '\r') {
+	if end > 0 && line[end-1] == '\n' {
 		end--
 	}
 	start := 0
@@ -75,7 +75,9 @@ func rewriteLine(out, line []byte, query string) []byte {
 	}
 }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+// isBlank reports whether c is whitespace around a line's content. A lone
+// '\r' (not before '\n') counts, so that it never becomes a URI.
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
 
 // rewriteAttributes appends the tag, with its URI="…" attributes
 // rewritten. It walks the attribute list (RFC 8216 4.2) so that a quoted
