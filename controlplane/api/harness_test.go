@@ -1,0 +1,335 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/state"
+)
+
+// The tests run real Raft nodes in-process on 127.0.0.1, each with an HTTP
+// server that mounts the node-to-node endpoints beside this API, as the
+// server package does.
+
+const (
+	testSetupToken = "lst_test_setup_token"
+	testPassword   = "correct horse battery"
+	clusterKey     = "test-cluster-key"
+)
+
+// fastParams keep argon2 cheap in tests that make many users; the tests
+// of login itself use the real parameters.
+var fastParams = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+type nodeOpts struct {
+	cfg       func(*Config)
+	realHash  bool // keep the production argon2 parameters
+	bootstrap bool
+}
+
+type testNode struct {
+	id   string
+	node *cluster.Node
+	api  *Handler
+	url  string
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	for range 200 {
+		port := 10000 + mrand.IntN(22000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+func startNode(t testing.TB, id string, o nodeOpts) *testNode {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	n, err := cluster.Open(cluster.Config{NodeID: id, DataDir: t.TempDir(),
+		RaftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), HTTPAdvertise: url,
+		Bootstrap: o.bootstrap, ClusterKey: clusterKey})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	cfg := Config{Node: n, Directory: &fakeDirectory{}, AuthRatePerMinute: 100_000, AuthBurst: 100_000,
+		JoinTokens: func(ctx context.Context, desc string) (string, error) { return "ljt_" + ids.Random(10), nil }}
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	h := New(cfg)
+	if !o.realHash {
+		h.pwParams = fastParams
+		h.dummyHash, _ = auth.HashPassword("dummy", fastParams)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/internal/", n.InternalHandler())
+	mux.Handle("/", h)
+	srv := &http.Server{Handler: mux}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		wg.Wait()
+		h.Close()
+		n.Close()
+	})
+	return &testNode{id: id, node: n, api: h, url: url}
+}
+
+// initMeta applies the cluster meta as the server does at bootstrap.
+func initMeta(t testing.TB, n *cluster.Node) state.Meta {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := n.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := state.Meta{ClusterID: ids.New("cls"), CreatedAt: time.Now().UTC(), StreamKeySecret: randomBytes(32),
+		SessionSecret: randomBytes(32), SetupTokenHash: auth.HashSetupToken(testSetupToken)}
+	if _, err := n.Apply(ctx, fsm.CmdInitCluster, fsm.InitCluster{Meta: m}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// fakeDirectory plays live streams from one edge and ingests there.
+type fakeDirectory struct{}
+
+func (fakeDirectory) PlaybackURL(ctx context.Context, s state.Stream) (string, error) {
+	if s.CurrentSessionID == "" {
+		return "", errors.New("stream is not live on any edge")
+	}
+	return "http://edge-a.test:8081/hls/" + s.PlaybackID + "/master.m3u8", nil
+}
+
+func (fakeDirectory) IngestURL(ctx context.Context, s state.Stream) string {
+	return "rtmp://edge-a.test:1935/live"
+}
+
+// client talks to one node as one principal and records every JSON
+// answer, so tests can check no secret ever left.
+type client struct {
+	t     testing.TB
+	base  string
+	token string
+	org   string
+	rec   *recorder
+}
+
+type recorder struct {
+	mu      sync.Mutex
+	answers []recorded
+}
+
+type recorded struct {
+	method, path string
+	status       int
+	body         []byte
+}
+
+func (r *recorder) add(x recorded) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.answers = append(r.answers, x)
+	r.mu.Unlock()
+}
+
+func (c *client) as(token string) *client {
+	cc := *c
+	cc.token, cc.org = token, ""
+	return &cc
+}
+
+func (c *client) inOrg(org string) *client {
+	cc := *c
+	cc.org = org
+	return &cc
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a answer) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(a.body, &m); err != nil {
+		t.Fatalf("answer %d %q is not a JSON object: %v", a.status, a.body, err)
+	}
+	return m
+}
+
+func (a answer) code() string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	json.Unmarshal(a.body, &e)
+	return e.Error.Code
+}
+
+var httpClient = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// do sends a request; body is JSON-encoded unless it is []byte or string.
+func (c *client) do(method, path string, body any, hdr ...string) answer {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.org != "" {
+		req.Header.Set("X-Livestreams-Org", c.org)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		c.rec.add(recorded{method: method, path: path, status: resp.StatusCode, body: raw})
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// must sends a request and fails the test unless the status is want.
+func (c *client) must(want int, method, path string, body any, hdr ...string) answer {
+	c.t.Helper()
+	a := c.do(method, path, body, hdr...)
+	if a.status != want {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, a.status, want, a.body)
+	}
+	return a
+}
+
+func str(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}
+
+// env is a one-node cluster with its first owner signed up.
+type env struct {
+	t      testing.TB
+	n      *testNode
+	meta   state.Meta
+	rec    *recorder
+	anon   *client
+	admin  *client // the setup user's session: owner of orgA, cluster admin
+	adminU map[string]any
+	orgA   string
+}
+
+func newEnv(t testing.TB, o nodeOpts) *env {
+	t.Helper()
+	o.bootstrap = true
+	n := startNode(t, "cp1", o)
+	e := &env{t: t, n: n, meta: initMeta(t, n.node), rec: &recorder{}}
+	e.anon = &client{t: t, base: n.url, rec: e.rec}
+	a := e.anon.must(201, "POST", "/v1/auth/signup", map[string]any{"email": "root@example.com", "password": testPassword,
+		"name": "Root", "org_name": "Org A", "setup_token": testSetupToken}).json(t)
+	e.admin = e.anon.as(str(a, "token"))
+	e.adminU = a["user"].(map[string]any)
+	e.orgA = str(a["org"].(map[string]any), "id")
+	return e
+}
+
+// user creates a user with role in org (through the cluster admin) and
+// returns a client holding their session.
+func (e *env) user(email, org, role string) *client {
+	e.t.Helper()
+	e.admin.must(201, "POST", "/v1/users", map[string]any{"email": email, "password": testPassword, "org_id": org, "role": role})
+	l := e.anon.must(200, "POST", "/v1/auth/login", map[string]any{"email": email, "password": testPassword}).json(e.t)
+	return e.anon.as(str(l, "token"))
+}
+
+// key creates an API key with role through c and returns a client using it.
+func (e *env) key(c *client, name, role string, clusterAdmin bool) (*client, map[string]any) {
+	e.t.Helper()
+	k := c.must(201, "POST", "/v1/api-keys", map[string]any{"name": name, "role": role, "cluster_admin": clusterAdmin}).json(e.t)
+	return e.anon.as(str(k, "key")), k
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mustPrefix(t testing.TB, s string) netip.Prefix {
+	t.Helper()
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,249 @@
+package api
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/livestreams/livestreams/controlplane/state"
+)
+
+// who is one principal of the matrix.
+type who struct {
+	name    string
+	c       *client
+	role    state.Role
+	user    bool // a session token rather than an API key
+	cluster bool // a cluster admin
+}
+
+func (w who) may(need string) bool {
+	switch need {
+	case "any":
+		return true
+	case "user":
+		return w.user
+	case "cluster":
+		return w.cluster
+	}
+	return w.role.Rank() >= state.Role(need).Rank()
+}
+
+// matrixCase is one route with what it needs; req builds the request for
+// principal number i, creating any object a permitted call would consume.
+type matrixCase struct {
+	need string
+	req  func(i int) (method, path string, body any)
+	// want is the status of a permitted call (0: any 2xx); cluster routes
+	// that would reshape the cluster are sent bodies that fail validation
+	// just past the gate.
+	want int
+}
+
+// TestRoleMatrix sends every route to viewer, member, admin and owner API
+// keys and session tokens (and cluster admins of both kinds) and checks
+// each is let through or refused with 403 exactly as docs/api.md says.
+func TestRoleMatrix(t *testing.T) {
+	e := newEnv(t, nodeOpts{})
+	var principals []who
+	for _, r := range []state.Role{state.RoleViewer, state.RoleMember, state.RoleAdmin, state.RoleOwner} {
+		kc, _ := e.key(e.admin, "k-"+string(r), string(r), false)
+		principals = append(principals,
+			who{name: string(r) + " key", c: kc, role: r},
+			who{name: string(r) + " user", c: e.user(string(r)+"@example.com", e.orgA, string(r)), role: r, user: true})
+	}
+	clusterKey, _ := e.key(e.admin, "cluster", "owner", true)
+	principals = append(principals,
+		who{name: "cluster-admin key", c: clusterKey, role: state.RoleOwner, cluster: true},
+		who{name: "cluster-admin user", c: e.admin, role: state.RoleOwner, user: true, cluster: true})
+
+	stream := e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": "shared"}).json(t)
+	sid, pid := str(stream, "id"), str(stream, "playback_id")
+	sig := str(e.admin.must(201, "POST", "/v1/signing-keys", nil).json(t), "id")
+	n := 0
+	fresh := func(prefix string) string { n++; return fmt.Sprintf("%s%d", prefix, n) }
+	newUser := func() string {
+		return str(e.admin.must(201, "POST", "/v1/users", map[string]any{"email": fresh("u") + "@example.com", "password": testPassword}).json(t), "id")
+	}
+	newStream := func() string {
+		return str(e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": fresh("s")}).json(t), "id")
+	}
+	A := "/v1/orgs/" + e.orgA
+
+	cases := map[string]matrixCase{
+		"GET /v1/me":    {need: "any", req: func(int) (string, string, any) { return "GET", "/v1/me", nil }},
+		"GET /v1/orgs":  {need: "any", req: func(int) (string, string, any) { return "GET", "/v1/orgs", nil }},
+		"POST /v1/orgs": {need: "user", req: func(int) (string, string, any) { return "POST", "/v1/orgs", map[string]any{"name": fresh("o")} }},
+		"GET org":       {need: "viewer", req: func(int) (string, string, any) { return "GET", A, nil }},
+		"DELETE org":    {need: "owner", want: -1, req: func(int) (string, string, any) { return "DELETE", A, nil }},
+		"GET members":   {need: "viewer", req: func(int) (string, string, any) { return "GET", A + "/members", nil }},
+		"PUT member": {need: "admin", req: func(int) (string, string, any) {
+			return "PUT", A + "/members/" + newUser(), map[string]any{"role": "viewer"}
+		}},
+		"DELETE member": {need: "admin", req: func(int) (string, string, any) {
+			u := newUser()
+			e.admin.must(200, "PUT", A+"/members/"+u, map[string]any{"role": "viewer"})
+			return "DELETE", A + "/members/" + u, nil
+		}},
+		"POST /v1/users": {need: "cluster", req: func(int) (string, string, any) {
+			return "POST", "/v1/users", map[string]any{"email": fresh("new") + "@example.com", "password": testPassword}
+		}},
+		"GET /v1/api-keys": {need: "admin", req: func(int) (string, string, any) { return "GET", "/v1/api-keys", nil }},
+		"POST /v1/api-keys": {need: "admin", req: func(int) (string, string, any) {
+			return "POST", "/v1/api-keys", map[string]any{"name": "x", "role": "viewer"}
+		}},
+		"DELETE api-key": {need: "admin", req: func(int) (string, string, any) {
+			return "DELETE", "/v1/api-keys/" + str(e.admin.must(201, "POST", "/v1/api-keys", map[string]any{"name": "v", "role": "viewer"}).json(t), "id"), nil
+		}},
+		"GET /v1/streams":  {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/streams", nil }},
+		"POST /v1/streams": {need: "member", req: func(int) (string, string, any) { return "POST", "/v1/streams", map[string]any{"name": "n"} }},
+		"GET stream":       {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid, nil }},
+		"PATCH stream": {need: "member", req: func(int) (string, string, any) {
+			return "PATCH", "/v1/streams/" + sid, map[string]any{"name": fresh("r")}
+		}},
+		"DELETE stream":     {need: "admin", req: func(int) (string, string, any) { return "DELETE", "/v1/streams/" + newStream(), nil }},
+		"GET stream key":    {need: "member", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid + "/key", nil }},
+		"POST reset-key":    {need: "member", req: func(int) (string, string, any) { return "POST", "/v1/streams/" + sid + "/reset-key", nil }},
+		"GET sessions":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid + "/sessions", nil }},
+		"GET signing-keys":  {need: "admin", req: func(int) (string, string, any) { return "GET", "/v1/signing-keys", nil }},
+		"POST signing-keys": {need: "admin", req: func(int) (string, string, any) { return "POST", "/v1/signing-keys", nil }},
+		"DELETE signing-key": {need: "admin", req: func(int) (string, string, any) {
+			return "DELETE", "/v1/signing-keys/" + str(e.admin.must(201, "POST", "/v1/signing-keys", nil).json(t), "id"), nil
+		}},
+		"POST tokens": {need: "member", req: func(int) (string, string, any) {
+			return "POST", "/v1/signing-keys/" + sig + "/tokens", map[string]any{"playback_id": pid}
+		}},
+		"GET /v1/cluster":    {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/cluster", nil }},
+		"POST members":       {need: "cluster", want: 400, req: func(int) (string, string, any) { return "POST", "/v1/cluster/members", map[string]any{"id": "cp9"} }},
+		"DELETE member node": {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/cluster/members/cp9", nil }},
+		"GET snapshot":       {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/cluster/snapshot", nil }},
+		"POST restore":       {need: "cluster", want: 400, req: func(int) (string, string, any) { return "POST", "/v1/cluster/restore", []byte("garbage") }},
+		"POST join-tokens":   {need: "cluster", req: func(int) (string, string, any) { return "POST", "/v1/cluster/join-tokens", map[string]any{} }},
+	}
+	if len(cases) != len(apiRoutes)-7 { // all but the five open routes and the two auth routes
+		t.Fatalf("the matrix has %d routes, the API %d guarded ones", len(cases), len(apiRoutes)-7)
+	}
+	allowedCount, deniedCount := 0, 0
+	for name, mc := range cases {
+		for i, w := range principals {
+			if mc.want == -1 && w.may(mc.need) {
+				continue // deleting the org is run last, below
+			}
+			method, path, body := mc.req(i)
+			a := w.c.do(method, path, body)
+			switch {
+			case !w.may(mc.need):
+				deniedCount++
+				if a.status != 403 || a.code() != "forbidden" {
+					t.Errorf("%s as %s: %d %s, want 403 forbidden", name, w.name, a.status, a.body)
+				}
+			case mc.want != 0:
+				allowedCount++
+				if a.status != mc.want {
+					t.Errorf("%s as %s: %d %s, want %d", name, w.name, a.status, a.body, mc.want)
+				}
+			default:
+				allowedCount++
+				if a.status < 200 || a.status > 299 {
+					t.Errorf("%s as %s: %d %s, want 2xx", name, w.name, a.status, a.body)
+				}
+			}
+		}
+	}
+	t.Logf("matrix: %d permitted and %d refused calls", allowedCount, deniedCount)
+
+	// Owners may delete their org: an owner user a fresh org of theirs, and
+	// an owner key its own org (the end of this test's org A).
+	owner := principals[7]
+	o := str(owner.c.must(201, "POST", "/v1/orgs", map[string]any{"name": "to delete"}).json(t), "id")
+	owner.c.must(204, "DELETE", "/v1/orgs/"+o, nil)
+	principals[6].c.must(204, "DELETE", A, nil)
+	e.admin.must(404, "GET", A, nil)
+	principals[6].c.must(401, "GET", "/v1/me", nil) // its org's keys went with it
+}
+
+// TestTenantIsolation points org A's owner (key and session) at every
+// object of org B by id: each answer is 404, never 403, and B's objects
+// are untouched afterwards.
+func TestTenantIsolation(t *testing.T) {
+	e := newEnv(t, nodeOpts{})
+	aKey, _ := e.key(e.admin, "a-owner", "owner", false)
+	aUser := e.user("owner-a@example.com", e.orgA, "owner")
+	aSig := str(aKey.must(201, "POST", "/v1/signing-keys", nil).json(t), "id")
+
+	B := str(e.admin.must(201, "POST", "/v1/orgs", map[string]any{"name": "Org B"}).json(t), "id")
+	bKey, bKeyView := e.key(e.admin.inOrg(B), "b-owner", "owner", false)
+	_, bViewerKey := e.key(bKey, "b-viewer", "viewer", false)
+	bStream := bKey.must(201, "POST", "/v1/streams", map[string]any{"name": "B's stream"}).json(t)
+	bs, bpid, bStreamKey := str(bStream, "id"), str(bStream, "playback_id"), str(bStream, "stream_key")
+	bSig := str(bKey.must(201, "POST", "/v1/signing-keys", nil).json(t), "id")
+	bUser := str(e.admin.must(201, "POST", "/v1/users", map[string]any{"email": "b@example.com", "password": testPassword, "org_id": B, "role": "member"}).json(t), "id")
+
+	reqs := []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/v1/streams/" + bs, nil},
+		{"PATCH", "/v1/streams/" + bs, map[string]any{"name": "mine now"}},
+		{"DELETE", "/v1/streams/" + bs, nil},
+		{"GET", "/v1/streams/" + bs + "/key", nil},
+		{"POST", "/v1/streams/" + bs + "/reset-key", nil},
+		{"GET", "/v1/streams/" + bs + "/sessions", nil},
+		{"DELETE", "/v1/api-keys/" + str(bViewerKey, "id"), nil},
+		{"DELETE", "/v1/api-keys/" + str(bKeyView, "id"), nil},
+		{"DELETE", "/v1/signing-keys/" + bSig, nil},
+		{"POST", "/v1/signing-keys/" + bSig + "/tokens", map[string]any{"playback_id": bpid}},
+		{"POST", "/v1/signing-keys/" + aSig + "/tokens", map[string]any{"playback_id": bpid}},
+		{"GET", "/v1/orgs/" + B, nil},
+		{"DELETE", "/v1/orgs/" + B, nil},
+		{"GET", "/v1/orgs/" + B + "/members", nil},
+		{"PUT", "/v1/orgs/" + B + "/members/" + bUser, map[string]any{"role": "viewer"}},
+		{"DELETE", "/v1/orgs/" + B + "/members/" + bUser, nil},
+	}
+	for _, c := range []struct {
+		name string
+		c    *client
+	}{{"A's owner key", aKey}, {"A's owner user", aUser}, {"A's owner key naming org B", aKey.inOrg(B)}} {
+		for _, r := range reqs {
+			a := c.c.do(r.method, r.path, r.body)
+			if a.status != 404 || a.code() != "not_found" {
+				t.Errorf("%s: %s %s = %d %s, want 404", c.name, r.method, r.path, a.status, a.body)
+			}
+		}
+	}
+	// A user naming an org they are not in is not let in either.
+	for _, path := range []string{"/v1/me", "/v1/streams", "/v1/api-keys"} {
+		aUser.inOrg(B).must(404, "GET", path, nil)
+	}
+	// Lists hold only A's objects.
+	for _, path := range []string{"/v1/streams", "/v1/api-keys", "/v1/signing-keys", "/v1/orgs"} {
+		for _, c := range []*client{aKey, aUser} {
+			for _, item := range c.must(200, "GET", path, nil).json(t)["items"].([]any) {
+				m := item.(map[string]any)
+				if m["org_id"] == B || m["id"] == B || m["id"] == bs || m["id"] == bSig {
+					t.Errorf("GET %s lists org B's %v", path, m["id"])
+				}
+			}
+		}
+	}
+	// B is intact.
+	bKey.must(200, "GET", "/v1/orgs/"+B, nil)
+	if got := bKey.must(200, "GET", "/v1/streams/"+bs, nil).json(t); got["name"] != "B's stream" {
+		t.Errorf("B's stream changed: %v", got)
+	}
+	if k := str(bKey.must(200, "GET", "/v1/streams/"+bs+"/key", nil).json(t), "stream_key"); k != bStreamKey {
+		t.Error("B's stream key changed")
+	}
+	for _, k := range bKey.must(200, "GET", "/v1/api-keys", nil).json(t)["items"].([]any) {
+		if k.(map[string]any)["revoked_at"] != nil {
+			t.Errorf("B's key %v was revoked", k.(map[string]any)["id"])
+		}
+	}
+	for _, k := range bKey.must(200, "GET", "/v1/signing-keys", nil).json(t)["items"].([]any) {
+		if k.(map[string]any)["revoked_at"] != nil {
+			t.Errorf("B's signing key %v was revoked", k.(map[string]any)["id"])
+		}
+	}
+	if ms := bKey.must(200, "GET", "/v1/orgs/"+B+"/members", nil).json(t)["items"].([]any); len(ms) != 2 {
+		t.Errorf("B's members = %v", ms)
+	}
+}
