@@ -181,6 +181,7 @@ func (s *Session) startLocked() error {
 		OutDir:     s.cfg.HLSDir,
 		RecordPath: s.cfg.RecordPath,
 		Progress:   true,
+		Tag:        segmentTag(s.cfg.ID),
 	})
 	if err != nil {
 		return fmt.Errorf("build ffmpeg command: %w", err)
@@ -264,6 +265,20 @@ func (s *Session) Close(err error) {
 		s.cfg.OnEnd(end)
 	}
 	close(s.done)
+}
+
+// segmentTag turns the session id into the token that makes this session's
+// segment names unique (they are served as immutable), within the
+// transcoder's name rules.
+func segmentTag(id string) string {
+	var b []byte
+	for i := 0; i < len(id) && len(b) < 32; i++ {
+		c := id[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 func isTimeout(err error) bool {

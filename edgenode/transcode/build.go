@@ -65,6 +65,12 @@ type Params struct {
 
 	// Progress adds -progress pipe:1 so Process can report progress.
 	Progress bool
+
+	// Tag, when set, goes into every segment and init segment name
+	// (seg_TAG_00001.m4s, init_TAG_0.mp4). Segments are served as
+	// immutable, so two sessions of one stream must never write different
+	// bytes under the same URL; the live path passes the session id.
+	Tag string
 }
 
 // Encoding choices that are policy, not parameters.
@@ -81,6 +87,36 @@ const (
 	// about 8 s): a fragment is cut at every keyframe or after this long.
 	recordingFragment = "2000000" // µs
 )
+
+// fitEven returns the size of a source scaled to fit inside a box, keeping
+// its aspect ratio, each side rounded to the nearest even number (4:2:0
+// chroma needs even sizes) and never beyond the box: 1280x720 into
+// 854x480 is 854x480, where ffmpeg's own rounding down would give 852.
+func fitEven(srcW, srcH, boxW, boxH int) (int, int) {
+	f := min(float64(boxW)/float64(srcW), float64(boxH)/float64(srcH), 1)
+	even := func(v float64, limit int) int {
+		n := int(math.Round(v/2)) * 2
+		if n > limit {
+			n = limit &^ 1
+		}
+		return max(n, 2)
+	}
+	return even(float64(srcW)*f, boxW), even(float64(srcH)*f, boxH)
+}
+
+func initName(tag string) string {
+	if tag == "" {
+		return initSegment
+	}
+	return "init_" + tag + ".mp4"
+}
+
+func segmentPattern(tag string) string {
+	if tag == "" {
+		return "seg_%05d.m4s"
+	}
+	return "seg_" + tag + "_%05d.m4s"
+}
 
 // segmentSeconds is the HLS segment length and the keyframe interval.
 func (l Latency) segmentSeconds() int {
@@ -140,8 +176,8 @@ func Build(p Params) ([]string, error) {
 		fmt.Fprintf(&graph, "[v%d]", i)
 	}
 	for i, r := range rungs {
-		fmt.Fprintf(&graph, ";[v%d]scale=w=%d:h=%d:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[v%do]",
-			i, r.Width, r.Height, i)
+		w, h := fitEven(p.Source.Width, p.Source.Height, r.Width, r.Height)
+		fmt.Fprintf(&graph, ";[v%d]scale=w=%d:h=%d,setsar=1[v%do]", i, w, h, i)
 	}
 	args = append(args, "-filter_complex", graph.String())
 	for i := range rungs {
@@ -197,10 +233,10 @@ func Build(p Params) ([]string, error) {
 		"-hls_segment_type", "fmp4",
 		// With several rungs ffmpeg adds the rung's index to this name
 		// (init_0.mp4, ...); playlists reference it by EXT-X-MAP.
-		"-hls_fmp4_init_filename", initSegment,
+		"-hls_fmp4_init_filename", initName(p.Tag),
 		"-hls_playlist_type", playlistType,
 		"-hls_flags", flags,
-		"-hls_segment_filename", ffmpegPath(filepath.Join(p.OutDir, "%v", "seg_%05d.m4s")),
+		"-hls_segment_filename", ffmpegPath(filepath.Join(p.OutDir, "%v", segmentPattern(p.Tag))),
 		"-master_pl_name", "master.m3u8",
 		"-var_stream_map", strings.Join(streamMap, " "),
 		ffmpegPath(filepath.Join(p.OutDir, "%v", "index.m3u8")))
@@ -244,6 +280,9 @@ func (p Params) validate() error {
 		// The HLS muxer expands %v and %d in these paths; a literal % would
 		// be misread and cannot be escaped in every one of them.
 		errs = append(errs, fmt.Errorf("output directory %q contains %%", p.OutDir))
+	}
+	if p.Tag != "" && !validRungName(p.Tag) {
+		errs = append(errs, fmt.Errorf("tag %q: must be 1-32 letters, digits, '-' or '_'", p.Tag))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("transcode params: %w", err)

@@ -56,9 +56,9 @@ func TestBuildDefaultLive(t *testing.T) {
 		"-progress", "pipe:1", "-nostats",
 		"-fflags", "+genpts", "-f", "flv", "-i", "pipe:0",
 		"-filter_complex", "[0:v]split=3[v0][v1][v2]" +
-			";[v0]scale=w=1280:h=720:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[v0o]" +
-			";[v1]scale=w=854:h=480:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[v1o]" +
-			";[v2]scale=w=640:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[v2o]",
+			";[v0]scale=w=1280:h=720,setsar=1[v0o]" +
+			";[v1]scale=w=854:h=480,setsar=1[v1o]" +
+			";[v2]scale=w=640:h=360,setsar=1[v2o]",
 		"-map", "[v0o]", "-map", "0:a:0", "-map", "[v1o]", "-map", "0:a:0", "-map", "[v2o]", "-map", "0:a:0",
 		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-force_key_frames", "expr:gte(t,n_forced*2)",
@@ -88,18 +88,18 @@ func TestBuildLadder(t *testing.T) {
 	}{
 		{"1080p gets the whole ladder", Source{Width: 1920, Height: 1080, HasVideo: true}, nil,
 			"720p 480p 360p", []string{"w=1280:h=720", "w=854:h=480", "w=640:h=360"}, []string{"3000k", "1400k", "800k"}},
-		{"720p", Source{Width: 1280, Height: 720, HasVideo: true}, nil,
-			"720p 480p 360p", nil, nil},
+		{"720p gets 854x480, not ffmpeg's 852", Source{Width: 1280, Height: 720, HasVideo: true}, nil,
+			"720p 480p 360p", []string{"w=1280:h=720", "w=854:h=480", "w=640:h=360"}, nil},
 		{"480p never upscales", Source{Width: 854, Height: 480, HasVideo: true}, nil,
 			"480p 360p", []string{"w=854:h=480", "w=640:h=360"}, []string{"1400k", "800k"}},
 		{"4:3 640x480", Source{Width: 640, Height: 480, HasVideo: true}, nil,
-			"480p 360p", []string{"w=854:h=480", "w=640:h=360"}, nil},
+			"480p 360p", []string{"w=640:h=480", "w=480:h=360"}, nil},
 		{"between rungs", Source{Width: 1000, Height: 562, HasVideo: true}, nil,
 			"480p 360p", nil, nil},
 		{"360p gets one rung", Source{Width: 640, Height: 360, HasVideo: true}, nil,
 			"360p", []string{"w=640:h=360"}, []string{"800k"}},
 		{"portrait 720x1280 fits every box", Source{Width: 720, Height: 1280, HasVideo: true}, nil,
-			"720p 480p 360p", nil, nil},
+			"720p 480p 360p", []string{"w=406:h=720", "w=270:h=480", "w=202:h=360"}, nil},
 		{"tiny source gets its own size", Source{Width: 320, Height: 240, HasVideo: true}, nil,
 			"240p", []string{"w=320:h=240"}, []string{"266k"}},
 		{"odd tiny source is made even", Source{Width: 321, Height: 181, HasVideo: true}, nil,
@@ -126,7 +126,7 @@ func TestBuildLadder(t *testing.T) {
 				t.Fatalf("graph %q does not split into %d scales", graph, n)
 			}
 			for i, s := range tc.wantScale {
-				if !strings.Contains(graph, "[v"+itoa(i)+"]scale="+s+":") {
+				if !strings.Contains(graph, "[v"+itoa(i)+"]scale="+s+",") {
 					t.Errorf("graph %q lacks rung %d scale %s", graph, i, s)
 				}
 			}
@@ -352,5 +352,18 @@ func TestBuildErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %s", err, want)
 		}
+	}
+}
+
+func TestBuildTagNamesSegments(t *testing.T) {
+	args := build(t, params(func(p *Params) { p.Tag = "ses_1a2b" }))
+	if got := flagValue(t, args, "-hls_fmp4_init_filename"); got != "init_ses_1a2b.mp4" {
+		t.Errorf("init name %q", got)
+	}
+	if got := flagValue(t, args, "-hls_segment_filename"); !strings.HasSuffix(got, "/%v/seg_ses_1a2b_%05d.m4s") {
+		t.Errorf("segment pattern %q", got)
+	}
+	if _, err := Build(params(func(p *Params) { p.Tag = "../x" })); err == nil {
+		t.Error("a tag with a path in it was accepted")
 	}
 }
