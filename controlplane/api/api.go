@@ -152,7 +152,10 @@ func (h *Handler) routes() chi.Router {
 		h.writeError(w, r, notFound("no route %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, errorf(codeInvalid, "method %s is not allowed on %s", r.Method, r.URL.Path))
+		// 405 has no code of its own in the contract: it is a request the
+		// client got wrong, so "invalid".
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody(codeInvalid,
+			fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)))
 	})
 
 	// Everything but the snapshot streams: small bodies, bounded time.

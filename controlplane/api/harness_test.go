@@ -49,6 +49,7 @@ type testNode struct {
 	node *cluster.Node
 	api  *Handler
 	url  string
+	raft string // Raft listen address
 }
 
 func freePort(t testing.TB) int {
@@ -72,8 +73,9 @@ func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
+	raftAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	n, err := cluster.Open(cluster.Config{NodeID: id, DataDir: t.TempDir(),
-		RaftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), HTTPAdvertise: url,
+		RaftAddr: raftAddr, HTTPAdvertise: url,
 		Bootstrap: o.bootstrap, ClusterKey: clusterKey})
 	if err != nil {
 		ln.Close()
@@ -102,7 +104,7 @@ func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 		h.Close()
 		n.Close()
 	})
-	return &testNode{id: id, node: n, api: h, url: url}
+	return &testNode{id: id, node: n, api: h, url: url, raft: raftAddr}
 }
 
 // initMeta applies the cluster meta as the server does at bootstrap.
