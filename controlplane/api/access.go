@@ -74,7 +74,7 @@ func (h *Handler) authenticate(r *http.Request) (*principal, error) {
 	if errors.Is(err, errUnknownCredential) && !h.node.IsLeader() {
 		// A key or user created through another node a moment ago may not
 		// have reached this follower: catch up once before refusing.
-		if h.node.ConsistentRead(r.Context()) == nil {
+		if ok, _ := h.catchUp.allow(clientIP(r.Context()), h.now()); ok && h.node.ConsistentRead(r.Context()) == nil {
 			p, err = h.lookupPrincipal(r, tok)
 		}
 	}

@@ -76,6 +76,9 @@ const (
 	limiterEntries = 100_000
 	// touchEvery is how often a key's last-used time is written at most.
 	touchEvery = time.Minute
+	// applyTimeout bounds one Raft write, election included: a cluster
+	// without a leader answers 503 well before the request deadline.
+	applyTimeout = 10 * time.Second
 )
 
 // Handler serves the API. Close it to wait for the background writes it
@@ -87,6 +90,10 @@ type Handler struct {
 	router  chi.Router
 	metrics *metrics
 	limiter *limiter
+	// catchUp bounds, per client address, the leader-confirmed reads a
+	// follower makes for credentials it does not hold, so unknown keys
+	// cannot make it hammer the leader.
+	catchUp *limiter
 	touches *toucher
 	health  *http.Client
 
@@ -121,6 +128,7 @@ func New(cfg Config) *Handler {
 		node:     cfg.Node,
 		metrics:  newMetrics(cfg.Registry, cfg.Node),
 		limiter:  newLimiter(cfg.AuthRatePerMinute, cfg.AuthBurst, limiterEntries),
+		catchUp:  newLimiter(60, 10, limiterEntries),
 		health:   &http.Client{Timeout: time.Second},
 		hashing:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		pwParams: auth.DefaultParams(),
@@ -223,6 +231,8 @@ func (h *Handler) routes() chi.Router {
 // follows) and decodes its result into out. Refusals come back as
 // *state.Error; any other failure is marked as of unknown outcome.
 func (h *Handler) apply(ctx context.Context, typ string, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
 	err := h.node.ApplyInto(ctx, typ, body, out)
 	var se *state.Error
 	if err == nil || errors.As(err, &se) || errors.Is(err, cluster.ErrNoLeader) {

@@ -9,6 +9,7 @@ import (
 // TestBadBodies sends broken, unexpected and oversized bodies to the write
 // routes: each is refused with the documented 4xx, never a 5xx.
 func TestBadBodies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	s := e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": "s"}).json(t)
 	sig := str(e.admin.must(201, "POST", "/v1/signing-keys", nil).json(t), "id")

@@ -10,6 +10,7 @@ import (
 // through the API, and sends every write through followers: Raft forwards
 // them, and a credential made on one node works at once on another.
 func TestThroughFollowers(t *testing.T) {
+	t.Parallel()
 	cp1 := startNode(t, "cp1", nodeOpts{bootstrap: true})
 	initMeta(t, cp1.node)
 	cp2 := startNode(t, "cp2", nodeOpts{})

@@ -43,6 +43,7 @@ type matrixCase struct {
 // keys and session tokens (and cluster admins of both kinds) and checks
 // each is let through or refused with 403 exactly as docs/api.md says.
 func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	var principals []who
 	for _, r := range []state.Role{state.RoleViewer, state.RoleMember, state.RoleAdmin, state.RoleOwner} {
@@ -165,6 +166,7 @@ func TestRoleMatrix(t *testing.T) {
 // object of org B by id: each answer is 404, never 403, and B's objects
 // are untouched afterwards.
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	aKey, _ := e.key(e.admin, "a-owner", "owner", false)
 	aUser := e.user("owner-a@example.com", e.orgA, "owner")

@@ -12,6 +12,7 @@ import (
 )
 
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	a := e.anon.must(200, "GET", "/healthz", nil)
 	if id := a.header.Get("X-Request-Id"); len(id) < 8 {
@@ -26,6 +27,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{cfg: func(c *Config) { c.CORSOrigins = []string{"https://dash.example.com"} }})
 	pre := e.anon.must(204, "OPTIONS", "/v1/streams", nil, "Origin", "https://dash.example.com",
 		"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type")
@@ -53,6 +55,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestRecovererAnswersJSON(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	h := &Handler{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	boom := h.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom: secret detail") }))
@@ -68,6 +71,7 @@ func TestRecovererAnswersJSON(t *testing.T) {
 }
 
 func TestClientAddr(t *testing.T) {
+	t.Parallel()
 	proxies := []netip.Prefix{mustPrefix(t, "10.0.0.0/8"), mustPrefix(t, "::1/128")}
 	cases := []struct {
 		name, remote string
@@ -97,6 +101,7 @@ func TestClientAddr(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{cfg: func(c *Config) {
 		c.AuthRatePerMinute, c.AuthBurst = 10, 5
 		c.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.1/32")}
@@ -125,6 +130,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestLimiterRefillsAndStaysBounded(t *testing.T) {
+	t.Parallel()
 	l := newLimiter(60, 2, 100)
 	now := time.Unix(1_700_000_000, 0)
 	a := netip.MustParseAddr("192.0.2.1")
@@ -156,6 +162,7 @@ func TestLimiterRefillsAndStaysBounded(t *testing.T) {
 }
 
 func TestMetricsByRoutePattern(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	e.admin.must(404, "GET", "/v1/streams/str_aaaa", nil)
 	e.admin.must(404, "GET", "/v1/streams/str_bbbb", nil)
@@ -179,6 +186,7 @@ func grepLines(b []byte, s string) string {
 }
 
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "cp1", nodeOpts{bootstrap: true})
 	c := &client{t: t, base: n.url}
 	eventually(t, 10*time.Second, "a leader", func() bool { return n.node.LeaderID() != "" })

@@ -15,6 +15,7 @@ import (
 // TestOpenAPIMatchesRouter walks the router and the document: every route
 // served is documented and every documented route is served.
 func TestOpenAPIMatchesRouter(t *testing.T) {
+	t.Parallel()
 	h := &Handler{metrics: &metrics{handler: http.NotFoundHandler()}}
 	routes := map[string]bool{}
 	err := chi.Walk(h.routes(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -55,6 +56,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 // TestContractTableMatchesRouter holds the router to docs/api.md itself:
 // each row of its route table is served, and nothing else is.
 func TestContractTableMatchesRouter(t *testing.T) {
+	t.Parallel()
 	md, err := os.ReadFile("../../docs/api.md")
 	if err != nil {
 		t.Skipf("docs/api.md: %v", err)
@@ -87,6 +89,7 @@ func TestContractTableMatchesRouter(t *testing.T) {
 }
 
 func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
 	doc := buildOpenAPI()
 	schemas := doc["components"].(obj)["schemas"].(obj)
 	stream := schemas["streamView"].(obj)

@@ -18,6 +18,7 @@ import (
 // then checks that no answer on the way carried secret material it should
 // not.
 func TestEveryRoute(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	adm, anon := e.admin, e.anon
 
@@ -225,6 +226,7 @@ func endSession(t testing.TB, n *testNode, id string) {
 }
 
 func TestPlay(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	s := e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": "s"}).json(t)
 	pid := str(s, "playback_id")
@@ -246,6 +248,7 @@ func TestPlay(t *testing.T) {
 }
 
 func TestPlayWithoutDirectory(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{cfg: func(c *Config) { c.Directory = nil; c.PublicURL = "https://cp.example.com/" }})
 	s := e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": "s"}).json(t)
 	if s["ingest_url"] != "" || s["playback_url"] != "https://cp.example.com/v1/play/"+str(s, "playback_id")+".m3u8" {
@@ -256,6 +259,7 @@ func TestPlayWithoutDirectory(t *testing.T) {
 }
 
 func TestSignup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	// The token is burnt.
 	a := e.anon.must(403, "POST", "/v1/auth/signup", map[string]any{"email": "second@example.com", "password": testPassword,
@@ -288,6 +292,7 @@ func TestSignup(t *testing.T) {
 }
 
 func TestOpenSignup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{cfg: func(c *Config) { c.AllowSignup = true }})
 	a := e.anon.must(201, "POST", "/v1/auth/signup", map[string]any{"email": "open@example.com", "password": testPassword}).json(t)
 	c := e.anon.as(str(a, "token"))
@@ -338,6 +343,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestSessionTokens(t *testing.T) {
+	t.Parallel()
 	var now time.Time
 	clock := func() time.Time { return now }
 	now = time.Now()
@@ -354,6 +360,7 @@ func TestSessionTokens(t *testing.T) {
 }
 
 func TestAPIKeyRevokeAndTouch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	kc, k := e.key(e.admin, "ci", "member", false)
 	kc.must(200, "GET", "/v1/streams", nil)
@@ -397,6 +404,7 @@ func TestAPIKeyRevokeAndTouch(t *testing.T) {
 // grants above their own role, keys cannot outrank their creator, an org
 // keeps an owner.
 func TestRoleRules(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	admin := e.user("admin@example.com", e.orgA, "admin")
 	adminKey, _ := e.key(admin, "adm", "admin", false)
@@ -444,6 +452,7 @@ func TestRoleRules(t *testing.T) {
 }
 
 func TestStreamKeyResetRefusesOldKey(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	s := e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": "s"}).json(t)
 	old := str(s, "stream_key")
@@ -453,6 +462,7 @@ func TestStreamKeyResetRefusesOldKey(t *testing.T) {
 }
 
 func TestSigningKeyWithoutPrivateHalf(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	s := e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": "s", "playback_policy": "signed"}).json(t)
 	sk := e.admin.must(201, "POST", "/v1/signing-keys", map[string]any{"keep_private": false}).json(t)
@@ -480,6 +490,7 @@ func TestSigningKeyWithoutPrivateHalf(t *testing.T) {
 }
 
 func TestJoinTokensUnavailable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{cfg: func(c *Config) { c.JoinTokens = nil }})
 	if a := e.admin.must(503, "POST", "/v1/cluster/join-tokens", map[string]any{}); a.code() != "unavailable" {
 		t.Fatalf("join tokens without a maker: %s", a.body)
@@ -487,6 +498,7 @@ func TestJoinTokensUnavailable(t *testing.T) {
 }
 
 func TestConsistentRead(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nodeOpts{})
 	e.admin.must(200, "GET", "/v1/streams?consistent=1", nil)
 	e.admin.must(200, "GET", "/v1/streams", nil, "X-Livestreams-Consistent", "1")
