@@ -3,18 +3,13 @@ package api
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
-	"github.com/livestreams/livestreams/controlplane/cluster"
-	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
@@ -241,64 +236,4 @@ func (h *Handler) clusterAdmin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// toucher records API keys' last use without making every request a Raft
-// write: at most one touch per key per touchEvery, proposed in the
-// background. Close waits for touches in flight.
-type toucher struct {
-	node *cluster.Node
-	log  *slog.Logger
-	now  func() time.Time
-
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu     sync.Mutex
-	closed bool
-	last   map[string]time.Time
-}
-
-func newToucher(node *cluster.Node, log *slog.Logger, now func() time.Time) *toucher {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &toucher{node: node, log: log, now: now, ctx: ctx, cancel: cancel, last: map[string]time.Time{}}
-}
-
-func (t *toucher) touch(id string, lastUsed *time.Time) {
-	now := t.now().UTC()
-	if lastUsed != nil && now.Sub(*lastUsed) < touchEvery {
-		return
-	}
-	t.mu.Lock()
-	if t.closed || now.Sub(t.last[id]) < touchEvery {
-		t.mu.Unlock()
-		return
-	}
-	if len(t.last) >= 10_000 {
-		for k, at := range t.last {
-			if now.Sub(at) >= touchEvery {
-				delete(t.last, k)
-			}
-		}
-	}
-	t.last[id] = now
-	t.wg.Add(1)
-	t.mu.Unlock()
-	go func() {
-		defer t.wg.Done()
-		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
-		defer cancel()
-		if _, err := t.node.Apply(ctx, fsm.CmdTouchAPIKey, fsm.TouchAPIKey{ID: id, At: now}); err != nil && t.ctx.Err() == nil {
-			t.log.Warn("record api key use", "api_key_id", id, "err", err)
-		}
-	}()
-}
-
-func (t *toucher) close() {
-	t.mu.Lock()
-	t.closed = true
-	t.mu.Unlock()
-	t.cancel()
-	t.wg.Wait()
 }

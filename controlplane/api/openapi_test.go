@@ -107,6 +107,16 @@ func TestOpenAPIDocument(t *testing.T) {
 			}
 		}
 	}
+	seen := map[string]bool{}
+	for path, item := range doc["paths"].(obj) {
+		for method, op := range item.(obj) {
+			id := op.(obj)["operationId"].(string)
+			if seen[id] {
+				t.Errorf("operationId %s of %s %s is not unique", id, method, path)
+			}
+			seen[id] = true
+		}
+	}
 	if req := schemas["createStreamRequest"].(obj); req["additionalProperties"] != false {
 		t.Error("request schemas must refuse unknown fields, as the API does")
 	}
