@@ -83,10 +83,12 @@ func toAPIError(err error) (e apiError, expected bool) {
 		}
 	case errors.As(err, &tooLarge):
 		return apiError{Code: codeTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}, true
+	case errors.As(err, &unc):
+		// Before the deadline case: a forwarded write that timed out may
+		// still commit, and the client must not take it for refused.
+		return apiError{Code: codeUnavailable, Message: "the cluster could not confirm the change; it may or may not have been applied"}, false
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, context.DeadlineExceeded):
 		return apiError{Code: codeUnavailable, Message: "the cluster has no leader right now; try again"}, true
-	case errors.As(err, &unc):
-		return apiError{Code: codeUnavailable, Message: "the cluster could not confirm the change; it may or may not have been applied"}, false
 	}
 	return apiError{Code: codeInternal, Message: "internal error"}, false
 }
