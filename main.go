@@ -11,7 +11,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/livestreams/livestreams/controlplane/cli"
 	"github.com/livestreams/livestreams/controlplane/server"
+	"github.com/livestreams/livestreams/edgenode/edge"
+	"github.com/livestreams/livestreams/shared/devcluster"
 )
 
 const usage = `Usage: livestreams <command> [flags]
@@ -22,7 +25,7 @@ Servers:
   dev         run a control plane and an edge in one process (quick start)
 
 Admin (reads LIVESTREAMS_ADDR and LIVESTREAMS_TOKEN):
-  bootstrap, cluster, org, user, apikey, stream, signing-key, snapshot, nodes, node
+  bootstrap, login, cluster, org, user, apikey, stream, signing-key, snapshot
   Run 'livestreams <command> --help' for details.
 `
 
@@ -44,7 +47,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "control":
 		return server.Command(ctx, args[1:], stdout, stderr)
-	default:
-		return admin(ctx, args, stdout, stderr)
+	case "edge":
+		return edge.Command(ctx, args[1:], stdout, stderr)
+	case "dev":
+		return devcluster.Command(ctx, args[1:], stdout, stderr)
 	}
+	for _, name := range cli.Commands() {
+		if args[0] == name {
+			return cli.Run(ctx, args, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "livestreams: unknown command %q (run 'livestreams help')\n", args[0])
+	return 2
 }

@@ -29,6 +29,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.ClusterKey, "cluster-key", "", "shared secret of the control-plane nodes (generated and printed on --bootstrap if empty)")
 	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	cors := fs.String("cors-origins", "*", "comma-separated origins allowed by CORS")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients reach the API by, e.g. https://api.example.com (default: the request host)")
 	fs.BoolVar(&cfg.AllowSignup, "allow-signup", false, "let anyone sign up and create an org (otherwise admins create users)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {

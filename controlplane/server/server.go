@@ -40,9 +40,15 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	CORSOrigins    []string
 	AllowSignup    bool
-	Logger         *slog.Logger
+	// PublicURL is the base URL clients reach the API by (playback URLs are
+	// built from it); empty means the request's own scheme and host.
+	PublicURL string
+	Logger    *slog.Logger
 	// Out receives the lines meant for the operator (setup token, URLs).
 	Out io.Writer
+	// EdgeLeaseTTL is how long an edge may stay silent before its sessions
+	// are closed; zero means the edgeapi default (10 s).
+	EdgeLeaseTTL time.Duration
 	// Raft tuning (tests); zero means the cluster package defaults.
 	SnapshotThreshold uint64
 }
@@ -56,6 +62,9 @@ type Server struct {
 	hln  net.Listener
 	// Handler serves the public API; set by New from the api package.
 	handler http.Handler
+
+	quicConn net.PacketConn
+	quicAddr string
 
 	mu         sync.Mutex
 	setupToken string // plaintext of the setup token this process printed
@@ -80,6 +89,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen http on %s: %w", cfg.HTTPAddr, err)
 	}
 	s.hln = hln
+	if cfg.QUICAddr != "" {
+		if s.quicConn, err = net.ListenPacket("udp", cfg.QUICAddr); err != nil {
+			hln.Close()
+			return nil, fmt.Errorf("listen quic on %s: %w", cfg.QUICAddr, err)
+		}
+		s.quicAddr = advertise(s.quicConn.LocalAddr().String(), cfg.AdvertiseHost)
+	}
 	raftAddr, err := resolveListen(cfg.RaftAddr)
 	if err != nil {
 		hln.Close()
@@ -92,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 		RaftAddr:          raftAddr,
 		RaftAdvertise:     advertise(raftAddr, host),
 		HTTPAdvertise:     "http://" + advertise(hln.Addr().String(), host),
+		QUICAdvertise:     s.quicAddr,
 		Bootstrap:         cfg.Bootstrap,
 		ClusterKey:        cfg.ClusterKey,
 		Logger:            cfg.Logger,
@@ -99,6 +116,9 @@ func New(cfg Config) (*Server, error) {
 	})
 	if err != nil {
 		hln.Close()
+		if s.quicConn != nil {
+			s.quicConn.Close()
+		}
 		return nil, err
 	}
 	s.handler = s.buildHandler()
@@ -182,13 +202,6 @@ func (s *Server) SetupToken() string {
 	return s.setupToken
 }
 
-func (s *Server) buildHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/internal/", s.node.InternalHandler())
-	mux.Handle("/", s.apiHandler())
-	return mux
-}
-
 // Run serves until ctx ends, then shuts everything down.
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -220,6 +233,15 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.leaderLoop(ctx) }()
+	if s.quicConn != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.serveQUIC(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("quic: %w", err)
+			}
+		}()
+	}
 
 	var err error
 	select {
@@ -237,6 +259,9 @@ func (s *Server) shutdown() {
 		cancel()
 	} else {
 		s.hln.Close()
+	}
+	if s.quicConn != nil {
+		s.quicConn.Close()
 	}
 	s.wg.Wait()
 	s.node.Close()

@@ -67,7 +67,7 @@ type Params struct {
 	Progress bool
 
 	// Tag, when set, goes into every segment and init segment name
-	// (seg_TAG_00001.m4s, init_TAG_0.mp4). Segments are served as
+	// (seg_TAG_00001.m4s, init_TAG_720p.mp4). Segments are served as
 	// immutable, so two sessions of one stream must never write different
 	// bytes under the same URL; the live path passes the session id.
 	Tag string
@@ -108,7 +108,7 @@ func initName(tag string) string {
 	if tag == "" {
 		return initSegment
 	}
-	return "init_" + tag + ".mp4"
+	return "init_" + tag + "_%v.mp4"
 }
 
 func segmentPattern(tag string) string {

@@ -357,7 +357,7 @@ func TestBuildErrors(t *testing.T) {
 
 func TestBuildTagNamesSegments(t *testing.T) {
 	args := build(t, params(func(p *Params) { p.Tag = "ses_1a2b" }))
-	if got := flagValue(t, args, "-hls_fmp4_init_filename"); got != "init_ses_1a2b.mp4" {
+	if got := flagValue(t, args, "-hls_fmp4_init_filename"); got != "init_ses_1a2b_%v.mp4" {
 		t.Errorf("init name %q", got)
 	}
 	if got := flagValue(t, args, "-hls_segment_filename"); !strings.HasSuffix(got, "/%v/seg_ses_1a2b_%05d.m4s") {

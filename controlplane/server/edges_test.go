@@ -1,0 +1,180 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/pki"
+)
+
+// startNode runs a one-node control plane with the edge endpoint on
+// loopback and returns it with an owner's session token.
+func startNode(t *testing.T, lease time.Duration) (*Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	srv, err := New(Config{NodeID: "cp1", DataDir: dir, HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+		QUICAddr: "127.0.0.1:0", Bootstrap: true, ClusterKey: "edges-test-key", EdgeLeaseTTL: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.SetupToken() == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no setup token")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	call(t, srv, "", http.MethodPost, "/v1/auth/signup", map[string]any{"email": "o@example.com",
+		"password": "a long passphrase", "org_name": "O", "setup_token": srv.SetupToken()}, http.StatusCreated, &out)
+	if out.Token == "" {
+		t.Fatal("signup returned no token")
+	}
+	return srv, out.Token
+}
+
+func call(t *testing.T, srv *Server, tok, method, path string, body any, want int, out any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, srv.URL()+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, raw, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+}
+
+func dialEdge(t *testing.T, srv *Server, id, joinToken string) (*protocol.Client, error) {
+	t.Helper()
+	_, _, caFP, err := pki.ParseJoinToken(joinToken)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return protocol.Dial(ctx, protocol.ClientConfig{Addrs: []string{srv.QUICAddr()},
+		TLS:         pki.ClientTLSConfig(caFP, pki.ControlServerName),
+		DialTimeout: 2 * time.Second, MaxBackoff: 200 * time.Millisecond,
+		Hello: protocol.Hello{NodeID: id, JoinToken: joinToken, HLSURL: "http://127.0.0.1:1", RTMPURL: "rtmp://127.0.0.1:1/live"}})
+}
+
+type streamView struct {
+	ID             string `json:"id"`
+	Status         string `json:"status"`
+	StreamKey      string `json:"stream_key"`
+	CurrentSession *struct {
+		ID     string `json:"id"`
+		EdgeID string `json:"edge_id"`
+	} `json:"current_session"`
+}
+
+// TestEdgeLifecycle: an edge with a forged join token is refused; a real
+// one is admitted; publishes are authorized by key (wrong key refused,
+// second publish on a live key refused); when the edge goes silent its
+// session is closed once its lease lapses.
+func TestEdgeLifecycle(t *testing.T) {
+	srv, tok := startNode(t, time.Second)
+	var st streamView
+	call(t, srv, tok, http.MethodPost, "/v1/streams", map[string]any{"name": "s"}, http.StatusCreated, &st)
+
+	join, err := srv.CreateJoinToken(context.Background(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// id.secret.ca-fingerprint: keep the id and the CA, change the secret.
+	parts := strings.Split(join, ".")
+	parts[1] = strings.Repeat("A", len(parts[1]))
+	forged := strings.Join(parts, ".")
+	if c, err := dialEdge(t, srv, "forger", forged); err == nil {
+		c.Close()
+		t.Fatal("an edge with a forged join token was admitted")
+	}
+
+	edge, err := dialEdge(t, srv, "edge1", join)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var pe *protocol.Error
+	err = edge.Call(ctx, protocol.TypeAuthorizePublish, protocol.AuthorizePublishRequest{StreamKey: "sk_wrong", Protocol: "rtmp"}, nil)
+	if !errors.As(err, &pe) {
+		t.Fatalf("wrong key: %v, want a refusal", err)
+	}
+	var reply protocol.AuthorizePublishReply
+	if err := edge.Call(ctx, protocol.TypeAuthorizePublish, protocol.AuthorizePublishRequest{StreamKey: st.StreamKey, Protocol: "rtmp"}, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if err := edge.Call(ctx, protocol.TypeAuthorizePublish, protocol.AuthorizePublishRequest{StreamKey: st.StreamKey, Protocol: "rtmp"}, nil); !errors.As(err, &pe) {
+		t.Fatalf("second publish on a live key: %v, want a refusal", err)
+	}
+	var got streamView
+	call(t, srv, tok, http.MethodGet, "/v1/streams/"+st.ID, nil, http.StatusOK, &got)
+	if got.Status != "active" || got.CurrentSession == nil || got.CurrentSession.ID != reply.SessionID || got.CurrentSession.EdgeID != "edge1" {
+		t.Fatalf("stream while live: %+v", got)
+	}
+
+	// The edge dies: no more heartbeats.
+	edge.Close()
+	died := time.Now()
+	for {
+		call(t, srv, tok, http.MethodGet, "/v1/streams/"+st.ID, nil, http.StatusOK, &got)
+		if got.Status == "idle" {
+			break
+		}
+		if time.Since(died) > 15*time.Second {
+			t.Fatalf("session still open 15s after the edge died: %+v", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("session closed %v after the edge went silent (lease 1s)", time.Since(died).Round(time.Millisecond))
+	var sessions struct {
+		Items []struct {
+			ID        string  `json:"id"`
+			EndReason string  `json:"end_reason"`
+			EndedAt   *string `json:"ended_at"`
+		} `json:"items"`
+	}
+	call(t, srv, tok, http.MethodGet, "/v1/streams/"+st.ID+"/sessions", nil, http.StatusOK, &sessions)
+	if len(sessions.Items) != 1 || sessions.Items[0].EndReason != "edge_lost" || sessions.Items[0].EndedAt == nil {
+		t.Fatalf("sessions after the edge died: %+v", sessions.Items)
+	}
+}

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+
+	"github.com/livestreams/livestreams/controlplane/api"
+	"github.com/livestreams/livestreams/controlplane/edgeapi"
+	"github.com/livestreams/livestreams/dashboard"
+)
+
+// hashSetupToken is how the one-time setup token is stored and compared; the
+// API's signup route hashes the presented token the same way.
+func hashSetupToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+// buildHandler routes one node's HTTP listener: the node-to-node endpoints,
+// the public API (with health, readiness and metrics) and the dashboard.
+func (s *Server) buildHandler() http.Handler {
+	apiHandler := api.New(api.Config{
+		Node:           s.node,
+		Directory:      &edgeapi.Directory{Node: s.node},
+		JoinTokens:     s.CreateJoinToken,
+		PublicURL:      s.cfg.PublicURL,
+		TrustedProxies: s.cfg.TrustedProxies,
+		CORSOrigins:    s.cfg.CORSOrigins,
+		AllowSignup:    s.cfg.AllowSignup,
+		Logger:         s.cfg.Logger,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/internal/", s.node.InternalHandler())
+	mux.Handle("/v1/", apiHandler)
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, apiHandler)
+	}
+	mux.Handle("/", dashboard.Handler())
+	return mux
+}

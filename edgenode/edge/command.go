@@ -1,0 +1,83 @@
+package edge
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/livestreams/livestreams/shared/config"
+)
+
+// Command runs `livestreams edge`: it parses flags (with LIVESTREAMS_*
+// environment equivalents), starts the node and serves until ctx ends.
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := config.NewFlagSet("edge", "Run an edge node (RTMP ingest, ffmpeg ladder and recording, HLS origin).", stderr)
+	var cfg Config
+	var control, lat, lon, level string
+	fs.StringVar(&cfg.NodeID, "node-id", "", "unique id of this edge (required)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for HLS output and recordings (required)")
+	fs.StringVar(&control, "control", "", "comma-separated control-plane QUIC addresses, e.g. cp1:7443,cp2:7443 (required)")
+	fs.StringVar(&cfg.JoinToken, "join-token", "", "edge join token issued by the control plane (required)")
+	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", ":1935", "RTMP ingest listen address")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", ":8081", "HLS origin listen address")
+	fs.StringVar(&cfg.Region, "region", "", "region label, e.g. eu-central")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL viewers reach the HLS origin by (default http://127.0.0.1:PORT)")
+	fs.StringVar(&cfg.PublicRTMP, "public-rtmp-url", "", "RTMP base URL publishers use (default rtmp://127.0.0.1:PORT/live)")
+	fs.StringVar(&lat, "lat", "", "latitude of this edge, for routing")
+	fs.StringVar(&lon, "lon", "", "longitude of this edge, for routing")
+	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary")
+	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	if err := config.Parse(fs, args, nil); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(stderr, "Error:", err)
+		return 2
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		fmt.Fprintln(stderr, "Error:", config.Fail("log-level", "must be debug, info, warn or error"))
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
+	for _, a := range strings.Split(control, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.Control = append(cfg.Control, a)
+		}
+	}
+	var err error
+	if cfg.Lat, err = parseCoord(lat, 90); err != nil {
+		fmt.Fprintln(stderr, "Error:", config.Fail("lat", err.Error()))
+		return 2
+	}
+	if cfg.Lon, err = parseCoord(lon, 180); err != nil {
+		fmt.Fprintln(stderr, "Error:", config.Fail("lon", err.Error()))
+		return 2
+	}
+	n, err := New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "edge %s: RTMP %s, HLS %s\n", cfg.NodeID, n.RTMPURL(), n.HTTPURL())
+	if err := n.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	return 0
+}
+
+func parseCoord(s string, limit float64) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < -limit || v > limit {
+		return 0, fmt.Errorf("must be a number between -%v and %v", limit, limit)
+	}
+	return v, nil
+}

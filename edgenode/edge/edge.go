@@ -1,0 +1,262 @@
+// Package edge runs an edge node: it connects to the control plane over
+// QUIC, takes RTMP publishes (each authorized by the control plane before
+// any media is accepted), runs one live session per publish, serves the HLS
+// it produces, and reports sessions and load. Losing an edge loses no
+// committed data: the control plane closes its sessions when its lease
+// lapses.
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livestreams/livestreams/edgenode/hls"
+	"github.com/livestreams/livestreams/edgenode/live"
+	"github.com/livestreams/livestreams/edgenode/rtmp"
+	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/pki"
+)
+
+// Config configures an edge node.
+type Config struct {
+	NodeID    string
+	DataDir   string
+	Control   []string // control-plane QUIC addresses
+	JoinToken string
+	RTMPAddr  string // e.g. ":1935"
+	HTTPAddr  string // HLS origin, e.g. ":8081"
+	Region    string
+	Lat, Lon  float64
+	// PublicURL is the base URL viewers reach this edge's HTTP server by;
+	// PublicRTMP the rtmp://host:port/live base publishers use. Both default
+	// to the bound addresses on 127.0.0.1.
+	PublicURL  string
+	PublicRTMP string
+	FFmpeg     string
+	Logger     *slog.Logger
+	// Version is reported to the control plane.
+	Version string
+}
+
+// Node is a running edge.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	rtmpLn net.Listener
+	httpLn net.Listener
+	rtmp   *rtmp.Server
+	origin *hls.Origin
+	client *protocol.Client
+
+	mu       sync.Mutex
+	sessions map[string]*liveSession // by session id
+	byPID    map[string]*playback    // by playback id, outliving sessions
+	wg       sync.WaitGroup
+}
+
+type liveSession struct {
+	id     string
+	stream protocol.StreamInfo
+	sess   *live.Session
+}
+
+// New validates cfg and binds the listeners.
+func New(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.NodeID == "" {
+		return nil, errors.New("--node-id (LIVESTREAMS_NODE_ID): required")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("--data-dir (LIVESTREAMS_DATA_DIR): required")
+	}
+	if len(cfg.Control) == 0 {
+		return nil, errors.New("--control (LIVESTREAMS_CONTROL): at least one control-plane QUIC address is required")
+	}
+	if cfg.JoinToken == "" {
+		return nil, errors.New("--join-token (LIVESTREAMS_JOIN_TOKEN): required; create one with `livestreams cluster join-token`")
+	}
+	if _, _, _, err := pki.ParseJoinToken(cfg.JoinToken); err != nil {
+		return nil, fmt.Errorf("--join-token: %w", err)
+	}
+	if cfg.FFmpeg == "" {
+		cfg.FFmpeg = "ffmpeg"
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "edge", "node_id", cfg.NodeID),
+		sessions: map[string]*liveSession{}, byPID: map[string]*playback{}}
+	var err error
+	if n.rtmpLn, err = net.Listen("tcp", cfg.RTMPAddr); err != nil {
+		return nil, fmt.Errorf("listen rtmp on %s: %w", cfg.RTMPAddr, err)
+	}
+	if n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		n.rtmpLn.Close()
+		return nil, fmt.Errorf("listen http on %s: %w", cfg.HTTPAddr, err)
+	}
+	if n.cfg.PublicURL == "" {
+		n.cfg.PublicURL = "http://" + loopback(n.httpLn.Addr())
+	}
+	if n.cfg.PublicRTMP == "" {
+		n.cfg.PublicRTMP = "rtmp://" + loopback(n.rtmpLn.Addr()) + "/live"
+	}
+	n.rtmp, err = rtmp.NewServer(rtmp.Config{Logger: cfg.Logger, OnPublish: n.onPublish})
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	n.origin = hls.NewOrigin(hls.Config{Resolver: resolver{n}, Logger: cfg.Logger})
+	return n, nil
+}
+
+func loopback(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func (n *Node) close() {
+	n.rtmpLn.Close()
+	n.httpLn.Close()
+}
+
+// RTMPURL is the base URL publishers use (rtmp://host:port/live).
+func (n *Node) RTMPURL() string { return n.cfg.PublicRTMP }
+
+// HTTPURL is the base URL of the HLS origin.
+func (n *Node) HTTPURL() string { return n.cfg.PublicURL }
+
+func (n *Node) hlsDir(playbackID string) string {
+	return filepath.Join(n.cfg.DataDir, "hls", playbackID)
+}
+
+func (n *Node) recordingPath(sessionID string) string {
+	return filepath.Join(n.cfg.DataDir, "recordings", sessionID+".mp4")
+}
+
+// Run connects to the control plane and serves until ctx ends; then it ends
+// every session cleanly (ffmpeg finishes, recordings are finalized).
+func (n *Node) Run(ctx context.Context) error {
+	defer n.close()
+	_, _, caFP, _ := pki.ParseJoinToken(n.cfg.JoinToken)
+	client, err := protocol.Dial(ctx, protocol.ClientConfig{
+		Addrs:  n.cfg.Control,
+		TLS:    pki.ClientTLSConfig(caFP, pki.ControlServerName),
+		Logger: n.cfg.Logger,
+		Hello: protocol.Hello{NodeID: n.cfg.NodeID, Region: n.cfg.Region, Version: n.cfg.Version,
+			RTMPURL: n.cfg.PublicRTMP, HLSURL: n.cfg.PublicURL, Lat: n.cfg.Lat, Lon: n.cfg.Lon, JoinToken: n.cfg.JoinToken},
+	})
+	if err != nil {
+		return fmt.Errorf("connect to control plane: %w", err)
+	}
+	n.client = client
+	defer client.Close()
+
+	srv := &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	n.wg.Add(3)
+	go func() {
+		defer n.wg.Done()
+		if err := srv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	rctx, rcancel := context.WithCancel(ctx)
+	go func() {
+		defer n.wg.Done()
+		if err := n.rtmp.Serve(rctx, n.rtmpLn); err != nil && rctx.Err() == nil {
+			errc <- fmt.Errorf("rtmp: %w", err)
+		}
+	}()
+	go func() { defer n.wg.Done(); n.heartbeatLoop(rctx) }()
+	n.log.Info("edge ready", "rtmp", n.cfg.PublicRTMP, "http", n.cfg.PublicURL)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	rcancel()
+	n.endAll(errors.New("edge shutting down"))
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Shutdown(sctx)
+	cancel()
+	n.wg.Wait()
+	return err
+}
+
+func (n *Node) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/hls/", n.origin)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	return mux
+}
+
+// endAll cancels every session and waits for them to finish.
+func (n *Node) endAll(reason error) {
+	n.mu.Lock()
+	var all []*liveSession
+	for _, s := range n.sessions {
+		all = append(all, s)
+	}
+	n.mu.Unlock()
+	for _, s := range all {
+		s.sess.Cancel(reason)
+	}
+	for _, s := range all {
+		select {
+		case <-s.sess.Done():
+		case <-time.After(15 * time.Second):
+			n.log.Warn("session did not end in time", "session_id", s.id)
+		}
+	}
+}
+
+// Sessions returns the ids of the running sessions.
+func (n *Node) Sessions() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]string, 0, len(n.sessions))
+	for id := range n.sessions {
+		out = append(out, id)
+	}
+	return out
+}
+
+func redact(key string) string {
+	if len(key) <= 7 {
+		return "…"
+	}
+	return key[:7] + "…"
+}
+
+func trimKey(k string) string { return strings.TrimSpace(k) }
+
+// ActiveSessions returns how many publishes are running.
+func (n *Node) ActiveSessions() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.sessions)
+}
+
+// TranscoderPIDs returns the process ids of the running ffmpeg transcoders.
+func (n *Node) TranscoderPIDs() []int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []int
+	for _, s := range n.sessions {
+		if pid := s.sess.PID(); pid > 0 {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

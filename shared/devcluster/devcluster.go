@@ -1,0 +1,190 @@
+// Package devcluster runs a whole Livestreams deployment in one process: a
+// one-node control plane and one edge on loopback, with local storage and no
+// GeoIP database. It is `livestreams dev` (the quick start) and the harness
+// of the end-to-end tests. It sets itself up through the public /v1 API, as
+// a creator would, and remembers the demo credentials in its data dir so a
+// restart prints the same URLs.
+package devcluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/livestreams/livestreams/controlplane/server"
+	"github.com/livestreams/livestreams/edgenode/edge"
+)
+
+// Config configures a dev cluster.
+type Config struct {
+	DataDir  string
+	HTTPAddr string // control plane API/dashboard, default 127.0.0.1:8080
+	RTMPAddr string // default 127.0.0.1:1935
+	EdgeAddr string // edge HLS origin, default 127.0.0.1:8081
+	QUICAddr string // control plane's edge endpoint, default 127.0.0.1:7443
+	RaftAddr string // default 127.0.0.1:7000
+	FFmpeg   string
+	Logger   *slog.Logger
+}
+
+// Cluster is a running dev deployment.
+type Cluster struct {
+	Control *server.Server
+	Edge    *edge.Node
+	// APIURL is the control plane's base URL; Token an owner API key with
+	// cluster-admin rights; Stream the demo stream.
+	APIURL string
+	Token  string
+	Creds  Credentials
+
+	dataDir string
+	cancel  context.CancelFunc
+	errc    chan error
+	done    chan struct{}
+}
+
+// Credentials are the demo objects dev mode creates once and reuses.
+type Credentials struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	OrgID     string `json:"org_id"`
+	APIKey    string `json:"api_key"`
+	StreamID  string `json:"stream_id"`
+	JoinToken string `json:"join_token"`
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// Start brings the deployment up and returns once the edge is connected and
+// the demo stream exists. Stop it with Close.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("--data-dir (LIVESTREAMS_DATA_DIR): required")
+	}
+	cfg.HTTPAddr = orDefault(cfg.HTTPAddr, "127.0.0.1:8080")
+	cfg.RTMPAddr = orDefault(cfg.RTMPAddr, "127.0.0.1:1935")
+	cfg.EdgeAddr = orDefault(cfg.EdgeAddr, "127.0.0.1:8081")
+	cfg.QUICAddr = orDefault(cfg.QUICAddr, "127.0.0.1:7443")
+	cfg.RaftAddr = orDefault(cfg.RaftAddr, "127.0.0.1:7000")
+	controlDir := filepath.Join(cfg.DataDir, "control")
+	key, err := server.LoadOrCreateClusterKey(controlDir, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.New(server.Config{NodeID: "dev", DataDir: controlDir, HTTPAddr: cfg.HTTPAddr,
+		RaftAddr: cfg.RaftAddr, QUICAddr: cfg.QUICAddr, Bootstrap: true, ClusterKey: key,
+		AllowSignup: true, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"}})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	c := &Cluster{Control: srv, APIURL: srv.URL(), dataDir: cfg.DataDir, cancel: cancel, errc: make(chan error, 2), done: make(chan struct{})}
+	go func() { c.errc <- srv.Run(runCtx) }()
+
+	api := &client{base: c.APIURL}
+	if err := api.waitReady(ctx, 30*time.Second); err != nil {
+		c.Close()
+		return nil, err
+	}
+	credPath := filepath.Join(cfg.DataDir, "dev-credentials.json")
+	if c.Creds, err = setup(ctx, api, srv, credPath); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("dev setup: %w", err)
+	}
+	c.Token = c.Creds.APIKey
+
+	c.Edge, err = edge.New(edge.Config{NodeID: "dev-edge", DataDir: filepath.Join(cfg.DataDir, "edge"),
+		Control: []string{srv.QUICAddr()}, JoinToken: c.Creds.JoinToken, RTMPAddr: cfg.RTMPAddr, HTTPAddr: cfg.EdgeAddr,
+		Region: "local", FFmpeg: cfg.FFmpeg, Logger: cfg.Logger.With("side", "edge")})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	go func() { c.errc <- c.Edge.Run(runCtx) }()
+	api.token = c.Token
+	if err := api.waitEdge(ctx, c.Creds.StreamID, 30*time.Second); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Wait blocks until ctx ends or a component fails.
+func (c *Cluster) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-c.errc:
+		return err
+	}
+}
+
+// Close stops the edge (ending sessions cleanly) and the control plane.
+func (c *Cluster) Close() {
+	c.cancel()
+	deadline := time.After(30 * time.Second)
+	for i := 0; i < 2; i++ {
+		select {
+		case <-c.errc:
+		case <-deadline:
+			return
+		}
+		if c.Edge == nil {
+			return
+		}
+	}
+}
+
+// RTMPURL is the full publish URL of the demo stream.
+func (c *Cluster) RTMPURL(streamKey string) string { return c.Edge.RTMPURL() + "/" + streamKey }
+
+// StreamKey fetches the demo stream's key through the API.
+func (c *Cluster) StreamKey(ctx context.Context, streamID string) (string, error) {
+	api := &client{base: c.APIURL, token: c.Token}
+	return api.streamKey(ctx, streamID)
+}
+
+// PlaybackURL is the control plane's playback URL of a playback id.
+func (c *Cluster) PlaybackURL(playbackID string) string {
+	return c.APIURL + "/v1/play/" + playbackID + ".m3u8"
+}
+
+func loadCreds(path string) (Credentials, bool) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Credentials{}, false
+	}
+	var c Credentials
+	return c, json.Unmarshal(raw, &c) == nil && c.APIKey != ""
+}
+
+func saveCreds(path string, c Credentials) error {
+	raw, _ := json.MarshalIndent(c, "", "  ")
+	return os.WriteFile(path, raw, 0o600)
+}
+
+// FreeAddr returns 127.0.0.1:PORT with a port that was free a moment ago.
+func FreeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer ln.Close()
+	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
