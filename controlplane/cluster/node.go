@@ -121,9 +121,13 @@ func Open(cfg Config) (*Node, error) {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
+	// Followers start an election after 0.5-1 s without a heartbeat, which
+	// keeps failover well under 3 s. The leader keeps its lease as long as
+	// that: a shorter lease made a CPU-starved leader (a busy 2-core VPS)
+	// step down while its followers still considered it alive.
 	rc.HeartbeatTimeout = orDefault(cfg.HeartbeatTimeout, 500*time.Millisecond)
 	rc.ElectionTimeout = orDefault(cfg.ElectionTimeout, 500*time.Millisecond)
-	rc.LeaderLeaseTimeout = orDefault(cfg.LeaderLeaseTimeout, 250*time.Millisecond)
+	rc.LeaderLeaseTimeout = orDefault(cfg.LeaderLeaseTimeout, 500*time.Millisecond)
 	rc.CommitTimeout = 20 * time.Millisecond
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
