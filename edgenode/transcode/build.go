@@ -104,11 +104,18 @@ func fitEven(srcW, srcH, boxW, boxH int) (int, int) {
 	return even(float64(srcW)*f, boxW), even(float64(srcH)*f, boxH)
 }
 
-func initName(tag string) string {
-	if tag == "" {
+// initName is the init segment's name. ffmpeg numbers the default name per
+// rung by itself, but a custom name must carry %v when there are several
+// rungs, and %v is left unexpanded when there is only one.
+func initName(tag string, several bool) string {
+	switch {
+	case tag == "":
 		return initSegment
+	case several:
+		return "init_" + tag + "_%v.mp4"
+	default:
+		return "init_" + tag + ".mp4"
 	}
-	return "init_" + tag + "_%v.mp4"
 }
 
 func segmentPattern(tag string) string {
@@ -233,7 +240,7 @@ func Build(p Params) ([]string, error) {
 		"-hls_segment_type", "fmp4",
 		// With several rungs ffmpeg adds the rung's index to this name
 		// (init_0.mp4, ...); playlists reference it by EXT-X-MAP.
-		"-hls_fmp4_init_filename", initName(p.Tag),
+		"-hls_fmp4_init_filename", initName(p.Tag, len(rungs) > 1),
 		"-hls_playlist_type", playlistType,
 		"-hls_flags", flags,
 		"-hls_segment_filename", ffmpegPath(filepath.Join(p.OutDir, "%v", segmentPattern(p.Tag))),

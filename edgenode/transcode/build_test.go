@@ -367,3 +367,13 @@ func TestBuildTagNamesSegments(t *testing.T) {
 		t.Error("a tag with a path in it was accepted")
 	}
 }
+
+func TestBuildTagOneRung(t *testing.T) {
+	args := build(t, params(func(p *Params) {
+		p.Tag = "ses_1"
+		p.Source = Source{Width: 640, Height: 360, HasVideo: true}
+	}))
+	if got := flagValue(t, args, "-hls_fmp4_init_filename"); got != "init_ses_1.mp4" {
+		t.Errorf("one rung: init name %q, want no %%v (ffmpeg leaves it unexpanded)", got)
+	}
+}
