@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
-
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
@@ -126,12 +125,7 @@ func (h *Handler) lookupPrincipal(r *http.Request, tok string) (*principal, erro
 		if err != nil {
 			return err
 		}
-		sort.Slice(ms, func(i, j int) bool {
-			if !ms[i].CreatedAt.Equal(ms[j].CreatedAt) {
-				return ms[i].CreatedAt.Before(ms[j].CreatedAt)
-			}
-			return ms[i].OrgID < ms[j].OrgID
-		})
+		sortByTime(ms, func(m state.Member) (time.Time, string) { return m.CreatedAt, m.OrgID })
 		p = &principal{user: &u, clusterAdmin: u.Admin, memberships: ms}
 		if want := r.Header.Get("X-Livestreams-Org"); want != "" {
 			role, err := roleIn(tx, p, want)

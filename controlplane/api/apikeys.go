@@ -4,12 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/fsm"
@@ -29,12 +27,7 @@ func (h *Handler) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if !keys[i].CreatedAt.Equal(keys[j].CreatedAt) {
-			return keys[i].CreatedAt.Before(keys[j].CreatedAt)
-		}
-		return keys[i].ID < keys[j].ID
-	})
+	sortByTime(keys, func(k state.APIKey) (time.Time, string) { return k.CreatedAt, k.ID })
 	out := make([]apiKeyView, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, viewAPIKey(k))

@@ -2,10 +2,9 @@ package api
 
 import (
 	"net/http"
-	"sort"
+	"time"
 
 	"github.com/go-chi/chi/v5"
-
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -38,12 +37,7 @@ func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
+	sortByTime(out, func(o orgView) (time.Time, string) { return o.CreatedAt, o.ID })
 	writeJSON(w, http.StatusOK, items(out))
 }
 
@@ -118,12 +112,7 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].UserID < out[j].UserID
-	})
+	sortByTime(out, func(m memberView) (time.Time, string) { return m.CreatedAt, m.UserID })
 	writeJSON(w, http.StatusOK, items(out))
 }
 

@@ -2,11 +2,9 @@ package api
 
 import (
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -31,12 +29,7 @@ func (h *Handler) listSigningKeys(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if !keys[i].CreatedAt.Equal(keys[j].CreatedAt) {
-			return keys[i].CreatedAt.Before(keys[j].CreatedAt)
-		}
-		return keys[i].ID < keys[j].ID
-	})
+	sortByTime(keys, func(k state.SigningKey) (time.Time, string) { return k.CreatedAt, k.ID })
 	out := make([]signingKeyView, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, viewSigningKey(k))

@@ -3,11 +3,11 @@ package api
 import (
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
-
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -105,13 +105,7 @@ func (h *Handler) listStreams(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i].s, rows[j].s
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.Before(b.CreatedAt)
-		}
-		return a.ID < b.ID
-	})
+	sortByTime(rows, func(row streamRow) (time.Time, string) { return row.s.CreatedAt, row.s.ID })
 	out := make([]streamView, 0, len(rows))
 	for _, row := range rows {
 		out = append(out, h.renderStream(r, row))
@@ -353,12 +347,8 @@ func (h *Handler) listSessions(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	sort.Slice(sessions, func(i, j int) bool {
-		if !sessions[i].StartedAt.Equal(sessions[j].StartedAt) {
-			return sessions[i].StartedAt.After(sessions[j].StartedAt)
-		}
-		return sessions[i].ID > sessions[j].ID
-	})
+	sortByTime(sessions, func(s state.Session) (time.Time, string) { return s.StartedAt, s.ID })
+	slices.Reverse(sessions) // newest first
 	out := make([]sessionView, 0, len(sessions))
 	for _, s := range sessions {
 		out = append(out, viewSession(s))

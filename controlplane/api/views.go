@@ -1,7 +1,9 @@
 package api
 
 import (
+	"cmp"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -183,4 +185,14 @@ func parseRole(s string, def state.Role) (state.Role, error) {
 		return "", invalid("role must be owner, admin, member or viewer, not %q", s)
 	}
 	return r, nil
+}
+
+// sortByTime orders a list oldest first by the time key gives, then by its
+// id, so every list the API returns has a stable order.
+func sortByTime[T any](s []T, key func(T) (time.Time, string)) {
+	slices.SortFunc(s, func(a, b T) int {
+		ta, ia := key(a)
+		tb, ib := key(b)
+		return cmp.Or(ta.Compare(tb), cmp.Compare(ia, ib))
+	})
 }
