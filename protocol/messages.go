@@ -199,6 +199,9 @@ type Load struct {
 type HeartbeatReply struct {
 	LeaseTTLMS     int64    `json:"lease_ttl_ms"`
 	CancelSessions []string `json:"cancel_sessions,omitempty"`
+	// Drain orders the edge to take no new publishes or viewers and to
+	// finish what runs (an operator's `livestreams node drain`).
+	Drain bool `json:"drain,omitempty"`
 }
 
 // LeaseTTL is LeaseTTLMS as a duration.

@@ -26,16 +26,20 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
-// EdgeDirectory says where a stream plays and where its encoder publishes.
+// EdgeDirectory says where a stream plays and where its encoder publishes
+// (package fleet implements it).
 type EdgeDirectory interface {
-	// PlaybackURL is the playlist URL on the edge serving s; an error
-	// (edgeapi.ErrNotLive) when it is not live anywhere.
-	PlaybackURL(ctx context.Context, s state.Stream) (string, error)
-	// IngestURL is the RTMP base URL ("rtmp://host:1935/live"), or "".
-	IngestURL(ctx context.Context, s state.Stream) string
+	// Playback routes a viewer at client to an edge serving s; an error
+	// (fleet.ErrNotLive) when it is not live anywhere.
+	Playback(ctx context.Context, s state.Stream, client netip.Addr) (fleet.Route, error)
+	// Ingest routes a creator at client to an edge taking publishes.
+	Ingest(ctx context.Context, client netip.Addr) (fleet.Route, error)
+	// Nodes lists the edge fleet.
+	Nodes() ([]fleet.Node, error)
 }
 
 // Config configures the API of one control-plane node.
@@ -205,6 +209,7 @@ func (h *Handler) routes() chi.Router {
 			r.With(h.role(state.RoleMember)).Get("/v1/streams/{id}/key", h.getStreamKey)
 			r.With(h.role(state.RoleMember)).Post("/v1/streams/{id}/reset-key", h.resetStreamKey)
 			r.With(h.role(state.RoleViewer)).Get("/v1/streams/{id}/sessions", h.listSessions)
+			r.With(h.role(state.RoleViewer)).Get("/v1/streams/{id}/ingest", h.streamIngest)
 
 			r.With(h.role(state.RoleAdmin)).Get("/v1/signing-keys", h.listSigningKeys)
 			r.With(h.role(state.RoleAdmin)).Post("/v1/signing-keys", h.createSigningKey)
@@ -215,6 +220,11 @@ func (h *Handler) routes() chi.Router {
 			r.With(h.clusterAdmin).Post("/v1/cluster/members", h.addClusterMember)
 			r.With(h.clusterAdmin).Delete("/v1/cluster/members/{id}", h.removeClusterMember)
 			r.With(h.clusterAdmin).Post("/v1/cluster/join-tokens", h.createJoinToken)
+
+			r.With(h.clusterAdmin).Get("/v1/nodes", h.listNodes)
+			r.With(h.clusterAdmin).Post("/v1/nodes/{id}/drain", h.drainNode)
+			r.With(h.clusterAdmin).Delete("/v1/nodes/{id}/drain", h.drainNode)
+			r.With(h.clusterAdmin).Get("/v1/route", h.explainRoute)
 		})
 	})
 

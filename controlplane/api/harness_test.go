@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -132,15 +132,20 @@ func randomBytes(n int) []byte {
 // fakeDirectory plays live streams from one edge and ingests there.
 type fakeDirectory struct{}
 
-func (fakeDirectory) PlaybackURL(ctx context.Context, s state.Stream) (string, error) {
+func (fakeDirectory) Playback(ctx context.Context, s state.Stream, client netip.Addr) (fleet.Route, error) {
 	if s.CurrentSessionID == "" {
-		return "", errors.New("stream is not live on any edge")
+		return fleet.Route{}, fleet.ErrNotLive
 	}
-	return "http://edge-a.test:8081/hls/" + s.PlaybackID + "/master.m3u8", nil
+	return fleet.Route{EdgeID: "edge-a", URL: "http://edge-a.test:8081/hls/" + s.PlaybackID + "/master.m3u8"}, nil
 }
 
-func (fakeDirectory) IngestURL(ctx context.Context, s state.Stream) string {
-	return "rtmp://edge-a.test:1935/live"
+func (fakeDirectory) Ingest(ctx context.Context, client netip.Addr) (fleet.Route, error) {
+	return fleet.Route{EdgeID: "edge-a", URL: "rtmp://edge-a.test:1935/live", RTMP: "rtmp://edge-a.test:1935/live"}, nil
+}
+
+func (fakeDirectory) Nodes() ([]fleet.Node, error) {
+	return []fleet.Node{{ID: "edge-a", State: "alive", Source: "lease", RTMPURL: "rtmp://edge-a.test:1935/live",
+		HLSURL: "http://edge-a.test:8081", Streams: []string{}}}, nil
 }
 
 // client talks to one node as one principal and records every JSON

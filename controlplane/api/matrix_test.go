@@ -119,6 +119,11 @@ func TestRoleMatrix(t *testing.T) {
 		"GET snapshot":       {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/cluster/snapshot", nil }},
 		"POST restore":       {need: "cluster", want: 400, req: func(int) (string, string, any) { return "POST", "/v1/cluster/restore", []byte("garbage") }},
 		"POST join-tokens":   {need: "cluster", req: func(int) (string, string, any) { return "POST", "/v1/cluster/join-tokens", map[string]any{} }},
+		"GET ingest":         {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid + "/ingest", nil }},
+		"GET nodes":          {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/nodes", nil }},
+		"POST drain":         {need: "cluster", want: 404, req: func(int) (string, string, any) { return "POST", "/v1/nodes/edge9/drain", nil }},
+		"DELETE drain":       {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/nodes/edge9/drain", nil }},
+		"GET route":          {need: "cluster", want: 409, req: func(int) (string, string, any) { return "GET", "/v1/route?playback_id=" + pid, nil }},
 	}
 	if len(cases) != len(apiRoutes)-7 { // all but the five open routes and the two auth routes
 		t.Fatalf("the matrix has %d routes, the API %d guarded ones", len(cases), len(apiRoutes)-7)

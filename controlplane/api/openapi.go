@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/fleet"
 )
 
 // openAPI serves the document built at start.
@@ -84,6 +86,7 @@ var apiRoutes = []apiRoute{
 	{method: "GET", path: "/v1/streams/{id}/key", summary: "The stream's key", access: "member", status: 200, answer: streamKeyView{}},
 	{method: "POST", path: "/v1/streams/{id}/reset-key", summary: "Replace the stream's key; the old one stops working at once", access: "member", body: struct{}{}, optionalBody: true, status: 200, answer: streamKeyView{}},
 	{method: "GET", path: "/v1/streams/{id}/sessions", summary: "The stream's sessions, newest first", access: "viewer", status: 200, answer: list[sessionView]{}},
+	{method: "GET", path: "/v1/streams/{id}/ingest", summary: "Publish URLs on the edge nearest the caller (or ?ip=)", access: "viewer", status: 200, answer: ingestView{}, query: []string{"ip"}},
 
 	{method: "GET", path: "/v1/signing-keys", summary: "The org's playback signing keys", access: "admin", status: 200, answer: list[signingKeyView]{}},
 	{method: "POST", path: "/v1/signing-keys", summary: "Create a signing key; the private half is shown once and stored only with keep_private", access: "admin", body: createSigningKeyRequest{}, optionalBody: true, status: 201, answer: createdSigningKey{}},
@@ -96,6 +99,10 @@ var apiRoutes = []apiRoute{
 	{method: "GET", path: "/v1/cluster/snapshot", summary: "The whole state as a snapshot file", access: "cluster admin", status: 200, answer: rawBody{}},
 	{method: "POST", path: "/v1/cluster/restore", summary: "Replace the whole state with a snapshot file", access: "cluster admin", body: rawBody{}, status: 204},
 	{method: "POST", path: "/v1/cluster/join-tokens", summary: "Create an edge join token", access: "cluster admin", body: joinTokenRequest{}, optionalBody: true, status: 201, answer: joinTokenAnswer{}},
+	{method: "GET", path: "/v1/nodes", summary: "The edge fleet: state, region, load, streams", access: "cluster admin", status: 200, answer: nodesView{}},
+	{method: "POST", path: "/v1/nodes/{id}/drain", summary: "Drain an edge: no new publishes or viewers; running sessions go on", access: "cluster admin", status: 204},
+	{method: "DELETE", path: "/v1/nodes/{id}/drain", summary: "Lift an edge's drain order", access: "cluster admin", status: 204},
+	{method: "GET", path: "/v1/route", summary: "How a viewer at ?ip= is routed for ?playback_id=, with every candidate's score", access: "cluster admin", status: 200, answer: fleet.Route{}, query: []string{"playback_id", "ip"}},
 }
 
 // required lists the fields a request body must have.

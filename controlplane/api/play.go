@@ -35,12 +35,13 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, conflict("stream is not live"))
 		return
 	}
-	target, err := h.cfg.Directory.PlaybackURL(r.Context(), s)
+	rt, err := h.cfg.Directory.Playback(r.Context(), s, clientIP(r.Context()))
 	if err != nil {
 		h.log.Debug("no edge to play from", "stream_id", s.ID, "err", err)
 		h.writeError(w, r, conflict("stream is not live"))
 		return
 	}
+	target := rt.URL
 	if q := r.URL.RawQuery; q != "" {
 		sep := "?"
 		if strings.Contains(target, "?") {

@@ -60,7 +60,9 @@ func (h *Handler) renderStream(r *http.Request, row streamRow) streamView {
 		v.CurrentSession = &sv
 	}
 	if h.cfg.Directory != nil {
-		v.IngestURL = h.cfg.Directory.IngestURL(r.Context(), s)
+		if rt, err := h.cfg.Directory.Ingest(r.Context(), clientIP(r.Context())); err == nil {
+			v.IngestURL = rt.RTMP
+		}
 	}
 	return v
 }

@@ -159,6 +159,10 @@ func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r pr
 	if st.Disabled {
 		return nil, forbidden("stream is disabled")
 	}
+	var edge state.Edge
+	if s.view(func(tx *state.Tx) error { var err error; edge, err = tx.Edge(peer.Hello.NodeID); return err }) == nil && edge.Draining {
+		return nil, forbidden("this edge is draining; publish to another edge")
+	}
 	sess := state.Session{ID: ids.New("ses"), StreamID: st.ID, OrgID: st.OrgID, EdgeID: peer.Hello.NodeID,
 		Protocol: r.Protocol, StartedAt: s.cfg.Now().UTC()}
 	if _, err := s.cfg.Node.Apply(ctx, fsm.CmdStartSession, fsm.StartSession{Session: sess}); err != nil {
@@ -242,7 +246,11 @@ func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.
 	now := s.cfg.Now().UTC()
 	var stale []string
 	var cancel []string
+	var drain bool
 	s.view(func(tx *state.Tx) error {
+		if e, err := tx.Edge(peer.Hello.NodeID); err == nil {
+			drain = e.Draining
+		}
 		open, err := tx.Sessions(func(x state.Session) bool { return x.EdgeID == peer.Hello.NodeID && x.EndedAt == nil })
 		for _, x := range open {
 			// A session authorized moments ago may not be in this report yet.
@@ -267,7 +275,7 @@ func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.
 			s.log.Warn("close stale session", "session_id", id, "err", err)
 		}
 	}
-	return protocol.HeartbeatReply{LeaseTTLMS: s.cfg.LeaseTTL.Milliseconds(), CancelSessions: cancel}, nil
+	return protocol.HeartbeatReply{LeaseTTLMS: s.cfg.LeaseTTL.Milliseconds(), CancelSessions: cancel, Drain: drain}, nil
 }
 
 func (s *Service) playbackInfo(r protocol.PlaybackInfoRequest) (any, error) {

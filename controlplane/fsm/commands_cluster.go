@@ -12,7 +12,14 @@ const (
 	CmdPutEdge       = "put_edge"
 	CmdPutJoinToken  = "put_join_token"
 	CmdCompleteSetup = "complete_setup"
+	CmdDrainEdge     = "drain_edge"
 )
+
+// DrainEdge sets or clears an edge's draining order.
+type DrainEdge struct {
+	ID       string
+	Draining bool
+}
 
 // InitCluster creates the cluster meta once; later proposals are no-ops so a
 // re-bootstrapped leader cannot replace the CA or secrets.
@@ -50,9 +57,17 @@ func (f *FSM) registerCluster() {
 	})
 	handle(f, CmdPutEdge, func(tx *state.Tx, e state.Edge) (any, error) {
 		if old, err := tx.Edge(e.ID); err == nil {
-			e.FirstSeenAt = old.FirstSeenAt
+			e.FirstSeenAt, e.Draining = old.FirstSeenAt, old.Draining
 		}
 		return nil, tx.PutEdge(e)
+	})
+	handle(f, CmdDrainEdge, func(tx *state.Tx, c DrainEdge) (any, error) {
+		e, err := tx.Edge(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		e.Draining = c.Draining
+		return e, tx.PutEdge(e)
 	})
 	handle(f, CmdPutJoinToken, func(tx *state.Tx, j state.JoinToken) (any, error) {
 		return nil, tx.PutJoinToken(j)

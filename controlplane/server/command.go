@@ -30,6 +30,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	cors := fs.String("cors-origins", "*", "comma-separated origins allowed by CORS")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients reach the API by, e.g. https://api.example.com (default: the request host)")
+	fs.StringVar(&cfg.GeoIPDB, "geoip-db", "", "GeoLite2/GeoIP2 City .mmdb file for routing to the nearest edge (reloaded when it changes); empty routes by region and load")
 	fs.BoolVar(&cfg.AllowSignup, "allow-signup", false, "let anyone sign up and create an org (otherwise admins create users)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {

@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/shared/geoip"
 )
 
 // Config configures a control-plane node.
@@ -46,6 +48,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Out receives the lines meant for the operator (setup token, URLs).
 	Out io.Writer
+	// GeoIPDB is a GeoLite2/GeoIP2 City database for routing viewers and
+	// creators to the nearest edge; "" routes by region and load only.
+	GeoIPDB string
 	// EdgeLeaseTTL is how long an edge may stay silent before its sessions
 	// are closed; zero means the edgeapi default (10 s).
 	EdgeLeaseTTL time.Duration
@@ -65,6 +70,8 @@ type Server struct {
 
 	quicConn net.PacketConn
 	quicAddr string
+	geoip    *geoip.Resolver
+	fleet    *fleet.Fleet
 
 	mu         sync.Mutex
 	setupToken string // plaintext of the setup token this process printed
@@ -121,6 +128,15 @@ func New(cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
+	if s.geoip, err = geoip.Open(cfg.GeoIPDB, cfg.Logger); err != nil {
+		hln.Close()
+		if s.quicConn != nil {
+			s.quicConn.Close()
+		}
+		s.node.Close()
+		return nil, fmt.Errorf("--geoip-db: %w", err)
+	}
+	s.fleet = fleet.New(fleet.Config{Store: s.node.Store(), GeoIP: s.geoip})
 	s.handler = s.buildHandler()
 	return s, nil
 }
@@ -231,8 +247,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.leaderLoop(ctx) }()
+	go func() { defer s.wg.Done(); s.geoip.Watch(ctx) }()
 	if s.quicConn != nil {
 		s.wg.Add(1)
 		go func() {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/livestreams/livestreams/controlplane/api"
-	"github.com/livestreams/livestreams/controlplane/edgeapi"
 	"github.com/livestreams/livestreams/dashboard"
 )
 
@@ -22,7 +21,7 @@ func hashSetupToken(t string) string {
 func (s *Server) buildHandler() http.Handler {
 	apiHandler := api.New(api.Config{
 		Node:           s.node,
-		Directory:      &edgeapi.Directory{Node: s.node},
+		Directory:      s.fleet,
 		JoinTokens:     s.CreateJoinToken,
 		PublicURL:      s.cfg.PublicURL,
 		TrustedProxies: s.cfg.TrustedProxies,

@@ -16,6 +16,9 @@ type Edge struct {
 	Lon            float64   `json:"lon,omitempty"`
 	FirstSeenAt    time.Time `json:"first_seen_at"`
 	LeaseExpiresAt time.Time `json:"lease_expires_at"`
+	// Draining is an operator's order: take no new publishes or viewers,
+	// finish what runs. It survives the edge's lease renewals.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // Edge returns one edge.
