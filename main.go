@@ -25,7 +25,7 @@ Servers:
   dev         run a control plane and an edge in one process (quick start)
 
 Admin (reads LIVESTREAMS_ADDR and LIVESTREAMS_TOKEN):
-  bootstrap, login, cluster, org, user, apikey, stream, signing-key, snapshot
+  bootstrap, login, cluster, org, user, apikey, stream, signing-key, snapshot, nodes, node, route
   Run 'livestreams <command> --help' for details.
 `
 

@@ -112,7 +112,14 @@ func nouns() []noun {
 			{"reset-key", "replace the stream key; the old one stops working", streamResetKey},
 			{"delete", "delete a stream", streamDelete},
 			{"sessions", "list the publishing sessions of a stream", streamSessions},
+			{"ingest", "print where to publish: the nearest edge's URLs", streamIngest},
 		}},
+		{name: "nodes", synopsis: "list the edge fleet with state, region, load and streams", run: nodesList},
+		{name: "node", synopsis: "drain or undrain an edge", verbs: []verb{
+			{"drain", "stop new publishes and viewers on an edge", nodeDrain},
+			{"undrain", "lift an edge's drain order", nodeUndrain},
+		}},
+		{name: "route", synopsis: "explain where a viewer is sent for a stream", run: routeExplain},
 		{name: "signing-key", synopsis: "manage the keys that sign playback tokens", verbs: []verb{
 			{"create", "create a signing key", signingKeyCreate},
 			{"list", "list the signing keys of the org", signingKeyList},
