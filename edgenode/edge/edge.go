@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/hls"
@@ -56,6 +57,10 @@ type Node struct {
 	rtmp   *rtmp.Server
 	origin *hls.Origin
 	client *protocol.Client
+
+	// draining is the operator's order, learnt from heartbeats: no new
+	// publishes here (the control plane refuses them too).
+	draining atomic.Bool
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession // by session id
@@ -220,6 +225,13 @@ func (n *Node) endAll(reason error) {
 		}
 	}
 }
+
+// onDrainChange is called when the drain order changes; gossip, once the
+// edge takes part in it, advertises the state to the fleet.
+func (n *Node) onDrainChange(draining bool) {}
+
+// Draining reports whether the edge is under a drain order.
+func (n *Node) Draining() bool { return n.draining.Load() }
 
 // Sessions returns the ids of the running sessions.
 func (n *Node) Sessions() []string {

@@ -40,6 +40,10 @@ func (n *Node) heartbeatLoop(ctx context.Context) {
 					ls.sess.Cancel(errors.New("session ended by the control plane"))
 				}
 			}
+			if was := n.draining.Swap(reply.Drain); was != reply.Drain {
+				n.log.Info("drain order changed", "draining", reply.Drain)
+				n.onDrainChange(reply.Drain)
+			}
 			if reply.LeaseTTLMS > 0 {
 				// Renew well inside the lease so one lost heartbeat costs nothing.
 				interval = time.Duration(reply.LeaseTTLMS) * time.Millisecond / 4

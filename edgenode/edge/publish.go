@@ -16,6 +16,10 @@ import (
 // accepted, then starts a live session as the publish's sink.
 func (n *Node) onPublish(ctx context.Context, req rtmp.PublishRequest) (rtmp.Sink, error) {
 	key := trimKey(req.StreamKey)
+	if n.draining.Load() {
+		n.log.Info("publish refused: edge is draining", "key", redact(key), "remote_addr", req.RemoteAddr)
+		return nil, errors.New("this edge is draining; publish to another edge")
+	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var reply protocol.AuthorizePublishReply
