@@ -10,7 +10,7 @@ VERSITYGW := $(GOBIN)/versitygw
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test bench fuzz lint deps deps-test dashboard clean
+.PHONY: all build run test bench fuzz lint deps deps-test deps-bench dashboard clean
 
 all: build
 
@@ -28,6 +28,11 @@ deps-test: deps
 	@[ -x $(VERSITYGW) ] || { echo "installing versitygw v1.8.0"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
 
+# deps-bench adds the anchors the benchmarks compare against (nginx).
+deps-bench: deps-test
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing nginx-light (Debian package)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+
 # run starts a local cluster (one control plane and one edge in one process,
 # local storage, no GeoIP database) and prints the URLs to use.
 run: deps build
@@ -38,7 +43,7 @@ test: deps-test
 	PATH="$(GOBIN):$$PATH" $(GO) test -count=1 -timeout 20m ./...
 
 # bench prints the figures the issues ask for, each beside its anchor.
-bench: deps-test build
+bench: deps-bench build
 	PATH="$(GOBIN):$$PATH" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 

@@ -1,0 +1,166 @@
+package hls_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livestreams/livestreams/edgenode/hls"
+	"github.com/livestreams/livestreams/shared/token"
+)
+
+type oneStream struct{ s hls.Stream }
+
+func (r oneStream) Resolve(ctx context.Context, pid string) (hls.Stream, bool) {
+	return r.s, pid == r.s.PlaybackID
+}
+
+func freeAddr(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitListening(b *testing.B, addr string) {
+	b.Helper()
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Fatalf("%s is not listening", addr)
+}
+
+// load fetches url from conc goroutines for d and returns requests/s; every
+// answer must be 200 with the full body.
+func load(b *testing.B, url string, size int64, conc int, d time.Duration) float64 {
+	b.Helper()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
+	defer client.CloseIdleConnections()
+	var n, bad atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := 0; i < conc; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				resp, err := client.Get(url)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				got, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || got != size {
+					bad.Add(1)
+					continue
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() > 0 {
+		b.Fatalf("%d bad answers from %s", bad.Load(), url)
+	}
+	return float64(n.Load()) / d.Seconds()
+}
+
+// BenchmarkSegmentsVersusNginx serves the same 1 MiB segment (about 2 s of
+// 720p) from our edge origin, with a signed-playback token checked on every
+// request, and from nginx serving the directory statically, with the same
+// Go load generator at the same concurrency, one after the other on this
+// machine. It prints requests/s of both and the ratio.
+func BenchmarkSegmentsVersusNginx(b *testing.B) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, err = os.Stat("/usr/sbin/nginx"); err != nil {
+			b.Skip("nginx not installed (make bench installs nginx-light)")
+		}
+		nginx = "/usr/sbin/nginx"
+	}
+	const size = 1 << 20
+	const conc = 32
+	const d = 5 * time.Second
+	root := b.TempDir()
+	dir := filepath.Join(root, "hls", "pid1", "720p")
+	os.MkdirAll(dir, 0o755)
+	seg := make([]byte, size)
+	rand.Read(seg)
+	if err := os.WriteFile(filepath.Join(dir, "seg_s1_00001.m4s"), seg, 0o644); err != nil {
+		b.Fatal(err)
+	}
+
+	priv, err := token.GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := token.Sign(priv, "k1", "pid1", time.Now().Add(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	origin := hls.NewOrigin(hls.Config{Resolver: oneStream{hls.Stream{PlaybackID: "pid1", Signed: true,
+		Keys: token.Keys{"k1": &priv.PublicKey}, Dir: filepath.Join(root, "hls", "pid1"), Live: true}}})
+	ours := freeAddr(b)
+	srv := &http.Server{Addr: ours, Handler: origin}
+	go srv.ListenAndServe()
+	defer srv.Close()
+	waitListening(b, ours)
+
+	ngx := freeAddr(b)
+	conf := filepath.Join(root, "nginx.conf")
+	user := "" // as root, workers would run as nobody and not read our temp dir
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	os.WriteFile(conf, []byte(fmt.Sprintf(`daemon off;
+%s
+worker_processes auto;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
+  types { video/iso.segment m4s; }
+  server { listen %s; root %s; }
+}
+`, user, root, root, root, root, root, root, root, ngx, root)), 0o644)
+	cmd := exec.Command(nginx, "-c", conf, "-p", root)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitListening(b, ngx)
+
+	for i := 0; i < b.N; i++ {
+		nginxRPS := load(b, "http://"+ngx+"/hls/pid1/720p/seg_s1_00001.m4s", size, conc, d)
+		oursRPS := load(b, "http://"+ours+"/hls/pid1/720p/seg_s1_00001.m4s?token="+tok, size, conc, d)
+		b.ReportMetric(nginxRPS, "nginx-req/s")
+		b.ReportMetric(oursRPS, "edge-req/s")
+		b.ReportMetric(oursRPS/nginxRPS, "ratio")
+		fmt.Printf("FIGURE segment serving (1 MiB, %d concurrent, %v each): nginx static %.0f req/s | edge with token check %.0f req/s | ratio %.2f\n",
+			conc, d, nginxRPS, oursRPS, oursRPS/nginxRPS)
+	}
+}
