@@ -65,6 +65,8 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerStreams()
 	f.registerSessions()
 	f.registerSigningKeys()
+	f.registerJobs()
+	f.registerAssets()
 	f.loadApplied()
 	return f
 }

@@ -152,11 +152,20 @@ var (
 	bSigningKeys = []byte("signing_keys")
 	bEdges       = []byte("edges")
 	bJoinTokens  = []byte("join_tokens")
+
+	bJobs             = []byte("jobs")
+	bJobsByState      = []byte("jobs_by_state")      // state/created/id
+	bJobsByOrg        = []byte("jobs_by_org")        // orgID/created/id
+	bJobsByAsset      = []byte("jobs_by_asset")      // assetID/id
+	bAssets           = []byte("assets")             // id
+	bAssetsByOrg      = []byte("assets_by_org")      // orgID/created/id
+	bAssetPlaybackIDs = []byte("asset_playback_ids") // playback id -> asset id
 )
 
 var allBuckets = [][]byte{bMeta, bNodes, bOrgs, bUsers, bUserEmails, bMembers, bUserOrgs,
 	bAPIKeys, bAPIKeyHash, bStreams, bStreamKeys, bPlaybackIDs, bSessions, bSigningKeys,
-	bEdges, bJoinTokens}
+	bEdges, bJoinTokens,
+	bJobs, bJobsByState, bJobsByOrg, bJobsByAsset, bAssets, bAssetsByOrg, bAssetPlaybackIDs}
 
 // Error is a state-level failure with a stable code the API maps to HTTP.
 type Error struct {
