@@ -64,8 +64,8 @@ type State string
 
 const (
 	StateAlive State = "alive" // answering probes, or suspected and not yet declared dead
-	StateDead  State = "dead" // failed: stopped answering probes
-	StateLeft  State = "left" // announced its leave
+	StateDead  State = "dead"  // failed: stopped answering probes
+	StateLeft  State = "left"  // announced its leave
 )
 
 // Load is what an edge reports of its load.
