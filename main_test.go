@@ -5,14 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
 	"github.com/livestreams/livestreams/shared/testcluster"
 )
 
@@ -174,4 +178,224 @@ func TestThreeNodeClusterCLI(t *testing.T) {
 	}) {
 		t.Fatalf("restarted node %s did not catch up:\n%s", leaderM.ID, leaderM.Output())
 	}
+}
+
+// proc is a livestreams subprocess; its output is kept for failures.
+type proc struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary, args...), out: &syncBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("output of livestreams %s:\n%s", args[0], lastLines(p.out.String(), 40))
+		}
+	})
+	return p
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func addr(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t)) }
+
+// redirectFor asks the control plane where a viewer at ip plays pid, as a
+// load balancer in front of it would pass the address.
+func redirectFor(t *testing.T, api, pid string, ip netip.Addr) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, api+"/v1/play/"+pid+".m3u8", nil)
+	req.Header.Set("X-Forwarded-For", ip.String())
+	c := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+// TestEdgeFleet runs a control plane with a GeoIP database and three edges
+// in three cities, each its own process, gossiping: viewers and creators
+// from each city's addresses are routed to that city's edge; a killed edge
+// gets no traffic within seconds; a drained edge gets no new viewers while
+// its live session goes on.
+func TestEdgeFleet(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatal("ffmpeg is required (make deps installs it)")
+	}
+	dir := t.TempDir()
+	db := geoiptest.TempDB(t, geoiptest.Sample())
+	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	httpAddr, quicAddr, gossipAddr := addr(t), addr(t), addr(t)
+	api := "http://" + httpAddr
+	cp := startProc(t, "control", "--bootstrap", "--node-id", "cp1", "--data-dir", filepath.Join(dir, "cp1"),
+		"--http-addr", httpAddr, "--raft-addr", addr(t), "--quic-addr", quicAddr,
+		"--gossip-addr", gossipAddr, "--gossip-key", key, "--gossip-probe-interval", "200ms",
+		"--geoip-db", db, "--trusted-proxies", "127.0.0.1/32")
+	var setup string
+	if !testcluster.Eventually(20*time.Second, 100*time.Millisecond, func() bool {
+		if m := setupTokenRe.FindStringSubmatch(cp.out.String()); m != nil {
+			setup = m[1]
+		}
+		return setup != ""
+	}) {
+		t.Fatal("no setup token")
+	}
+	out := mustCLI(t, nil, "bootstrap", "--addr", api, "--token", setup, "--email", "ops@example.com", "--password", "correct horse battery")
+	m := regexp.MustCompile(`LIVESTREAMS_TOKEN=(\S+)`).FindStringSubmatch(out)
+	env := []string{"LIVESTREAMS_ADDR=" + api, "LIVESTREAMS_TOKEN=" + strings.Trim(m[1], `"'`)}
+	join := strings.TrimSpace(mustCLI(t, env, "cluster", "join-token"))
+
+	type city struct {
+		id, region, lat, lon string
+		ip                   netip.Addr
+		rtmp, hls            string
+		p                    *proc
+	}
+	cities := []*city{
+		{id: "lon", region: "eu-west", lat: "51.51", lon: "-0.13", ip: geoiptest.LondonIP},
+		{id: "lin", region: "eu-north", lat: "58.41", lon: "15.62", ip: geoiptest.LinkopingIP},
+		{id: "sea", region: "us-west", lat: "47.61", lon: "-122.33", ip: geoiptest.SeattleIP},
+	}
+	byID := map[string]*city{}
+	for _, c := range cities {
+		rtmpAddr, httpA := addr(t), addr(t)
+		c.rtmp, c.hls = "rtmp://"+rtmpAddr+"/live", "http://"+httpA
+		c.p = startProc(t, "edge", "--node-id", c.id, "--data-dir", filepath.Join(dir, c.id), "--control", quicAddr,
+			"--join-token", join, "--rtmp-addr", rtmpAddr, "--http-addr", httpA, "--region", c.region,
+			"--lat", c.lat, "--lon", c.lon, "--gossip-addr", addr(t), "--gossip-join", gossipAddr,
+			"--gossip-key", key, "--gossip-probe-interval", "200ms")
+		byID[c.id] = c
+	}
+	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		raw, err := cliRun(t, env, "nodes", "--json")
+		var v struct {
+			Items []struct{ State, Source string }
+		}
+		json.Unmarshal([]byte(raw), &v)
+		n := 0
+		for _, it := range v.Items {
+			if it.State == "alive" && it.Source == "gossip" {
+				n++
+			}
+		}
+		return err == nil && n == 3
+	}) {
+		raw, _ := cliRun(t, env, "nodes", "--json")
+		t.Fatalf("the fleet did not form: %s", raw)
+	}
+	t.Logf("livestreams nodes:\n%s", mustCLI(t, env, "nodes"))
+
+	// Creators are sent to their city's edge.
+	var st struct {
+		ID         string `json:"id"`
+		PlaybackID string `json:"playback_id"`
+		StreamKey  string `json:"stream_key"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, env, "stream", "create", "--json", "fleet")), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cities {
+		var in struct {
+			EdgeID  string `json:"edge_id"`
+			RTMPURL string `json:"rtmp_url"`
+		}
+		json.Unmarshal([]byte(mustCLI(t, env, "stream", "ingest", "--json", "--ip", c.ip.String(), st.ID)), &in)
+		if in.EdgeID != c.id || in.RTMPURL != c.rtmp {
+			t.Errorf("creator in %s: ingest %+v, want %s %s", c.id, in, c.id, c.rtmp)
+		}
+	}
+
+	// Publish to London; viewers everywhere are sent to their own city.
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p", "-f", "flv", byID["lon"].rtmp+"/"+st.StreamKey)
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
+	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		code, _ := redirectFor(t, api, st.PlaybackID, geoiptest.LondonIP)
+		return code == http.StatusFound
+	}) {
+		t.Fatal("the stream never went live")
+	}
+	for _, c := range cities {
+		code, loc := redirectFor(t, api, st.PlaybackID, c.ip)
+		if code != http.StatusFound || !strings.HasPrefix(loc, c.hls+"/hls/"+st.PlaybackID+"/") {
+			t.Errorf("viewer in %s: %d %q, want a redirect to %s", c.id, code, loc, c.hls)
+		}
+	}
+	t.Logf("livestreams route --ip %s:\n%s", geoiptest.SeattleIP, mustCLI(t, env, "route", "--ip", geoiptest.SeattleIP.String(), st.PlaybackID))
+
+	// kill -9 the Seattle edge: within seconds nobody is routed to it.
+	sea := byID["sea"]
+	sea.p.cmd.Process.Kill()
+	killed := time.Now()
+	var gone time.Duration
+	for {
+		_, loc := redirectFor(t, api, st.PlaybackID, geoiptest.SeattleIP)
+		var in struct {
+			EdgeID string `json:"edge_id"`
+		}
+		raw, _ := cliRun(t, env, "stream", "ingest", "--json", "--ip", geoiptest.SeattleIP.String(), st.ID)
+		json.Unmarshal([]byte(raw), &in)
+		if loc != "" && !strings.HasPrefix(loc, sea.hls) && in.EdgeID != "" && in.EdgeID != "sea" {
+			gone = time.Since(killed)
+			break
+		}
+		if time.Since(killed) > 20*time.Second {
+			t.Fatalf("20s after kill -9, Seattle viewers still go to %q and creators to %q", loc, in.EdgeID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("FIGURE edge death: kill -9 -> no viewer or creator routed to it in %v (target 5s)", gone.Round(time.Millisecond))
+	if gone > 5*time.Second {
+		t.Errorf("routing still chose the dead edge for %v", gone)
+	}
+
+	// Drain the origin: new London viewers go elsewhere; the session goes on.
+	mustCLI(t, env, "node", "drain", "lon")
+	code, loc := redirectFor(t, api, st.PlaybackID, geoiptest.LondonIP)
+	if code != http.StatusFound || strings.HasPrefix(loc, byID["lon"].hls) {
+		t.Errorf("London viewer after draining lon: %d %q", code, loc)
+	}
+	var show struct {
+		Status string `json:"status"`
+	}
+	json.Unmarshal([]byte(mustCLI(t, env, "stream", "show", "--json", st.ID)), &show)
+	if show.Status != "active" {
+		t.Errorf("the live session on the drained edge ended: status %q", show.Status)
+	}
+	mustCLI(t, env, "node", "undrain", "lon")
 }

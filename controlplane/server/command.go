@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/livestreams/livestreams/shared/config"
 )
@@ -30,6 +31,10 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	cors := fs.String("cors-origins", "*", "comma-separated origins allowed by CORS")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients reach the API by, e.g. https://api.example.com (default: the request host)")
+	fs.StringVar(&cfg.GossipAddr, "gossip-addr", "", "join the edges' gossip as an observer on this address, e.g. 0.0.0.0:7946 (empty: routing uses edge leases only)")
+	gossipJoin := fs.String("gossip-join", "", "comma-separated gossip addresses of edges to join through")
+	fs.StringVar(&cfg.GossipKey, "gossip-key", "", "the fleet's gossip encryption key (16, 24 or 32 bytes, base64 or hex)")
+	fs.DurationVar(&cfg.GossipProbeInterval, "gossip-probe-interval", 500*time.Millisecond, "how often gossip probes a peer; a dead edge is noticed after about 4 of these")
 	fs.StringVar(&cfg.GeoIPDB, "geoip-db", "", "GeoLite2/GeoIP2 City .mmdb file for routing to the nearest edge (reloaded when it changes); empty routes by region and load")
 	fs.BoolVar(&cfg.AllowSignup, "allow-signup", false, "let anyone sign up and create an org (otherwise admins create users)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -51,6 +56,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.CORSOrigins = splitList(*cors)
+	cfg.GossipJoin = splitList(*gossipJoin)
 	if cfg.ClusterKey == "" && cfg.Bootstrap {
 		if cfg.ClusterKey, err = LoadOrCreateClusterKey(cfg.DataDir, stdout); err != nil {
 			fmt.Fprintln(stderr, "Error:", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/geoip"
+	"github.com/livestreams/livestreams/shared/gossip"
 )
 
 // Config configures a control-plane node.
@@ -48,6 +49,12 @@ type Config struct {
 	Logger    *slog.Logger
 	// Out receives the lines meant for the operator (setup token, URLs).
 	Out io.Writer
+	// GossipAddr, when set, joins the edge fleet's gossip (encrypted with
+	// GossipKey) as an observer, seeded by GossipJoin (edge addresses).
+	GossipAddr          string
+	GossipJoin          []string
+	GossipKey           string
+	GossipProbeInterval time.Duration // tests; zero is memberlist's default
 	// GeoIPDB is a GeoLite2/GeoIP2 City database for routing viewers and
 	// creators to the nearest edge; "" routes by region and load only.
 	GeoIPDB string
@@ -72,6 +79,7 @@ type Server struct {
 	quicAddr string
 	geoip    *geoip.Resolver
 	fleet    *fleet.Fleet
+	gossip   *gossip.Node
 
 	mu         sync.Mutex
 	setupToken string // plaintext of the setup token this process printed
@@ -136,7 +144,19 @@ func New(cfg Config) (*Server, error) {
 		s.node.Close()
 		return nil, fmt.Errorf("--geoip-db: %w", err)
 	}
-	s.fleet = fleet.New(fleet.Config{Store: s.node.Store(), GeoIP: s.geoip})
+	if err := s.startGossip(); err != nil {
+		hln.Close()
+		if s.quicConn != nil {
+			s.quicConn.Close()
+		}
+		s.node.Close()
+		return nil, fmt.Errorf("--gossip-addr: %w", err)
+	}
+	fc := fleet.Config{Store: s.node.Store(), GeoIP: s.geoip}
+	if s.gossip != nil {
+		fc.Members = gossipMembers{s.gossip}
+	}
+	s.fleet = fleet.New(fc)
 	s.handler = s.buildHandler()
 	return s, nil
 }
@@ -280,6 +300,7 @@ func (s *Server) shutdown() {
 	if s.quicConn != nil {
 		s.quicConn.Close()
 	}
+	s.leaveGossip()
 	s.wg.Wait()
 	s.node.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/livestreams/livestreams/shared/config"
 )
@@ -29,6 +30,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.PublicRTMP, "public-rtmp-url", "", "RTMP base URL publishers use (default rtmp://127.0.0.1:PORT/live)")
 	fs.StringVar(&lat, "lat", "", "latitude of this edge, for routing")
 	fs.StringVar(&lon, "lon", "", "longitude of this edge, for routing")
+	fs.StringVar(&cfg.GossipAddr, "gossip-addr", "", "join the fleet's gossip on this address, e.g. 0.0.0.0:7946 (needed for relaying and fast routing)")
+	var gossipJoin string
+	fs.StringVar(&gossipJoin, "gossip-join", "", "comma-separated gossip addresses of other edges or control-plane nodes")
+	fs.StringVar(&cfg.GossipKey, "gossip-key", "", "the fleet's gossip encryption key (16, 24 or 32 bytes, base64 or hex)")
+	fs.DurationVar(&cfg.GossipProbeInterval, "gossip-probe-interval", 500*time.Millisecond, "how often gossip probes a peer; a dead edge is noticed after about 4 of these")
 	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {
@@ -47,6 +53,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, a := range strings.Split(control, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			cfg.Control = append(cfg.Control, a)
+		}
+	}
+	for _, a := range strings.Split(gossipJoin, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.GossipJoin = append(cfg.GossipJoin, a)
 		}
 	}
 	var err error

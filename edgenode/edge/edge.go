@@ -24,6 +24,7 @@ import (
 	"github.com/livestreams/livestreams/edgenode/live"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/pki"
 )
 
@@ -46,6 +47,12 @@ type Config struct {
 	Logger     *slog.Logger
 	// Version is reported to the control plane.
 	Version string
+	// GossipAddr, when set, joins the fleet's gossip on this address,
+	// through GossipJoin seeds, encrypted with GossipKey.
+	GossipAddr          string
+	GossipJoin          []string
+	GossipKey           string
+	GossipProbeInterval time.Duration // tests; zero is memberlist's default
 }
 
 // Node is a running edge.
@@ -61,6 +68,9 @@ type Node struct {
 	// draining is the operator's order, learnt from heartbeats: no new
 	// publishes here (the control plane refuses them too).
 	draining atomic.Bool
+	viewers  atomic.Int64 // requests being served by the HLS origin
+	gossip   *gossip.Node
+	relay    *relay // nil without gossip
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession // by session id
@@ -119,6 +129,10 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.origin = hls.NewOrigin(hls.Config{Resolver: resolver{n}, Logger: cfg.Logger})
+	if err := n.startGossip(); err != nil {
+		n.close()
+		return nil, fmt.Errorf("--gossip-addr: %w", err)
+	}
 	return n, nil
 }
 
@@ -184,6 +198,10 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 	go func() { defer n.wg.Done(); n.heartbeatLoop(rctx) }()
+	if n.gossip != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.advertiseLoop(rctx.Done()) }()
+	}
 	n.log.Info("edge ready", "rtmp", n.cfg.PublicRTMP, "http", n.cfg.PublicURL)
 
 	select {
@@ -191,6 +209,11 @@ func (n *Node) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	rcancel()
+	if n.gossip != nil {
+		// Leave first, so routers stop sending viewers and creators here
+		// while the running sessions finish.
+		n.gossip.Leave(2 * time.Second)
+	}
 	n.endAll(errors.New("edge shutting down"))
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(sctx)
@@ -201,7 +224,19 @@ func (n *Node) Run(ctx context.Context) error {
 
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/hls/", n.origin)
+	mux.Handle("/hls/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.viewers.Add(1)
+		defer n.viewers.Add(-1)
+		if n.relay != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			if pid, name, playlist, ok := hls.SplitPath(r.URL.Path); ok && n.relays(pid) {
+				if !n.relay.prepare(w, r, pid, name, playlist) {
+					return
+				}
+			}
+		}
+		n.origin.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc(relayPrefix, n.serveRelayOrigin)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
 }
@@ -226,9 +261,28 @@ func (n *Node) endAll(reason error) {
 	}
 }
 
+// relays reports whether a request for pid goes through the relay: it is
+// not live here, and another edge originates it or did when this edge
+// last relayed it (then the relay finds it gone and answers 404 instead of
+// serving a stale cached playlist). A stream that ended here and is not
+// live elsewhere is served from what it left on disk.
+func (n *Node) relays(pid string) bool {
+	n.mu.Lock()
+	p := n.byPID[pid]
+	n.mu.Unlock()
+	if p != nil && p.dir == "" && p.live {
+		return false
+	}
+	if p != nil && p.dir != "" {
+		return true
+	}
+	o, ok := n.gossip.Origin(pid)
+	return ok && o.NodeID != n.cfg.NodeID
+}
+
 // onDrainChange is called when the drain order changes; gossip, once the
 // edge takes part in it, advertises the state to the fleet.
-func (n *Node) onDrainChange(draining bool) {}
+func (n *Node) onDrainChange(draining bool) { n.advertise() }
 
 // Draining reports whether the edge is under a drain order.
 func (n *Node) Draining() bool { return n.draining.Load() }

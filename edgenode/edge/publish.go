@@ -51,6 +51,7 @@ func (n *Node) onPublish(ctx context.Context, req rtmp.PublishRequest) (rtmp.Sin
 	n.mu.Lock()
 	n.sessions[ls.id] = ls
 	n.mu.Unlock()
+	n.advertise()
 	n.log.Info("publish started", "session_id", ls.id, "stream_id", st.ID, "remote_addr", req.RemoteAddr)
 	return sess, nil
 }
@@ -75,6 +76,7 @@ func (n *Node) reportEnd(ls *liveSession, end live.End) {
 		p.live = false
 	}
 	n.mu.Unlock()
+	n.advertise()
 	msg := protocol.SessionEnded{SessionID: ls.id, Reason: end.Reason, RecordingPath: end.RecordingPath, RecordingBytes: end.RecordingBytes}
 	for attempt := 0; attempt < 5; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -99,6 +101,7 @@ type playback struct {
 	keys   token.Keys
 	live   bool
 	at     time.Time
+	dir    string // the relay cache for a stream another edge originates; "" for our own
 }
 
 func (n *Node) setPlayback(st protocol.StreamInfo, keys []protocol.SigningKey, isLive bool) {

@@ -17,5 +17,9 @@ func (r resolver) Resolve(ctx context.Context, playbackID string) (hls.Stream, b
 	if p == nil {
 		return hls.Stream{}, false
 	}
-	return hls.Stream{PlaybackID: playbackID, Signed: p.signed, Keys: p.keys, Dir: r.n.hlsDir(playbackID), Live: p.live}, true
+	dir := p.dir
+	if dir == "" {
+		dir = r.n.hlsDir(playbackID)
+	}
+	return hls.Stream{PlaybackID: playbackID, Signed: p.signed, Keys: p.keys, Dir: dir, Live: p.live}, true
 }

@@ -117,3 +117,13 @@ func validComponent(s string) bool {
 func idByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
+
+// SplitPath validates a request path /hls/{playback_id}/{file} (or with
+// one variant directory) exactly as the origin does, and returns the
+// playback id and the file's name relative to the stream's directory.
+// Whatever sits in front of the origin (a relay filling a cache) uses it
+// so that both agree on what is a valid object.
+func SplitPath(p string) (playbackID, name string, playlist, ok bool) {
+	o, ok := parsePath(p)
+	return o.playbackID, o.name, o.kind == kindPlaylist, ok
+}
