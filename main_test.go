@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestMain(m *testing.M) {
 
 // cliRun runs the binary with a bounded time and returns stdout; a failed
 // command fails the test unless allowFail.
-func cliRun(t *testing.T, env []string, args ...string) (string, error) {
+func cliRun(t testing.TB, env []string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -59,7 +60,7 @@ func cliRun(t *testing.T, env []string, args ...string) (string, error) {
 	return stdout.String(), err
 }
 
-func mustCLI(t *testing.T, env []string, args ...string) string {
+func mustCLI(t testing.TB, env []string, args ...string) string {
 	t.Helper()
 	out, err := cliRun(t, env, args...)
 	if err != nil {
@@ -203,7 +204,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startProc(t *testing.T, args ...string) *proc {
+func startProc(t testing.TB, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), out: &syncBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -211,8 +212,18 @@ func startProc(t *testing.T, args ...string) *proc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
+		// A graceful stop lets an edge end its sessions and reap its
+		// ffmpeg, which would otherwise go on writing into the test's
+		// directory while it is removed.
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			p.cmd.Process.Kill()
+			<-done
+		}
 		if t.Failed() {
 			t.Logf("output of livestreams %s:\n%s", args[0], lastLines(p.out.String(), 40))
 		}
@@ -228,11 +239,11 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func addr(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t)) }
+func addr(t testing.TB) string { return fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t)) }
 
 // redirectFor asks the control plane where a viewer at ip plays pid, as a
 // load balancer in front of it would pass the address.
-func redirectFor(t *testing.T, api, pid string, ip netip.Addr) (int, string) {
+func redirectFor(t testing.TB, api, pid string, ip netip.Addr) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, api+"/v1/play/"+pid+".m3u8", nil)
 	req.Header.Set("X-Forwarded-For", ip.String())
@@ -245,12 +256,34 @@ func redirectFor(t *testing.T, api, pid string, ip netip.Addr) (int, string) {
 	return resp.StatusCode, resp.Header.Get("Location")
 }
 
-// TestEdgeFleet runs a control plane with a GeoIP database and three edges
-// in three cities, each its own process, gossiping: viewers and creators
-// from each city's addresses are routed to that city's edge; a killed edge
-// gets no traffic within seconds; a drained edge gets no new viewers while
-// its live session goes on.
-func TestEdgeFleet(t *testing.T) {
+// city is one edge of a test fleet.
+type city struct {
+	id, region, lat, lon string
+	ip                   netip.Addr
+	rtmp, hls            string
+	p                    *proc
+}
+
+// fleet is a control plane with a GeoIP database and gossip, and edges in
+// the given cities, each its own process.
+type fleet struct {
+	api  string
+	env  []string
+	byID map[string]*city
+}
+
+func testCities() []*city {
+	return []*city{
+		{id: "lon", region: "eu-west", lat: "51.51", lon: "-0.13", ip: geoiptest.LondonIP},
+		{id: "lin", region: "eu-north", lat: "58.41", lon: "15.62", ip: geoiptest.LinkopingIP},
+		{id: "sea", region: "us-west", lat: "47.61", lon: "-122.33", ip: geoiptest.SeattleIP},
+	}
+}
+
+// startFleet starts the fleet with the gossip probe interval given (the
+// product's default is 500ms) and waits until every edge is alive in the
+// control plane's gossip view.
+func startFleet(t testing.TB, probe string, cities []*city) *fleet {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Fatal("ffmpeg is required (make deps installs it)")
 	}
@@ -258,11 +291,11 @@ func TestEdgeFleet(t *testing.T) {
 	db := geoiptest.TempDB(t, geoiptest.Sample())
 	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	httpAddr, quicAddr, gossipAddr := addr(t), addr(t), addr(t)
-	api := "http://" + httpAddr
+	f := &fleet{api: "http://" + httpAddr, byID: map[string]*city{}}
 	cp := startProc(t, "control", "--bootstrap", "--node-id", "cp1", "--data-dir", filepath.Join(dir, "cp1"),
 		"--http-addr", httpAddr, "--raft-addr", addr(t), "--quic-addr", quicAddr,
-		"--gossip-addr", gossipAddr, "--gossip-key", key, "--gossip-probe-interval", "200ms",
-		"--geoip-db", db, "--trusted-proxies", "127.0.0.1/32")
+		"--gossip-addr", gossipAddr, "--gossip-key", key, "--gossip-probe-interval", probe,
+		"--geoip-db", db, "--trusted-proxies", "127.0.0.1/32", "--log-level", "warn")
 	var setup string
 	if !testcluster.Eventually(20*time.Second, 100*time.Millisecond, func() bool {
 		if m := setupTokenRe.FindStringSubmatch(cp.out.String()); m != nil {
@@ -272,34 +305,21 @@ func TestEdgeFleet(t *testing.T) {
 	}) {
 		t.Fatal("no setup token")
 	}
-	out := mustCLI(t, nil, "bootstrap", "--addr", api, "--token", setup, "--email", "ops@example.com", "--password", "correct horse battery")
+	out := mustCLI(t, nil, "bootstrap", "--addr", f.api, "--token", setup, "--email", "ops@example.com", "--password", "correct horse battery")
 	m := regexp.MustCompile(`LIVESTREAMS_TOKEN=(\S+)`).FindStringSubmatch(out)
-	env := []string{"LIVESTREAMS_ADDR=" + api, "LIVESTREAMS_TOKEN=" + strings.Trim(m[1], `"'`)}
-	join := strings.TrimSpace(mustCLI(t, env, "cluster", "join-token"))
-
-	type city struct {
-		id, region, lat, lon string
-		ip                   netip.Addr
-		rtmp, hls            string
-		p                    *proc
-	}
-	cities := []*city{
-		{id: "lon", region: "eu-west", lat: "51.51", lon: "-0.13", ip: geoiptest.LondonIP},
-		{id: "lin", region: "eu-north", lat: "58.41", lon: "15.62", ip: geoiptest.LinkopingIP},
-		{id: "sea", region: "us-west", lat: "47.61", lon: "-122.33", ip: geoiptest.SeattleIP},
-	}
-	byID := map[string]*city{}
+	f.env = []string{"LIVESTREAMS_ADDR=" + f.api, "LIVESTREAMS_TOKEN=" + strings.Trim(m[1], `"'`)}
+	join := strings.TrimSpace(mustCLI(t, f.env, "cluster", "join-token"))
 	for _, c := range cities {
 		rtmpAddr, httpA := addr(t), addr(t)
 		c.rtmp, c.hls = "rtmp://"+rtmpAddr+"/live", "http://"+httpA
 		c.p = startProc(t, "edge", "--node-id", c.id, "--data-dir", filepath.Join(dir, c.id), "--control", quicAddr,
 			"--join-token", join, "--rtmp-addr", rtmpAddr, "--http-addr", httpA, "--region", c.region,
 			"--lat", c.lat, "--lon", c.lon, "--gossip-addr", addr(t), "--gossip-join", gossipAddr,
-			"--gossip-key", key, "--gossip-probe-interval", "200ms")
-		byID[c.id] = c
+			"--gossip-key", key, "--gossip-probe-interval", probe)
+		f.byID[c.id] = c
 	}
 	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		raw, err := cliRun(t, env, "nodes", "--json")
+		raw, err := cliRun(t, f.env, "nodes", "--json")
 		var v struct {
 			Items []struct{ State, Source string }
 		}
@@ -310,22 +330,78 @@ func TestEdgeFleet(t *testing.T) {
 				n++
 			}
 		}
-		return err == nil && n == 3
+		return err == nil && n == len(cities)
 	}) {
-		raw, _ := cliRun(t, env, "nodes", "--json")
+		raw, _ := cliRun(t, f.env, "nodes", "--json")
 		t.Fatalf("the fleet did not form: %s", raw)
 	}
-	t.Logf("livestreams nodes:\n%s", mustCLI(t, env, "nodes"))
+	return f
+}
 
-	// Creators are sent to their city's edge.
-	var st struct {
-		ID         string `json:"id"`
-		PlaybackID string `json:"playback_id"`
-		StreamKey  string `json:"stream_key"`
-	}
-	if err := json.Unmarshal([]byte(mustCLI(t, env, "stream", "create", "--json", "fleet")), &st); err != nil {
+type liveStream struct {
+	ID         string `json:"id"`
+	PlaybackID string `json:"playback_id"`
+	StreamKey  string `json:"stream_key"`
+}
+
+// publishTo creates a stream and publishes a synthetic source to edge c
+// until the test ends; it returns once the stream plays.
+func (f *fleet) publishTo(t testing.TB, c *city) liveStream {
+	var st liveStream
+	if err := json.Unmarshal([]byte(mustCLI(t, f.env, "stream", "create", "--json", "fleet")), &st); err != nil {
 		t.Fatal(err)
 	}
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-t", "120", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p", "-f", "flv", c.rtmp+"/"+st.StreamKey)
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
+	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		code, _ := redirectFor(t, f.api, st.PlaybackID, c.ip)
+		return code == http.StatusFound
+	}) {
+		t.Fatal("the stream never went live")
+	}
+	return st
+}
+
+// untilRoutedAway kills edge c with SIGKILL and returns how long until
+// neither a viewer nor a creator at its city's address is sent to it.
+func (f *fleet) untilRoutedAway(t testing.TB, c *city, st liveStream) time.Duration {
+	c.p.cmd.Process.Kill()
+	killed := time.Now()
+	for {
+		_, loc := redirectFor(t, f.api, st.PlaybackID, c.ip)
+		var in struct {
+			EdgeID string `json:"edge_id"`
+		}
+		raw, _ := cliRun(t, f.env, "stream", "ingest", "--json", "--ip", c.ip.String(), st.ID)
+		json.Unmarshal([]byte(raw), &in)
+		if loc != "" && !strings.HasPrefix(loc, c.hls) && in.EdgeID != "" && in.EdgeID != c.id {
+			return time.Since(killed)
+		}
+		if time.Since(killed) > 20*time.Second {
+			t.Fatalf("20s after kill -9, viewers in %s still go to %q and creators to %q", c.id, loc, in.EdgeID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEdgeFleet runs a control plane with a GeoIP database and three edges
+// in three cities, each its own process, gossiping: viewers and creators
+// from each city's addresses are routed to that city's edge; a killed edge
+// gets no traffic within seconds; a drained edge gets no new viewers while
+// its live session goes on.
+func TestEdgeFleet(t *testing.T) {
+	cities := testCities()
+	f := startFleet(t, "200ms", cities)
+	api, env, byID := f.api, f.env, f.byID
+	t.Logf("livestreams nodes:\n%s", mustCLI(t, env, "nodes"))
+
+	// Creators are sent to their city's edge; viewers of a stream
+	// published in London too.
+	st := f.publishTo(t, byID["lon"])
 	for _, c := range cities {
 		var in struct {
 			EdgeID  string `json:"edge_id"`
@@ -336,20 +412,6 @@ func TestEdgeFleet(t *testing.T) {
 			t.Errorf("creator in %s: ingest %+v, want %s %s", c.id, in, c.id, c.rtmp)
 		}
 	}
-
-	// Publish to London; viewers everywhere are sent to their own city.
-	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-		"-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p", "-f", "flv", byID["lon"].rtmp+"/"+st.StreamKey)
-	if err := pub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
-	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		code, _ := redirectFor(t, api, st.PlaybackID, geoiptest.LondonIP)
-		return code == http.StatusFound
-	}) {
-		t.Fatal("the stream never went live")
-	}
 	for _, c := range cities {
 		code, loc := redirectFor(t, api, st.PlaybackID, c.ip)
 		if code != http.StatusFound || !strings.HasPrefix(loc, c.hls+"/hls/"+st.PlaybackID+"/") {
@@ -359,27 +421,8 @@ func TestEdgeFleet(t *testing.T) {
 	t.Logf("livestreams route --ip %s:\n%s", geoiptest.SeattleIP, mustCLI(t, env, "route", "--ip", geoiptest.SeattleIP.String(), st.PlaybackID))
 
 	// kill -9 the Seattle edge: within seconds nobody is routed to it.
-	sea := byID["sea"]
-	sea.p.cmd.Process.Kill()
-	killed := time.Now()
-	var gone time.Duration
-	for {
-		_, loc := redirectFor(t, api, st.PlaybackID, geoiptest.SeattleIP)
-		var in struct {
-			EdgeID string `json:"edge_id"`
-		}
-		raw, _ := cliRun(t, env, "stream", "ingest", "--json", "--ip", geoiptest.SeattleIP.String(), st.ID)
-		json.Unmarshal([]byte(raw), &in)
-		if loc != "" && !strings.HasPrefix(loc, sea.hls) && in.EdgeID != "" && in.EdgeID != "sea" {
-			gone = time.Since(killed)
-			break
-		}
-		if time.Since(killed) > 20*time.Second {
-			t.Fatalf("20s after kill -9, Seattle viewers still go to %q and creators to %q", loc, in.EdgeID)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Logf("FIGURE edge death: kill -9 -> no viewer or creator routed to it in %v (target 5s)", gone.Round(time.Millisecond))
+	gone := f.untilRoutedAway(t, byID["sea"], st)
+	t.Logf("FIGURE edge death: kill -9 -> no viewer or creator routed to it in %v (200ms probes; target 5s)", gone.Round(time.Millisecond))
 	if gone > 5*time.Second {
 		t.Errorf("routing still chose the dead edge for %v", gone)
 	}
@@ -398,4 +441,18 @@ func TestEdgeFleet(t *testing.T) {
 		t.Errorf("the live session on the drained edge ended: status %q", show.Status)
 	}
 	mustCLI(t, env, "node", "undrain", "lon")
+}
+
+// BenchmarkEdgeDeathToRouting measures, with the product's default gossip
+// tuning (500 ms probes), the time from an edge's kill -9 to the last
+// routing decision that still chose it, for viewers and creators.
+func BenchmarkEdgeDeathToRouting(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		cities := testCities()
+		f := startFleet(b, "500ms", cities)
+		st := f.publishTo(b, f.byID["lon"])
+		gone := f.untilRoutedAway(b, f.byID["sea"], st)
+		b.ReportMetric(gone.Seconds()*1000, "ms-to-reroute")
+		fmt.Printf("FIGURE edge death to routing (default 500ms gossip probes): %v until no viewer or creator is sent to a kill -9ed edge (target 5s)\n", gone.Round(time.Millisecond))
+	}
 }
