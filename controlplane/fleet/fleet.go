@@ -132,10 +132,28 @@ func (f *Fleet) Nodes() ([]Node, error) {
 				n.State = "expired"
 			}
 		}
+		if !n.HasLocation {
+			n.Lat, n.Lon, n.HasLocation = f.locate(n.HLSURL)
+		}
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// locate places an edge configured without coordinates where GeoIP puts
+// the address of its public URL, when that is an IP address.
+func (f *Fleet) locate(publicURL string) (lat, lon float64, ok bool) {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return 0, 0, false
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return 0, 0, false
+	}
+	loc, found := f.cfg.GeoIP.Lookup(ip)
+	return loc.Lat, loc.Lon, found
 }
 
 // Route is a routing answer: where to go and why.

@@ -165,3 +165,19 @@ func TestUnknownClientFallsBackToLoad(t *testing.T) {
 		t.Errorf("url %q", rt.URL)
 	}
 }
+
+func TestEdgeWithoutCoordinatesIsPlacedByGeoIP(t *testing.T) {
+	f, members, st, now := world(t)
+	delete(members.m, "sea")
+	err := f.cfg.Store.Update(func(tx *state.Tx) error {
+		return tx.PutEdge(state.Edge{ID: "sea", HLSURL: "http://" + geoiptest.SeattleIP.String() + ":8081",
+			RTMPURL: "rtmp://" + geoiptest.SeattleIP.String() + "/live", LeaseExpiresAt: now.Add(10 * time.Second)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := f.Playback(context.Background(), st, geoiptest.SeattleIP)
+	if err != nil || rt.EdgeID != "sea" {
+		t.Fatalf("Seattle viewer: %+v %v, want the edge GeoIP places in Seattle", rt, err)
+	}
+}

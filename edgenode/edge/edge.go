@@ -69,13 +69,17 @@ type Node struct {
 	// publishes here (the control plane refuses them too).
 	draining atomic.Bool
 	viewers  atomic.Int64 // requests being served by the HLS origin
+	egress   atomic.Int64 // bytes sent to viewers, ever
 	gossip   *gossip.Node
 	relay    *relay // nil without gossip
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession // by session id
 	byPID    map[string]*playback    // by playback id, outliving sessions
-	wg       sync.WaitGroup
+	// egressAt/egressPrev are the previous egress sample.
+	egressAt   time.Time
+	egressPrev int64
+	wg         sync.WaitGroup
 }
 
 type liveSession struct {
@@ -227,6 +231,7 @@ func (n *Node) routes() http.Handler {
 	mux.Handle("/hls/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.viewers.Add(1)
 		defer n.viewers.Add(-1)
+		w = countingWriter{w, &n.egress}
 		if n.relay != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			if pid, name, playlist, ok := hls.SplitPath(r.URL.Path); ok && n.relays(pid) {
 				if !n.relay.prepare(w, r, pid, name, playlist) {
@@ -260,6 +265,32 @@ func (n *Node) endAll(reason error) {
 		}
 	}
 }
+
+// countingWriter counts the bytes sent to viewers, for the egress rate the
+// edge advertises.
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	k, err := c.ResponseWriter.Write(p)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+// ReadFrom keeps the server's sendfile path for segments.
+func (c countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.ResponseWriter.(io.ReaderFrom); ok {
+		k, err := rf.ReadFrom(r)
+		c.n.Add(k)
+		return k, err
+	}
+	return io.Copy(struct{ io.Writer }{c}, r)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (c countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // relays reports whether a request for pid goes through the relay: it is
 // not live here, and another edge originates it or did when this edge

@@ -58,11 +58,25 @@ func (n *Node) advertise() {
 	n.mu.Unlock()
 	sort.Strings(streams)
 	cpu := loadFraction()
+	egress := n.egressRate()
 	n.gossip.Update(func(i *gossip.Info) {
 		i.Streams = streams
 		i.Draining = n.draining.Load()
-		i.Load = gossip.Load{CPU: cpu, Transcodes: transcodes, Viewers: int(n.viewers.Load())}
+		i.Load = gossip.Load{CPU: cpu, Transcodes: transcodes, Viewers: int(n.viewers.Load()), EgressBps: egress}
 	})
+}
+
+// egressRate is the bit rate sent to viewers since the previous call.
+func (n *Node) egressRate() int64 {
+	now, total := time.Now(), n.egress.Load()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	prevAt, prev := n.egressAt, n.egressPrev
+	n.egressAt, n.egressPrev = now, total
+	if prevAt.IsZero() || !now.After(prevAt) {
+		return 0
+	}
+	return int64(float64(total-prev) * 8 / now.Sub(prevAt).Seconds())
 }
 
 func (n *Node) advertiseLoop(stop <-chan struct{}) {
