@@ -19,8 +19,14 @@
 // carries the token, which lets players that know nothing about tokens
 // follow them.
 //
+// A stream another edge originates comes with a Fetch function instead of
+// a directory (edgenode/relay fills a local cache from the origin edge);
+// the origin checks the token first, then serves what Fetch returns like a
+// local file. The origin edge recognises the relaying edge's requests with
+// Config.TrustRequest: they need no token and get playlists as written.
+//
 // It deliberately does not know where streams come from (a Resolver says),
-// relay from other edges, cache, or write anything: ffmpeg writes each
+// fetch from other edges, cache, or write anything: ffmpeg writes each
 // file under a temporary name and renames it, and the origin never serves
 // those *.tmp names.
 package hls

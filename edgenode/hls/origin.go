@@ -33,6 +33,15 @@ type Stream struct {
 	Keys       token.Keys // the org's verification keys, by key id
 	Dir        string     // the directory ffmpeg writes the stream's HLS into
 	Live       bool       // informational; caching does not depend on it (a playback id can go live again)
+
+	// Fetch, when set, is where the stream's objects come from instead of
+	// Dir: a stream another edge originates, relayed into a local cache.
+	// It returns the path of a complete local copy of name (a validated
+	// name relative to the stream, "720p/seg_00001.m4s"). The origin calls
+	// it after the token check, so a viewer without a token cannot make
+	// the edge fetch anything, and then serves the file exactly as a local
+	// one. An error that is fs.ErrNotExist is a 404; any other is a 502.
+	Fetch func(ctx context.Context, name string) (path string, err error)
 }
 
 // Resolver tells the origin which playback ids it serves. Resolve is
@@ -50,12 +59,21 @@ type Config struct {
 	// CORSOrigin is the Access-Control-Allow-Origin value; "" is "*".
 	// Players are usually on another origin than the edge.
 	CORSOrigin string
+
+	// TrustRequest, when set, reports whether a request comes from a
+	// member of the cluster (another edge relaying a stream) rather than
+	// from a viewer. It is asked only for signed streams; a trusted
+	// request needs no token, and its playlists are served as written,
+	// not rewritten, so the relaying edge can rewrite them for its own
+	// viewers. Compare secrets in constant time.
+	TrustRequest func(*http.Request) bool
 }
 
 // Origin is an http.Handler serving HLS from the streams a Resolver names.
 // Mount it at /hls/ without stripping the prefix.
 type Origin struct {
 	resolver Resolver
+	trust    func(*http.Request) bool
 	log      *slog.Logger
 	now      func() time.Time
 	h        headerValues
@@ -92,6 +110,7 @@ func NewOrigin(cfg Config) *Origin {
 	}
 	return &Origin{
 		resolver: cfg.Resolver,
+		trust:    cfg.TrustRequest,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		h: headerValues{
@@ -157,13 +176,13 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, http.StatusNotFound, "not found\n")
 		return
 	}
-	if st.Dir == "" {
+	if st.Dir == "" && st.Fetch == nil {
 		o.log.Warn("stream has no directory", "playback_id", obj.playbackID)
 		o.fail(w, http.StatusNotFound, "not found\n")
 		return
 	}
-	var tok string
-	if st.Signed {
+	var tok string // "" for a trusted request: nothing to rewrite with
+	if st.Signed && (o.trust == nil || !o.trust(r)) {
 		tok = requestToken(r)
 		if tok == "" {
 			o.log.Debug("playback refused", "playback_id", obj.playbackID, "file", obj.name, "reason", "no token")
@@ -177,7 +196,18 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	f, fi, ok := o.open(st.Dir, obj)
+	var path string
+	if st.Fetch != nil {
+		var code int
+		if path, code = o.fetch(r.Context(), st, obj); code != 0 {
+			o.fail(w, code, strings.ToLower(http.StatusText(code))+"\n")
+			return
+		}
+	} else {
+		// parsePath admits only plain names and at most one directory.
+		path = filepath.Join(st.Dir, filepath.FromSlash(obj.name))
+	}
+	f, fi, ok := o.open(path, obj)
 	if !ok {
 		o.fail(w, http.StatusNotFound, "not found\n")
 		return
@@ -199,12 +229,29 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
-// open opens the object's regular file under dir. Anything else (missing,
+// fetch asks the stream's Fetch for a local copy of the object. It
+// returns the copy's path, or the status to answer with.
+func (o *Origin) fetch(ctx context.Context, st Stream, obj object) (string, int) {
+	path, err := st.Fetch(ctx, obj.name)
+	switch {
+	case err == nil:
+		return path, 0
+	case errors.Is(err, fs.ErrNotExist):
+		return "", http.StatusNotFound
+	case ctx.Err() != nil:
+		return "", http.StatusServiceUnavailable // the viewer left; nobody reads this
+	}
+	// Debug: every viewer of a stream whose origin died gets here; the
+	// fetcher is the one to log a failure once.
+	o.log.Debug("fetch hls object", "playback_id", obj.playbackID, "file", obj.name, "err", err)
+	return "", http.StatusBadGateway
+}
+
+// open opens the object's regular file at path. Anything else (missing,
 // a directory, unreadable) is "not there": the caller answers 404, and
 // only unexpected failures are logged.
-func (o *Origin) open(dir string, obj object) (*os.File, fs.FileInfo, bool) {
-	// parsePath admits only plain names and at most one directory.
-	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(obj.name)))
+func (o *Origin) open(path string, obj object) (*os.File, fs.FileInfo, bool) {
+	f, err := os.Open(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			o.log.Warn("open hls file", "playback_id", obj.playbackID, "file", obj.name, "err", err)
@@ -220,9 +267,10 @@ func (o *Origin) open(dir string, obj object) (*os.File, fs.FileInfo, bool) {
 }
 
 // servePlaylist writes a playlist, rewritten to carry tok when the stream
-// is signed. It sends no Last-Modified: a live playlist changes more than
-// once a second, finer than the header can say, and a 304 would freeze a
-// player on an old playlist.
+// is signed and the request had one (a trusted request has none). It
+// sends no Last-Modified: a live playlist changes more than once a
+// second, finer than the header can say, and a 304 would freeze a player
+// on an old playlist.
 func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, obj object, signed bool, tok string) {
 	if fi.Size() > maxPlaylistSize {
 		o.log.Error("playlist too large", "playback_id", obj.playbackID, "file", obj.name, "size", fi.Size())
@@ -242,9 +290,11 @@ func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, f *os.Fil
 	h := w.Header()
 	h["Content-Type"] = o.h.playlist
 	if signed {
-		// A verified token holds only base64url bytes and dots: it needs
-		// no escaping in a query.
-		body = RewritePlaylist(body, tokenParam+"="+tok)
+		if tok != "" {
+			// A verified token holds only base64url bytes and dots: it
+			// needs no escaping in a query.
+			body = RewritePlaylist(body, tokenParam+"="+tok)
+		}
 		h["Cache-Control"] = o.h.cachePlaylistPrivate
 	} else {
 		h["Cache-Control"] = o.h.cachePlaylist
