@@ -79,7 +79,10 @@ type Node struct {
 	// egressAt/egressPrev are the previous egress sample.
 	egressAt   time.Time
 	egressPrev int64
-	wg         sync.WaitGroup
+	// cpuAt/cpuPrev are the previous CPU sample.
+	cpuAt   time.Time
+	cpuPrev time.Duration
+	wg      sync.WaitGroup
 }
 
 type liveSession struct {

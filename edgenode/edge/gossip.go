@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/livestreams/livestreams/shared/gossip"
@@ -57,7 +58,7 @@ func (n *Node) advertise() {
 	transcodes := len(n.sessions)
 	n.mu.Unlock()
 	sort.Strings(streams)
-	cpu := loadFraction()
+	cpu := n.cpuFraction()
 	egress := n.egressRate()
 	n.gossip.Update(func(i *gossip.Info) {
 		i.Streams = streams
@@ -92,17 +93,46 @@ func (n *Node) advertiseLoop(stop <-chan struct{}) {
 	}
 }
 
-// loadFraction is the one-minute load average over the number of cores: a
-// cheap, system-wide measure that includes the ffmpeg children.
-func loadFraction() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
+// cpuFraction is the share of the machine's cores this edge used since the
+// previous call: its own CPU time plus that of its running transcoders
+// (read from /proc, since they are only reaped when their session ends).
+// It measures the edge, not the whole machine, so edges sharing a host
+// (or a noisy neighbour) do not report each other's work.
+func (n *Node) cpuFraction() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, pid := range n.TranscoderPIDs() {
+		used += procCPU(pid)
+	}
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	prevAt, prev := n.cpuAt, n.cpuPrev
+	n.cpuAt, n.cpuPrev = now, used
+	if prevAt.IsZero() || !now.After(prevAt) || used < prev {
+		return 0 // first sample, or a transcoder ended and took its time with it
+	}
+	return (used - prev).Seconds() / now.Sub(prevAt).Seconds() / float64(runtime.NumCPU())
+}
+
+// procCPU is a process's user+system CPU time from /proc/PID/stat.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0
 	}
-	f, _, _ := strings.Cut(string(b), " ")
-	v, err := strconv.ParseFloat(f, 64)
-	if err != nil {
+	// The command name may hold spaces; fields resume after its ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
 		return 0
 	}
-	return v / float64(runtime.NumCPU())
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / ticks
 }
