@@ -71,7 +71,7 @@ type Node struct {
 	viewers  atomic.Int64 // requests being served by the HLS origin
 	egress   atomic.Int64 // bytes sent to viewers, ever
 	gossip   *gossip.Node
-	relay    *relay // nil without gossip
+	relay    *relaying // nil without gossip
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession // by session id
@@ -135,11 +135,15 @@ func New(cfg Config) (*Node, error) {
 		n.close()
 		return nil, err
 	}
-	n.origin = hls.NewOrigin(hls.Config{Resolver: resolver{n}, Logger: cfg.Logger})
 	if err := n.startGossip(); err != nil {
 		n.close()
 		return nil, fmt.Errorf("--gossip-addr: %w", err)
 	}
+	oc := hls.Config{Resolver: resolver{n}, Logger: cfg.Logger}
+	if n.relay != nil {
+		oc.TrustRequest = n.relay.trusted
+	}
+	n.origin = hls.NewOrigin(oc)
 	return n, nil
 }
 
@@ -226,6 +230,9 @@ func (n *Node) Run(ctx context.Context) error {
 	srv.Shutdown(sctx)
 	cancel()
 	n.wg.Wait()
+	if n.relay != nil {
+		n.relay.cache.Close()
+	}
 	return err
 }
 
@@ -235,16 +242,8 @@ func (n *Node) routes() http.Handler {
 		n.viewers.Add(1)
 		defer n.viewers.Add(-1)
 		w = countingWriter{w, &n.egress}
-		if n.relay != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			if pid, name, playlist, ok := hls.SplitPath(r.URL.Path); ok && n.relays(pid) {
-				if !n.relay.prepare(w, r, pid, name, playlist) {
-					return
-				}
-			}
-		}
 		n.origin.ServeHTTP(w, r)
 	}))
-	mux.HandleFunc(relayPrefix, n.serveRelayOrigin)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
 }
@@ -294,25 +293,6 @@ func (c countingWriter) ReadFrom(r io.Reader) (int64, error) {
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (c countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// relays reports whether a request for pid goes through the relay: it is
-// not live here, and another edge originates it or did when this edge
-// last relayed it (then the relay finds it gone and answers 404 instead of
-// serving a stale cached playlist). A stream that ended here and is not
-// live elsewhere is served from what it left on disk.
-func (n *Node) relays(pid string) bool {
-	n.mu.Lock()
-	p := n.byPID[pid]
-	n.mu.Unlock()
-	if p != nil && p.dir == "" && p.live {
-		return false
-	}
-	if p != nil && p.dir != "" {
-		return true
-	}
-	o, ok := n.gossip.Origin(pid)
-	return ok && o.NodeID != n.cfg.NodeID
-}
 
 // onDrainChange is called when the drain order changes; gossip, once the
 // edge takes part in it, advertises the state to the fleet.

@@ -30,7 +30,7 @@ func (n *Node) startGossip() error {
 		return err
 	}
 	n.gossip = g
-	n.relay = newRelay(n)
+	n.relay = newRelaying(n)
 	return nil
 }
 

@@ -101,7 +101,6 @@ type playback struct {
 	keys   token.Keys
 	live   bool
 	at     time.Time
-	dir    string // the relay cache for a stream another edge originates; "" for our own
 }
 
 func (n *Node) setPlayback(st protocol.StreamInfo, keys []protocol.SigningKey, isLive bool) {

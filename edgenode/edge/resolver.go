@@ -6,20 +6,26 @@ import (
 	"github.com/livestreams/livestreams/edgenode/hls"
 )
 
-// resolver tells the HLS origin what it may serve: a playback id this edge
-// has originated, with its policy and the org's verification keys.
+// resolver tells the HLS origin what it may serve: a stream live here, one
+// live on another edge (relayed), or what a stream that ended here left.
 type resolver struct{ n *Node }
 
 func (r resolver) Resolve(ctx context.Context, playbackID string) (hls.Stream, bool) {
 	r.n.mu.Lock()
 	p := r.n.byPID[playbackID]
 	r.n.mu.Unlock()
-	if p == nil {
-		return hls.Stream{}, false
+	if p != nil && p.live {
+		return hls.Stream{PlaybackID: playbackID, Signed: p.signed, Keys: p.keys, Dir: r.n.hlsDir(playbackID), Live: true}, true
 	}
-	dir := p.dir
-	if dir == "" {
-		dir = r.n.hlsDir(playbackID)
+	// Live on another edge: relay it.
+	if r.n.relay != nil {
+		if st, ok := r.n.relay.resolve(ctx, playbackID); ok {
+			return st, true
+		}
 	}
-	return hls.Stream{PlaybackID: playbackID, Signed: p.signed, Keys: p.keys, Dir: dir, Live: p.live}, true
+	// Ended here and live nowhere else: what it left on disk.
+	if p != nil {
+		return hls.Stream{PlaybackID: playbackID, Signed: p.signed, Keys: p.keys, Dir: r.n.hlsDir(playbackID)}, true
+	}
+	return hls.Stream{}, false
 }
