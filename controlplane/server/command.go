@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/livestreams/livestreams/shared/config"
@@ -45,7 +43,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
-	logger, err := NewLogger(stderr, *logLevel)
+	logger, err := config.NewLogger(stderr, *logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
@@ -55,8 +53,8 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", config.Fail("trusted-proxies", err.Error()))
 		return 2
 	}
-	cfg.CORSOrigins = splitList(*cors)
-	cfg.GossipJoin = splitList(*gossipJoin)
+	cfg.CORSOrigins = config.SplitList(*cors)
+	cfg.GossipJoin = config.SplitList(*gossipJoin)
 	if cfg.ClusterKey == "" && cfg.Bootstrap {
 		if cfg.ClusterKey, err = LoadOrCreateClusterKey(cfg.DataDir, stdout); err != nil {
 			fmt.Fprintln(stderr, "Error:", err)
@@ -76,19 +74,10 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// NewLogger returns the process logger at the named level.
-func NewLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, config.Fail("log-level", "must be debug, info, warn or error")
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
 // ParsePrefixes parses a comma-separated list of CIDRs or IPs.
 func ParsePrefixes(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, part := range splitList(s) {
+	for _, part := range config.SplitList(s) {
 		if p, err := netip.ParsePrefix(part); err == nil {
 			out = append(out, p)
 			continue
@@ -100,16 +89,6 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func hostname() string {

@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/livestreams/livestreams/shared/config"
@@ -44,23 +42,12 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		fmt.Fprintln(stderr, "Error:", config.Fail("log-level", "must be debug, info, warn or error"))
+	var err error
+	if cfg.Logger, err = config.NewLogger(stderr, level); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
-	for _, a := range strings.Split(control, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			cfg.Control = append(cfg.Control, a)
-		}
-	}
-	for _, a := range strings.Split(gossipJoin, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			cfg.GossipJoin = append(cfg.GossipJoin, a)
-		}
-	}
-	var err error
+	cfg.Control, cfg.GossipJoin = config.SplitList(control), config.SplitList(gossipJoin)
 	if cfg.Lat, err = parseCoord(lat, 90); err != nil {
 		fmt.Fprintln(stderr, "Error:", config.Fail("lat", err.Error()))
 		return 2

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 
 	"github.com/livestreams/livestreams/shared/config"
@@ -30,12 +29,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintln(stderr, "Error:", config.Fail("log-level", "must be debug, info, warn or error"))
+	var err error
+	if cfg.Logger, err = config.NewLogger(stderr, *level); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
 	c, err := Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
