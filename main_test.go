@@ -357,11 +357,15 @@ func (f *fleet) publishTo(t testing.TB, c *city) liveStream {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
-	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		code, _ := redirectFor(t, f.api, st.PlaybackID, c.ip)
+	var code int
+	var loc string
+	if !testcluster.Eventually(45*time.Second, 200*time.Millisecond, func() bool {
+		code, loc = redirectFor(t, f.api, st.PlaybackID, c.ip)
 		return code == http.StatusFound
 	}) {
-		t.Fatal("the stream never went live")
+		show, _ := cliRun(t, f.env, "stream", "show", "--json", st.ID)
+		nodes, _ := cliRun(t, f.env, "nodes", "--json")
+		t.Fatalf("the stream never went live: play answered %d %q\nstream: %s\nnodes: %s", code, loc, show, nodes)
 	}
 	return st
 }
