@@ -95,30 +95,10 @@ func apikeyList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	var list struct {
-		Items []apiKeyView `json:"items"`
-	}
-	raw, err := cl.get(ctx, "/v1/api-keys", &list)
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printJSON(raw)
-	}
-	if len(list.Items) == 0 {
-		fmt.Fprintln(c.stdout, "No API keys.")
-		return nil
-	}
-	rows := make([][]string, 0, len(list.Items))
-	for _, k := range list.Items {
-		rows = append(rows, []string{k.ID, k.Name, orDash(k.Prefix), k.Role, yesno(k.ClusterAdmin),
-			c.ago(k.CreatedAt), c.ago(k.LastUsedAt), c.ago(k.RevokedAt)})
-	}
-	return table(c.stdout, []string{"ID", "NAME", "PREFIX", "ROLE", "CLUSTER ADMIN", "CREATED", "LAST USED", "REVOKED"}, rows)
+	return listTable(ctx, c, "/v1/api-keys", "No API keys.", []string{"ID", "NAME", "PREFIX", "ROLE", "CLUSTER ADMIN", "CREATED", "LAST USED", "REVOKED"}, func(k apiKeyView) []string {
+		return []string{k.ID, k.Name, orDash(k.Prefix), k.Role, yesno(k.ClusterAdmin),
+			c.ago(k.CreatedAt), c.ago(k.LastUsedAt), c.ago(k.RevokedAt)}
+	})
 }
 
 func apikeyRevoke(ctx context.Context, e *env, args []string) error {

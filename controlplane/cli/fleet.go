@@ -38,22 +38,7 @@ live streams each edge originates. Needs a cluster admin.`)
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	var v struct {
-		Items []fleetNode `json:"items"`
-	}
-	raw, err := cl.get(ctx, "/v1/nodes", &v)
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printJSON(raw)
-	}
-	rows := make([][]string, 0, len(v.Items))
-	for _, n := range v.Items {
+	return listTable(ctx, c, "/v1/nodes", "No edges have joined.", []string{"ID", "STATE", "REGION", "LOCATION", "CPU", "TRANSCODES", "VIEWERS", "STREAMS", "HLS"}, func(n fleetNode) []string {
 		state := n.State
 		if n.Draining {
 			state += " (draining)"
@@ -62,11 +47,9 @@ live streams each edge originates. Needs a cluster admin.`)
 		if n.HasLoc {
 			loc = fmt.Sprintf("%.2f,%.2f", n.Lat, n.Lon)
 		}
-		rows = append(rows, []string{n.ID, state, orDash(n.Region), loc,
-			fmt.Sprintf("%.0f%%", n.Load.CPU*100), strconv.Itoa(n.Load.Transcodes), strconv.Itoa(n.Load.Viewers),
-			strconv.Itoa(len(n.Streams)), orDash(n.HLSURL)})
-	}
-	return table(c.stdout, []string{"ID", "STATE", "REGION", "LOCATION", "CPU", "TRANSCODES", "VIEWERS", "STREAMS", "HLS"}, rows)
+		return []string{n.ID, state, orDash(n.Region), loc, fmt.Sprintf("%.0f%%", n.Load.CPU*100),
+			strconv.Itoa(n.Load.Transcodes), strconv.Itoa(n.Load.Viewers), strconv.Itoa(len(n.Streams)), orDash(n.HLSURL)}
+	})
 }
 
 func nodeDrain(ctx context.Context, e *env, args []string) error {

@@ -47,29 +47,9 @@ func orgList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	var list struct {
-		Items []orgView `json:"items"`
-	}
-	raw, err := cl.get(ctx, "/v1/orgs", &list)
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printJSON(raw)
-	}
-	if len(list.Items) == 0 {
-		fmt.Fprintln(c.stdout, "No orgs.")
-		return nil
-	}
-	rows := make([][]string, 0, len(list.Items))
-	for _, o := range list.Items {
-		rows = append(rows, []string{o.ID, o.Name, c.ago(o.CreatedAt)})
-	}
-	return table(c.stdout, []string{"ID", "NAME", "CREATED"}, rows)
+	return listTable(ctx, c, "/v1/orgs", "No orgs.", []string{"ID", "NAME", "CREATED"}, func(o orgView) []string {
+		return []string{o.ID, o.Name, c.ago(o.CreatedAt)}
+	})
 }
 
 func orgDelete(ctx context.Context, e *env, args []string) error {
@@ -87,27 +67,7 @@ func orgMembers(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	var list struct {
-		Items []memberView `json:"items"`
-	}
-	raw, err := cl.get(ctx, pathf("/v1/orgs/%s/members", c.pos[0]), &list)
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printJSON(raw)
-	}
-	if len(list.Items) == 0 {
-		fmt.Fprintln(c.stdout, "No members.")
-		return nil
-	}
-	rows := make([][]string, 0, len(list.Items))
-	for _, m := range list.Items {
-		rows = append(rows, []string{m.UserID, m.Email, orDash(m.Name), m.Role, c.ago(m.CreatedAt)})
-	}
-	return table(c.stdout, []string{"USER ID", "EMAIL", "NAME", "ROLE", "SINCE"}, rows)
+	return listTable(ctx, c, pathf("/v1/orgs/%s/members", c.pos[0]), "No members.", []string{"USER ID", "EMAIL", "NAME", "ROLE", "SINCE"}, func(m memberView) []string {
+		return []string{m.UserID, m.Email, orDash(m.Name), m.Role, c.ago(m.CreatedAt)}
+	})
 }

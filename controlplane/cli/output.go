@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -125,4 +126,33 @@ func pathf(format string, args ...string) string {
 		esc[i] = url.PathEscape(a)
 	}
 	return fmt.Sprintf(format, esc...)
+}
+
+// listTable fetches a list route and prints it: the answer as it came with
+// --json, else a line saying the list is empty, else a table of one row
+// per item.
+func listTable[T any](ctx context.Context, c *cmd, path, empty string, header []string, row func(T) []string) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	var list struct {
+		Items []T `json:"items"`
+	}
+	raw, err := cl.get(ctx, path, &list)
+	if err != nil {
+		return err
+	}
+	if c.g.json {
+		return c.printJSON(raw)
+	}
+	if len(list.Items) == 0 {
+		fmt.Fprintln(c.stdout, empty)
+		return nil
+	}
+	rows := make([][]string, 0, len(list.Items))
+	for _, it := range list.Items {
+		rows = append(rows, row(it))
+	}
+	return table(c.stdout, header, rows)
 }

@@ -55,29 +55,9 @@ func signingKeyList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	var list struct {
-		Items []signingKeyView `json:"items"`
-	}
-	raw, err := cl.get(ctx, "/v1/signing-keys", &list)
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printJSON(raw)
-	}
-	if len(list.Items) == 0 {
-		fmt.Fprintln(c.stdout, "No signing keys.")
-		return nil
-	}
-	rows := make([][]string, 0, len(list.Items))
-	for _, k := range list.Items {
-		rows = append(rows, []string{k.ID, yesno(k.CanMint), c.ago(k.CreatedAt), c.ago(k.RevokedAt)})
-	}
-	return table(c.stdout, []string{"ID", "CAN MINT", "CREATED", "REVOKED"}, rows)
+	return listTable(ctx, c, "/v1/signing-keys", "No signing keys.", []string{"ID", "CAN MINT", "CREATED", "REVOKED"}, func(k signingKeyView) []string {
+		return []string{k.ID, yesno(k.CanMint), c.ago(k.CreatedAt), c.ago(k.RevokedAt)}
+	})
 }
 
 func signingKeyRevoke(ctx context.Context, e *env, args []string) error {

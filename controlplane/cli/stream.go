@@ -130,33 +130,13 @@ func streamList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	var list struct {
-		Items []streamView `json:"items"`
-	}
-	raw, err := cl.get(ctx, "/v1/streams", &list)
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printJSON(raw)
-	}
-	if len(list.Items) == 0 {
-		fmt.Fprintln(c.stdout, "No streams.")
-		return nil
-	}
-	rows := make([][]string, 0, len(list.Items))
-	for _, s := range list.Items {
+	return listTable(ctx, c, "/v1/streams", "No streams.", []string{"ID", "NAME", "STATUS", "PLAYBACK", "LATENCY", "RECORDING", "CREATED"}, func(s streamView) []string {
 		status := s.Status
 		if s.Disabled {
 			status += " (disabled)"
 		}
-		rows = append(rows, []string{s.ID, s.Name, status, s.PlaybackPolicy, s.LatencyMode, yesno(s.Recording), c.ago(s.CreatedAt)})
-	}
-	return table(c.stdout, []string{"ID", "NAME", "STATUS", "PLAYBACK", "LATENCY", "RECORDING", "CREATED"}, rows)
+		return []string{s.ID, s.Name, status, s.PlaybackPolicy, s.LatencyMode, yesno(s.Recording), c.ago(s.CreatedAt)}
+	})
 }
 
 func streamShow(ctx context.Context, e *env, args []string) error {
@@ -276,33 +256,13 @@ func streamSessions(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	var list struct {
-		Items []sessionView `json:"items"`
-	}
-	raw, err := cl.get(ctx, pathf("/v1/streams/%s/sessions", c.pos[0]), &list)
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printJSON(raw)
-	}
-	if len(list.Items) == 0 {
-		fmt.Fprintln(c.stdout, "No sessions.")
-		return nil
-	}
-	rows := make([][]string, 0, len(list.Items))
-	for _, s := range list.Items {
+	return listTable(ctx, c, pathf("/v1/streams/%s/sessions", c.pos[0]), "No sessions.", []string{"ID", "EDGE", "PROTOCOL", "STARTED", "ENDED", "DURATION", "END REASON", "SOURCE"}, func(s sessionView) []string {
 		ended, duration := "live", c.now().Sub(s.StartedAt.Time)
 		if !s.EndedAt.IsZero() {
 			ended = c.ago(s.EndedAt)
 			duration = s.EndedAt.Sub(s.StartedAt.Time)
 		}
-		rows = append(rows, []string{s.ID, orDash(s.EdgeID), orDash(s.Protocol), c.ago(s.StartedAt), ended,
-			duration.Round(time.Second).String(), orDash(s.EndReason), s.Source.String()})
-	}
-	return table(c.stdout, []string{"ID", "EDGE", "PROTOCOL", "STARTED", "ENDED", "DURATION", "END REASON", "SOURCE"}, rows)
+		return []string{s.ID, orDash(s.EdgeID), orDash(s.Protocol), c.ago(s.StartedAt), ended,
+			duration.Round(time.Second).String(), orDash(s.EndReason), s.Source.String()}
+	})
 }
