@@ -178,14 +178,13 @@ func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	key := streamkey.New()
-	sealed, err := streamkey.Seal(secret, key)
+	key, hash, sealed, err := streamkey.Generate(secret)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	now := h.now()
-	s := state.Stream{ID: ids.New("str"), OrgID: p.orgID, Name: name, KeyHash: streamkey.Hash(secret, key),
+	s := state.Stream{ID: ids.New("str"), OrgID: p.orgID, Name: name, KeyHash: hash,
 		KeySealed: sealed, PlaybackID: ids.PlaybackID(), PlaybackPolicy: in.PlaybackPolicy, Recording: recording,
 		LatencyMode: in.LatencyMode, Status: state.StreamIdle, CreatedAt: now, UpdatedAt: now, KeyResetAt: now}
 	if err := h.apply(r.Context(), fsm.CmdCreateStream, s, &s); err != nil {
@@ -318,13 +317,12 @@ func (h *Handler) resetStreamKey(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	key := streamkey.New()
-	sealed, err := streamkey.Seal(secret, key)
+	key, hash, sealed, err := streamkey.Generate(secret)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	cmd := fsm.ResetStreamKey{OrgID: orgID, ID: id, KeyHash: streamkey.Hash(secret, key), KeySealed: sealed, At: h.now()}
+	cmd := fsm.ResetStreamKey{OrgID: orgID, ID: id, KeyHash: hash, KeySealed: sealed, At: h.now()}
 	if err := h.apply(r.Context(), fsm.CmdResetStreamKey, cmd, nil); err != nil {
 		h.writeError(w, r, err)
 		return

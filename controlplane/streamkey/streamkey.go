@@ -55,6 +55,16 @@ func Seal(secret []byte, key string) (string, error) {
 	return base64.RawStdEncoding.EncodeToString(a.Seal(nonce, nonce, []byte(key), nil)), nil
 }
 
+// Generate makes a new key and what is stored of it: its lookup hash and
+// its sealed form.
+func Generate(secret []byte) (key, hash, sealed string, err error) {
+	key = New()
+	if sealed, err = Seal(secret, key); err != nil {
+		return "", "", "", err
+	}
+	return key, Hash(secret, key), sealed, nil
+}
+
 // Open decrypts a sealed key.
 func Open(secret []byte, sealed string) (string, error) {
 	raw, err := base64.RawStdEncoding.DecodeString(sealed)

@@ -35,3 +35,17 @@ func TestSealOpenAndHash(t *testing.T) {
 		t.Fatal("redact leaks the key")
 	}
 }
+
+func TestGenerate(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	key, hash, sealed, err := Generate(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hash != Hash(secret, key) {
+		t.Error("hash does not match the key")
+	}
+	if got, err := Open(secret, sealed); err != nil || got != key {
+		t.Errorf("sealed opens to %q, %v; want the key", got, err)
+	}
+}
