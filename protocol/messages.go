@@ -224,4 +224,7 @@ type PlaybackInfoReply struct {
 	OriginNodeID   string       `json:"origin_node_id,omitempty"`
 	Live           bool         `json:"live"`
 	SigningKeys    []SigningKey `json:"signing_keys"`
+	// Asset is set when the playback id is an on-demand asset's (StreamID
+	// is then empty).
+	Asset *AssetPlayback `json:"asset,omitempty"`
 }
