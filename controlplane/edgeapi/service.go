@@ -17,6 +17,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/streamkey"
 	"github.com/livestreams/livestreams/protocol"
@@ -32,6 +33,9 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	LeaseTTL          time.Duration
 	Now               func() time.Time
+	// Jobs is the media job queue edges lease from; nil refuses job
+	// messages as unavailable.
+	Jobs *jobs.Service
 }
 
 // Service handles edge messages.
@@ -125,6 +129,16 @@ func (s *Service) Handle(ctx context.Context, peer protocol.Peer, typ string, bo
 		return decodeAnd(body, func(r protocol.Heartbeat) (any, error) { return s.heartbeat(ctx, peer, r) })
 	case protocol.TypePlaybackInfo:
 		return decodeAnd(body, func(r protocol.PlaybackInfoRequest) (any, error) { return s.playbackInfo(r) })
+	case protocol.TypeLeaseJobs:
+		return decodeAnd(body, func(r protocol.LeaseJobsRequest) (any, error) { return s.leaseJobs(ctx, peer, r) })
+	case protocol.TypeRenewJobs:
+		return decodeAnd(body, func(r protocol.RenewJobsRequest) (any, error) { return s.renewJobs(ctx, peer, r) })
+	case protocol.TypeWatchJobs:
+		return decodeAnd(body, func(r protocol.WatchJobsRequest) (any, error) { return s.watchJobs(ctx, peer, r) })
+	case protocol.TypeFinishJob:
+		return decodeAnd(body, func(r protocol.FinishJobRequest) (any, error) { return s.finishJob(ctx, peer, r) })
+	case protocol.TypeRecordingUploaded:
+		return decodeAnd(body, func(r protocol.RecordingUploaded) (any, error) { return s.recordingUploaded(ctx, peer, r) })
 	}
 	return nil, &protocol.Error{Code: protocol.CodeUnknownType, Message: "unknown message type " + typ}
 }
@@ -280,10 +294,15 @@ func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.
 
 func (s *Service) playbackInfo(r protocol.PlaybackInfoRequest) (any, error) {
 	var st state.Stream
+	var asset *state.Asset
 	var origin string
 	if err := s.view(func(tx *state.Tx) error {
 		var err error
-		if st, err = tx.StreamByPlaybackID(r.PlaybackID); err != nil {
+		if st, err = tx.StreamByPlaybackID(r.PlaybackID); state.IsNotFound(err) {
+			a, err := tx.AssetByPlaybackID(r.PlaybackID)
+			asset = &a
+			return err
+		} else if err != nil {
 			return err
 		}
 		if st.CurrentSessionID != "" {
@@ -294,6 +313,15 @@ func (s *Service) playbackInfo(r protocol.PlaybackInfoRequest) (any, error) {
 		return nil
 	}); err != nil {
 		return nil, &protocol.Error{Code: protocol.CodeNotFound, Message: "unknown playback id"}
+	}
+	if asset != nil {
+		keys, err := s.signingKeys(asset.OrgID)
+		if err != nil {
+			return nil, err
+		}
+		return protocol.PlaybackInfoReply{OrgID: asset.OrgID, PlaybackPolicy: asset.PlaybackPolicy, SigningKeys: keys,
+			Asset: &protocol.AssetPlayback{ID: asset.ID, Prefix: asset.ObjectPrefix, Ready: asset.Status == state.AssetReady,
+				SourceKey: asset.SourceKey, Duration: asset.Duration}}, nil
 	}
 	keys, err := s.signingKeys(st.OrgID)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/shared/config"
+	"github.com/livestreams/livestreams/shared/objstore"
 )
 
 // Command runs `livestreams control`: it parses flags (with LIVESTREAMS_*
@@ -35,6 +36,10 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.GossipProbeInterval, "gossip-probe-interval", 500*time.Millisecond, "how often gossip probes a peer; a dead edge is noticed after about 4 of these")
 	fs.StringVar(&cfg.GeoIPDB, "geoip-db", "", "GeoLite2/GeoIP2 City .mmdb file for routing to the nearest edge (reloaded when it changes); empty routes by region and load")
 	fs.BoolVar(&cfg.AllowSignup, "allow-signup", false, "let anyone sign up and create an org (otherwise admins create users)")
+	var store objstore.Flags
+	store.Register(fs)
+	fs.DurationVar(&cfg.JobLeaseTTL, "job-lease-ttl", 0, "how long an edge holds a media job without renewing it (default 30s)")
+	fs.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest VOD upload accepted, in bytes (default 10 GiB)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {
 		if err == flag.ErrHelp {
@@ -60,6 +65,17 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "Error:", err)
 			return 1
 		}
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + advertise(cfg.HTTPAddr, cfg.AdvertiseHost)
+	}
+	if cfg.ObjectStore, err = store.Open(ctx, base, logger); err != nil {
+		fmt.Fprintln(stderr, "Error:", config.Fail("object-store", err.Error()))
+		return 2
+	}
+	if cfg.ObjectStore != nil {
+		defer cfg.ObjectStore.Close()
 	}
 	srv, err := New(cfg)
 	if err != nil {

@@ -52,7 +52,7 @@ func (s *Server) serveQUIC(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("issue control-plane certificate: %w", err)
 	}
-	svc := edgeapi.New(edgeapi.Config{Node: s.node, Logger: s.cfg.Logger, LeaseTTL: s.cfg.EdgeLeaseTTL})
+	svc := edgeapi.New(edgeapi.Config{Node: s.node, Logger: s.cfg.Logger, LeaseTTL: s.cfg.EdgeLeaseTTL, Jobs: s.jobs})
 	qs, err := protocol.NewServer(protocol.ServerConfig{
 		PacketConn:   s.quicConn,
 		TLS:          &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},

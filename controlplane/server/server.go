@@ -22,9 +22,11 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/gossip"
+	"github.com/livestreams/livestreams/shared/objstore"
 )
 
 // Config configures a control-plane node.
@@ -63,6 +65,16 @@ type Config struct {
 	EdgeLeaseTTL time.Duration
 	// Raft tuning (tests); zero means the cluster package defaults.
 	SnapshotThreshold uint64
+	// ObjectStore holds recordings, uploads and VOD renditions; nil turns
+	// uploads and clips off (recordings then stay on the edges). A Local
+	// store is also served at /objects/ for its presigned URLs. The caller
+	// closes it after Run.
+	ObjectStore objstore.Store
+	// JobLeaseTTL is how long an edge holds a media job without renewing
+	// it; zero means the jobs package default (30 s).
+	JobLeaseTTL time.Duration
+	// MaxUploadBytes bounds VOD uploads; zero means the API default.
+	MaxUploadBytes int64
 }
 
 // Server is a running control-plane node.
@@ -79,6 +91,7 @@ type Server struct {
 	quicAddr string
 	geoip    *geoip.Resolver
 	fleet    *fleet.Fleet
+	jobs     *jobs.Service
 	gossip   *gossip.Node
 
 	mu         sync.Mutex
@@ -157,6 +170,14 @@ func New(cfg Config) (*Server, error) {
 		fc.Members = gossipMembers{s.gossip}
 	}
 	s.fleet = fleet.New(fc)
+	if s.jobs, err = jobs.New(jobs.Config{Node: s.node, LeaseTTL: cfg.JobLeaseTTL, Logger: cfg.Logger}); err != nil {
+		hln.Close()
+		if s.quicConn != nil {
+			s.quicConn.Close()
+		}
+		s.node.Close()
+		return nil, err
+	}
 	s.handler = s.buildHandler()
 	return s, nil
 }
@@ -267,9 +288,13 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.leaderLoop(ctx) }()
 	go func() { defer s.wg.Done(); s.geoip.Watch(ctx) }()
+	go func() {
+		defer s.wg.Done()
+		jobs.NewReaper(jobs.ReaperConfig{Node: s.node, Logger: s.cfg.Logger}).Run(ctx)
+	}()
 	if s.quicConn != nil {
 		s.wg.Add(1)
 		go func() {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/api"
 	"github.com/livestreams/livestreams/dashboard"
+	"github.com/livestreams/livestreams/shared/objstore"
 )
 
 // hashSetupToken is how the one-time setup token is stored and compared; the
@@ -34,6 +35,9 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("/v1/", apiHandler)
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, apiHandler)
+	}
+	if l, ok := s.cfg.ObjectStore.(*objstore.Local); ok {
+		mux.Handle("/objects/", l.Handler())
 	}
 	mux.Handle("/", dashboard.Handler())
 	return mux
