@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -77,6 +78,12 @@ type Config struct {
 	// PlaylistTTL is how long a playlist is reused; 0 derives it from each
 	// playlist: a quarter of its #EXT-X-TARGETDURATION, within 100 ms-3 s.
 	PlaylistTTL time.Duration
+	// Open, when set, is the upstream instead of HTTP: it opens object
+	// name of playbackID from origin (whatever string Fetch was given,
+	// such as an asset's object-store prefix). A missing object is an
+	// error that is fs.ErrNotExist (or wraps ErrNotFound).
+	Open func(ctx context.Context, origin, playbackID, name string) (io.ReadCloser, error)
+
 	// Timeout bounds one upstream fetch of a segment (0 is 10 s);
 	// PlaylistTimeout one of a playlist (0 is 3 s), which is how long
 	// viewers of a stream whose origin hangs wait before they get an
@@ -90,6 +97,7 @@ type Relay struct {
 	dir     string // CacheDir/objects: one directory per playback id
 	trash   string // CacheDir: where purged directories go to be removed
 	client  *http.Client
+	open    func(ctx context.Context, origin, playbackID, name string) (io.ReadCloser, error)
 	auth    func() string
 	log     *slog.Logger
 	now     func() time.Time
@@ -177,6 +185,7 @@ func New(cfg Config) *Relay {
 		dir:      filepath.Join(cfg.CacheDir, "objects"),
 		trash:    cfg.CacheDir,
 		client:   cfg.Client,
+		open:     cfg.Open,
 		auth:     cfg.AuthHeader,
 		log:      cfg.Logger,
 		now:      cfg.Now,

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -57,37 +59,13 @@ func (r *Relay) download(k key, origin, path string) (size int64, ttl time.Durat
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
 
-	// The name was validated (hls.ValidObject): nothing in it needs
-	// escaping.
-	target := strings.TrimSuffix(origin, "/") + "/hls/" + k.playbackID + "/" + k.name
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	body, length, err := r.upstreamBody(ctx, k, origin)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrUpstream, err)
+		return 0, 0, err
 	}
-	if r.auth != nil {
-		if a := r.auth(); a != "" {
-			req.Header.Set("Authorization", a)
-		}
-	}
-	req.Header.Set("User-Agent", "livestreams-relay")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrUpstream, err)
-	}
-	defer func() {
-		// Drain a short error body so the connection is reused.
-		io.CopyN(io.Discard, resp.Body, 4<<10)
-		resp.Body.Close()
-	}()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return 0, 0, ErrNotFound
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
-		return 0, 0, fmt.Errorf("%w: %s: the origin edge refused this edge's cluster credential (is the relay secret the same on every edge?)", ErrUpstream, resp.Status)
-	case resp.StatusCode != http.StatusOK:
-		return 0, 0, fmt.Errorf("%w: %s", ErrUpstream, resp.Status)
-	case resp.ContentLength > limit:
-		return 0, 0, fmt.Errorf("%w: Content-Length %d is over the %d-byte limit", ErrUpstream, resp.ContentLength, limit)
+	defer body.Close()
+	if length > limit {
+		return 0, 0, fmt.Errorf("%w: Content-Length %d is over the %d-byte limit", ErrUpstream, length, limit)
 	}
 
 	dir := filepath.Dir(path)
@@ -110,7 +88,7 @@ func (r *Relay) download(k key, origin, path string) (size int64, ttl time.Durat
 		w = io.MultiWriter(tmp, &pl)
 	}
 	// The length header may be absent (chunked) or wrong: count.
-	size, err = io.Copy(w, io.LimitReader(resp.Body, limit+1))
+	size, err = io.Copy(w, io.LimitReader(body, limit+1))
 	switch {
 	case err != nil:
 		return 0, 0, fmt.Errorf("%w: reading body: %w", ErrUpstream, err)
@@ -131,6 +109,63 @@ func (r *Relay) download(k key, origin, path string) (size int64, ttl time.Durat
 	}
 	return size, ttl, nil
 }
+
+// upstreamBody opens the object upstream: through Config.Open, or from
+// the origin edge over HTTP. length is -1 when unknown.
+func (r *Relay) upstreamBody(ctx context.Context, k key, origin string) (body io.ReadCloser, length int64, err error) {
+	if r.open != nil {
+		body, err := r.open(ctx, origin, k.playbackID, k.name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, 0, fmt.Errorf("%w: %w", ErrNotFound, err)
+		case err != nil:
+			return nil, 0, fmt.Errorf("%w: %w", ErrUpstream, err)
+		}
+		return body, -1, nil
+	}
+	// The name was validated (hls.ValidObject): nothing in it needs
+	// escaping.
+	target := strings.TrimSuffix(origin, "/") + "/hls/" + k.playbackID + "/" + k.name
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrUpstream, err)
+	}
+	if r.auth != nil {
+		if a := r.auth(); a != "" {
+			req.Header.Set("Authorization", a)
+		}
+	}
+	req.Header.Set("User-Agent", "livestreams-relay")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrUpstream, err)
+	}
+	drain := func() {
+		// Drain a short error body so the connection is reused.
+		io.CopyN(io.Discard, resp.Body, 4<<10)
+		resp.Body.Close()
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		drain()
+		return nil, 0, ErrNotFound
+	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
+		drain()
+		return nil, 0, fmt.Errorf("%w: %s: the origin edge refused this edge's cluster credential (is the relay secret the same on every edge?)", ErrUpstream, resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		drain()
+		return nil, 0, fmt.Errorf("%w: %s", ErrUpstream, resp.Status)
+	}
+	return readCloser{resp.Body, drain}, resp.ContentLength, nil
+}
+
+// readCloser closes by draining, so the connection is reused.
+type readCloser struct {
+	io.Reader
+	close func()
+}
+
+func (rc readCloser) Close() error { rc.close(); return nil }
 
 // playlistTTL is how long a playlist may be reused: a quarter of its
 // target duration (the longest segment), so a viewer of the relay trails
