@@ -23,8 +23,10 @@ import (
 	"github.com/livestreams/livestreams/edgenode/hls"
 	"github.com/livestreams/livestreams/edgenode/live"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
+	"github.com/livestreams/livestreams/edgenode/uploadq"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/gossip"
+	"github.com/livestreams/livestreams/shared/objstore"
 	"github.com/livestreams/livestreams/shared/pki"
 )
 
@@ -53,6 +55,18 @@ type Config struct {
 	GossipJoin          []string
 	GossipKey           string
 	GossipProbeInterval time.Duration // tests; zero is memberlist's default
+
+	// ObjectStore, when set, receives the recordings (through the durable
+	// upload queue) and serves on-demand assets; nil keeps recordings on
+	// disk and serves live streams only.
+	ObjectStore objstore.Store
+	// Runner runs media jobs (package media); with an object store and
+	// MaxJobs > 0 the edge leases vod, recording-vod and clip jobs.
+	Runner  JobRunner
+	MaxJobs int
+	// UploadBackoff is the first retry wait of a failed upload (tests);
+	// zero is the queue's default.
+	UploadBackoff time.Duration
 }
 
 // Node is a running edge.
@@ -71,7 +85,10 @@ type Node struct {
 	viewers  atomic.Int64 // requests being served by the HLS origin
 	egress   atomic.Int64 // bytes sent to viewers, ever
 	gossip   *gossip.Node
-	relay    *relaying // nil without gossip
+	relay    *relaying      // nil without gossip
+	uploads  *uploadq.Queue // nil without an object store
+	jobs     *jobLoop       // nil without a runner
+	vod      *vodServing    // nil without an object store
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession // by session id
@@ -139,6 +156,16 @@ func New(cfg Config) (*Node, error) {
 		n.close()
 		return nil, fmt.Errorf("--gossip-addr: %w", err)
 	}
+	if err := n.openUploads(); err != nil {
+		n.close()
+		return nil, err
+	}
+	if cfg.ObjectStore != nil {
+		n.vod = newVODServing(n)
+		if cfg.Runner != nil && cfg.MaxJobs > 0 {
+			n.jobs = newJobLoop(n, cfg.Runner, cfg.MaxJobs)
+		}
+	}
 	oc := hls.Config{Resolver: resolver{n}, Logger: cfg.Logger}
 	if n.relay != nil {
 		oc.TrustRequest = n.relay.trusted
@@ -158,6 +185,9 @@ func loopback(a net.Addr) string {
 func (n *Node) close() {
 	n.rtmpLn.Close()
 	n.httpLn.Close()
+	if n.uploads != nil {
+		n.uploads.Close()
+	}
 }
 
 // RTMPURL is the base URL publishers use (rtmp://host:port/live).
@@ -168,10 +198,6 @@ func (n *Node) HTTPURL() string { return n.cfg.PublicURL }
 
 func (n *Node) hlsDir(playbackID string) string {
 	return filepath.Join(n.cfg.DataDir, "hls", playbackID)
-}
-
-func (n *Node) recordingPath(sessionID string) string {
-	return filepath.Join(n.cfg.DataDir, "recordings", sessionID+".mp4")
 }
 
 // Run connects to the control plane and serves until ctx ends; then it ends
@@ -191,6 +217,21 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.client = client
 	defer client.Close()
+
+	// Recordings a killed run left are queued before anything new is
+	// recorded.
+	n.recoverRecordings()
+	uctx, ucancel := context.WithCancel(context.Background())
+	defer ucancel()
+	if n.uploads != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.uploads.Run(uctx); err != nil && uctx.Err() == nil {
+				n.log.Error("upload queue stopped", "err", err)
+			}
+		}()
+	}
 
 	srv := &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
@@ -213,6 +254,10 @@ func (n *Node) Run(ctx context.Context) error {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.advertiseLoop(rctx.Done()) }()
 	}
+	if n.jobs != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.jobs.run(rctx) }()
+	}
 	n.log.Info("edge ready", "rtmp", n.cfg.PublicRTMP, "http", n.cfg.PublicURL)
 
 	select {
@@ -226,10 +271,16 @@ func (n *Node) Run(ctx context.Context) error {
 		n.gossip.Leave(2 * time.Second)
 	}
 	n.endAll(errors.New("edge shutting down"))
+	// The sessions' recordings are queued by now; uploads in flight stop
+	// and resume on the next start.
+	ucancel()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(sctx)
 	cancel()
 	n.wg.Wait()
+	if n.vod != nil {
+		n.vod.cache.Close()
+	}
 	if n.relay != nil {
 		n.relay.cache.Close()
 	}
@@ -239,11 +290,17 @@ func (n *Node) Run(ctx context.Context) error {
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/hls/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rewriteThumbnail(w, r) {
+			return
+		}
 		n.viewers.Add(1)
 		defer n.viewers.Add(-1)
 		w = countingWriter{w, &n.egress}
 		n.origin.ServeHTTP(w, r)
 	}))
+	if l, ok := n.cfg.ObjectStore.(*objstore.Local); ok {
+		mux.Handle("/objects/", l.Handler()) // the presigned URLs of a file: store
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
 }

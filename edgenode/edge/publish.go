@@ -34,7 +34,7 @@ func (n *Node) onPublish(ctx context.Context, req rtmp.PublishRequest) (rtmp.Sin
 	latency := transcode.Latency(st.LatencyMode)
 	rec := ""
 	if st.Recording {
-		rec = n.recordingPath(reply.SessionID)
+		rec = n.recordingPath(reply.SessionID, st.OrgID)
 	}
 	ls := &liveSession{id: reply.SessionID, stream: st}
 	sess, err := live.New(context.Background(), live.Config{
@@ -77,6 +77,7 @@ func (n *Node) reportEnd(ls *liveSession, end live.End) {
 	}
 	n.mu.Unlock()
 	n.advertise()
+	n.queueRecording(ls, end.RecordingPath)
 	msg := protocol.SessionEnded{SessionID: ls.id, Reason: end.Reason, RecordingPath: end.RecordingPath, RecordingBytes: end.RecordingBytes}
 	for attempt := 0; attempt < 5; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -27,5 +27,9 @@ func (r resolver) Resolve(ctx context.Context, playbackID string) (hls.Stream, b
 	if p != nil {
 		return hls.Stream{PlaybackID: playbackID, Signed: p.signed, Keys: p.keys, Dir: r.n.hlsDir(playbackID)}, true
 	}
+	// An on-demand asset, from object storage.
+	if r.n.vod != nil {
+		return r.n.vod.resolve(ctx, playbackID)
+	}
 	return hls.Stream{}, false
 }
