@@ -244,6 +244,29 @@ func (f *Fleet) Playback(ctx context.Context, s state.Stream, ip netip.Addr) (Ro
 	return f.choose(ip, cands, nodes)
 }
 
+// VOD chooses the edge a viewer at ip plays an on-demand asset from: the
+// best alive, non-draining edge by distance and load. Any edge serves any
+// asset (it reads the asset's objects from object storage), so there is no
+// origin. The route's URL is the asset's master playlist on that edge,
+// HLSURL/hls/{playback_id}/master.m3u8; its thumbnail and storyboard are
+// beside it. routing.ErrNoEdge (wrapped) when no edge can take the viewer.
+func (f *Fleet) VOD(ctx context.Context, playbackID string, ip netip.Addr) (Route, error) {
+	nodes, err := f.Nodes()
+	if err != nil {
+		return Route{}, err
+	}
+	var cands []routing.Candidate
+	for _, n := range nodes {
+		if n.HLSURL == "" {
+			continue
+		}
+		c := candidate(n)
+		c.URL = strings.TrimRight(n.HLSURL, "/") + "/hls/" + url.PathEscape(playbackID) + "/master.m3u8"
+		cands = append(cands, c)
+	}
+	return f.choose(ip, cands, nodes)
+}
+
 // Ingest chooses the edge a creator at ip publishes to.
 func (f *Fleet) Ingest(ctx context.Context, ip netip.Addr) (Route, error) {
 	nodes, err := f.Nodes()

@@ -181,3 +181,28 @@ func TestEdgeWithoutCoordinatesIsPlacedByGeoIP(t *testing.T) {
 		t.Fatalf("Seattle viewer: %+v %v, want the edge GeoIP places in Seattle", rt, err)
 	}
 }
+
+func TestVODGoesToTheNearestLiveEdge(t *testing.T) {
+	f, members, _, _ := world(t)
+	for ip, want := range map[netip.Addr]string{geoiptest.LondonIP: "lon", geoiptest.LinkopingIP: "lin", geoiptest.SeattleIP: "sea"} {
+		rt, err := f.VOD(context.Background(), "vod pid", ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rt.EdgeID != want || rt.URL != "http://"+want+":8081/hls/vod%20pid/master.m3u8" {
+			t.Errorf("viewer %v: routed to %s (%s), want %s", ip, rt.EdgeID, rt.URL, want)
+		}
+	}
+	// No origin: London dead does not stop an asset playing, it only
+	// moves London's viewers elsewhere; a draining edge gets none.
+	members.set("lon", func(m *Member) { m.State = "dead" })
+	members.set("lin", func(m *Member) { m.Draining = true })
+	rt, err := f.VOD(context.Background(), "pid", geoiptest.LondonIP)
+	if err != nil || rt.EdgeID != "sea" {
+		t.Fatalf("London viewer with London dead and Linköping draining: %+v %v, want sea", rt, err)
+	}
+	members.set("sea", func(m *Member) { m.State = "left" })
+	if _, err := f.VOD(context.Background(), "pid", geoiptest.LondonIP); !errors.Is(err, routing.ErrNoEdge) {
+		t.Fatalf("no routable edge: %v, want ErrNoEdge", err)
+	}
+}
