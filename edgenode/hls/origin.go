@@ -215,7 +215,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 
 	h["X-Content-Type-Options"] = o.h.nosniff
-	if obj.kind == kindPlaylist {
+	if obj.kind == kindPlaylist || isStoryboard(obj) && st.Signed && tok != "" {
 		o.servePlaylist(w, r, f, fi, obj, st.Signed, tok)
 		return
 	}
@@ -288,12 +288,16 @@ func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, f *os.Fil
 	}
 	body := buf.Bytes()
 	h := w.Header()
-	h["Content-Type"] = o.h.playlist
+	h["Content-Type"] = o.contentType(obj)
 	if signed {
 		if tok != "" {
 			// A verified token holds only base64url bytes and dots: it
 			// needs no escaping in a query.
-			body = RewritePlaylist(body, tokenParam+"="+tok)
+			if obj.kind == kindText {
+				body = RewriteStoryboard(body, tokenParam+"="+tok)
+			} else {
+				body = RewritePlaylist(body, tokenParam+"="+tok)
+			}
 		}
 		h["Cache-Control"] = o.h.cachePlaylistPrivate
 	} else {
@@ -304,6 +308,12 @@ func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, f *os.Fil
 	if r.Method != http.MethodHead {
 		w.Write(body)
 	}
+}
+
+// isStoryboard reports whether obj is a storyboard's WebVTT, whose image
+// references carry the viewer's token like a playlist's URIs.
+func isStoryboard(obj object) bool {
+	return obj.kind == kindText && (obj.name == "storyboard.vtt" || strings.HasSuffix(obj.name, "/storyboard.vtt"))
 }
 
 func (o *Origin) contentType(obj object) []string {

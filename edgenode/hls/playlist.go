@@ -195,3 +195,45 @@ func isAbsoluteURI(u []byte) bool {
 	}
 	return false
 }
+
+// RewriteStoryboard returns a storyboard's WebVTT src with query added to
+// each cue payload that is a relative image reference
+// ("storyboard.jpg#xywh=0,0,160,90" becomes
+// "storyboard.jpg?token=…#xywh=0,0,160,90"), so a player fetching the
+// tiles of a signed asset carries the viewer's token. Headers, timings,
+// NOTE blocks and anything that is not a single URI-shaped word are
+// copied unchanged.
+func RewriteStoryboard(src []byte, query string) []byte {
+	if query == "" {
+		return src
+	}
+	out := make([]byte, 0, len(src)+bytes.Count(src, []byte{'\n'})*(len(query)+1))
+	for len(src) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			line, src = src[:i+1], src[i+1:]
+		} else {
+			line, src = src, nil
+		}
+		content := bytes.TrimRight(line, "\r\n")
+		if !cueImageRef(content) {
+			out = append(out, line...)
+			continue
+		}
+		out = appendURI(out, content, query)
+		out = append(out, line[len(content):]...)
+	}
+	return out
+}
+
+// cueImageRef reports whether a WebVTT line is an image reference of a
+// storyboard cue: one word naming a .jpg/.png/.webp, with or without a
+// fragment, and not a header, timing or note.
+func cueImageRef(l []byte) bool {
+	if len(l) == 0 || bytes.ContainsAny(l, " \t") || bytes.Contains(l, []byte("-->")) || bytes.HasPrefix(l, []byte("WEBVTT")) {
+		return false
+	}
+	base, _, _ := bytes.Cut(l, []byte{'#'})
+	base, _, _ = bytes.Cut(base, []byte{'?'})
+	return bytes.HasSuffix(base, []byte(".jpg")) || bytes.HasSuffix(base, []byte(".png")) || bytes.HasSuffix(base, []byte(".webp"))
+}
