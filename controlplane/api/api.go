@@ -27,7 +27,10 @@ import (
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/fleet"
+	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/controlplane/uploads"
+	"github.com/livestreams/livestreams/shared/objstore"
 )
 
 // EdgeDirectory says where a stream plays and where its encoder publishes
@@ -38,6 +41,11 @@ type EdgeDirectory interface {
 	Playback(ctx context.Context, s state.Stream, client netip.Addr) (fleet.Route, error)
 	// Ingest routes a creator at client to an edge taking publishes.
 	Ingest(ctx context.Context, client netip.Addr) (fleet.Route, error)
+	// VOD routes a viewer at client to an edge serving the on-demand
+	// asset with playbackID (any edge serves any asset); the route's URL
+	// is its master playlist, with thumbnail.jpg, storyboard.jpg and
+	// storyboard.vtt beside it. routing.ErrNoEdge when no edge can.
+	VOD(ctx context.Context, playbackID string, client netip.Addr) (fleet.Route, error)
 	// Nodes lists the edge fleet.
 	Nodes() ([]fleet.Node, error)
 }
@@ -69,6 +77,19 @@ type Config struct {
 	// client address; zero means 10 a minute with a burst of 5.
 	AuthRatePerMinute int
 	AuthBurst         int
+	// Jobs queues media work; nil answers 503 on the routes that create
+	// assets or jobs (uploads, clips) and on job cancellation.
+	Jobs *jobs.Service
+	// Store holds the assets' objects; nil answers 503 for uploads, and
+	// deleting an asset then deletes its record only (and logs so).
+	Store objstore.Store
+	// MaxUploadBytes is the largest upload accepted; zero means
+	// uploads.DefaultMaxBytes (10 GiB). The uploads.Watcher must enforce
+	// the same limit.
+	MaxUploadBytes int64
+	// UploadURLTTL is how long an upload URL lasts; zero means
+	// uploads.DefaultURLTTL (1 h). The uploads.Watcher must use the same.
+	UploadURLTTL time.Duration
 }
 
 // Limits of the HTTP surface.
@@ -126,6 +147,12 @@ func New(cfg Config) *Handler {
 	if cfg.AuthBurst <= 0 {
 		cfg.AuthBurst = 5
 	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = uploads.DefaultMaxBytes
+	}
+	if cfg.UploadURLTTL <= 0 {
+		cfg.UploadURLTTL = uploads.DefaultURLTTL
+	}
 	h := &Handler{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "api"),
@@ -178,7 +205,10 @@ func (h *Handler) routes() chi.Router {
 		r.Get("/readyz", h.readyz)
 		r.Get("/metrics", h.metrics.handler.ServeHTTP)
 		r.Get("/v1/openapi.json", h.openAPI)
-		r.Get("/v1/play/{playback_id}.m3u8", h.play)
+		r.Get("/v1/play/{playback_id}.m3u8", h.play(playlistFile))
+		r.Get("/v1/play/{playback_id}/thumbnail.jpg", h.play(objstore.ThumbnailFile))
+		r.Get("/v1/play/{playback_id}/storyboard.jpg", h.play(objstore.StoryboardImageFile))
+		r.Get("/v1/play/{playback_id}/storyboard.vtt", h.play(objstore.StoryboardVTTFile))
 
 		r.With(h.rateLimited).Post("/v1/auth/signup", h.signup)
 		r.With(h.rateLimited).Post("/v1/auth/login", h.login)
@@ -210,6 +240,17 @@ func (h *Handler) routes() chi.Router {
 			r.With(h.role(state.RoleMember)).Post("/v1/streams/{id}/reset-key", h.resetStreamKey)
 			r.With(h.role(state.RoleViewer)).Get("/v1/streams/{id}/sessions", h.listSessions)
 			r.With(h.role(state.RoleViewer)).Get("/v1/streams/{id}/ingest", h.streamIngest)
+
+			r.With(h.role(state.RoleViewer)).Get("/v1/assets", h.listAssets)
+			r.With(h.role(state.RoleViewer)).Get("/v1/assets/{id}", h.getAsset)
+			r.With(h.role(state.RoleMember)).Patch("/v1/assets/{id}", h.updateAsset)
+			r.With(h.role(state.RoleMember)).Delete("/v1/assets/{id}", h.deleteAsset)
+			r.With(h.role(state.RoleMember)).Post("/v1/assets/{id}/clips", h.createClip)
+			r.With(h.role(state.RoleMember)).Post("/v1/uploads", h.createUpload)
+
+			r.With(h.role(state.RoleViewer)).Get("/v1/jobs", h.listJobs)
+			r.With(h.role(state.RoleViewer)).Get("/v1/jobs/{id}", h.getJob)
+			r.With(h.role(state.RoleMember)).Delete("/v1/jobs/{id}", h.cancelJob)
 
 			r.With(h.role(state.RoleAdmin)).Get("/v1/signing-keys", h.listSigningKeys)
 			r.With(h.role(state.RoleAdmin)).Post("/v1/signing-keys", h.createSigningKey)
@@ -243,12 +284,18 @@ func (h *Handler) routes() chi.Router {
 func (h *Handler) apply(ctx context.Context, typ string, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
-	err := h.node.ApplyInto(ctx, typ, body, out)
+	return uncommitted(h.node.ApplyInto(ctx, typ, body, out), "apply "+typ)
+}
+
+// uncommitted marks a failed write that the state machine did not refuse
+// as of unknown outcome, as apply does; for writes made through a service
+// such as jobs.Service.
+func uncommitted(err error, what string) error {
 	var se *state.Error
 	if err == nil || errors.As(err, &se) || errors.Is(err, cluster.ErrNoLeader) {
 		return err
 	}
-	return errUncommitted{fmt.Errorf("apply %s: %w", typ, err)}
+	return errUncommitted{fmt.Errorf("%s: %w", what, err)}
 }
 
 // view runs fn over this node's state.

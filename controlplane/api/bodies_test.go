@@ -13,6 +13,7 @@ func TestBadBodies(t *testing.T) {
 	e := newEnv(t, nodeOpts{})
 	s := e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": "s"}).json(t)
 	sig := str(e.admin.must(201, "POST", "/v1/signing-keys", nil).json(t), "id")
+	ast := e.readyAsset(e.orgA).ID
 	huge := `{"name":"` + strings.Repeat("x", 1<<20) + `"}`
 	cases := []struct {
 		method, path, body string
@@ -51,6 +52,16 @@ func TestBadBodies(t *testing.T) {
 		{"POST", "/v1/auth/login", `{"email":"root@example.com"`, 400, "invalid"},
 		{"POST", "/v1/auth/login", `{"email":"root@example.com","password":"x","remember":true}`, 400, "invalid"},
 		{"POST", "/v1/auth/signup", huge, 413, "too_large"},
+		{"POST", "/v1/uploads", `{"size":"1"}`, 400, "invalid"},
+		{"POST", "/v1/uploads", `{"size":1e30}`, 400, "invalid"},
+		{"POST", "/v1/uploads", `{"size":99999999999999}`, 413, "too_large"},
+		{"POST", "/v1/uploads", `{"name":"x"}`, 400, "invalid"},
+		{"POST", "/v1/uploads", `{"playback_policy":"private"}`, 400, "invalid"},
+		{"POST", "/v1/assets/" + ast + "/clips", `{"start":0}`, 400, "invalid"},
+		{"POST", "/v1/assets/" + ast + "/clips", `{"start":0,"end":1e400}`, 400, "invalid"},
+		{"POST", "/v1/assets/" + ast + "/clips", `{"start":0,"end":5,"reencode":"yes"}`, 400, "invalid"},
+		{"POST", "/v1/assets/" + ast + "/clips", ``, 400, "invalid"},
+		{"PATCH", "/v1/assets/" + ast, `{"playback_policy":null,"status":"ready"}`, 400, "invalid"},
 		{"DELETE", "/v1/me", ``, 405, "invalid"},
 		{"GET", "/v1/nothing-here", ``, 404, "not_found"},
 	}
@@ -87,6 +98,9 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"PUT", "/v1/orgs/%o/members/%u"},
 	{"POST", "/v1/cluster/join-tokens"},
 	{"POST", "/v1/cluster/restore"},
+	{"POST", "/v1/uploads"},
+	{"POST", "/v1/assets/%a/clips"},
+	{"PATCH", "/v1/assets/%a"},
 }
 
 // FuzzAPIBodies posts arbitrary bodies to the write routes of a real
@@ -99,6 +113,7 @@ func FuzzAPIBodies(f *testing.F) {
 		`{"playback_id":"p","ttl_seconds":60}`, `{"keep_private":false}`, `{"description":"d"}`,
 		`{"name":null}`, `[]`, `"s"`, `1e999`, `{"name":"\u0000"}`, `{"disabled":true,"name":"y"}`,
 		`{"email":"a@example.com","password":"long enough pw","org_id":"org_x","role":"member"}`,
+		`{"size":1048576,"playback_policy":"signed"}`, `{"start":1.5,"end":30,"reencode":true}`, `{"start":0,"end":1e-9}`,
 	}
 	for i, s := range seeds {
 		for r := range fuzzRoutes {
@@ -111,7 +126,8 @@ func FuzzAPIBodies(f *testing.F) {
 	e := newEnv(f, nodeOpts{})
 	s := e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": "s"}).json(f)
 	sig := e.admin.must(201, "POST", "/v1/signing-keys", nil).json(f)
-	repl := strings.NewReplacer("%s", str(s, "id"), "%k", str(sig, "id"), "%o", e.orgA, "%u", str(e.adminU, "id"))
+	ast := e.readyAsset(e.orgA)
+	repl := strings.NewReplacer("%s", str(s, "id"), "%k", str(sig, "id"), "%o", e.orgA, "%u", str(e.adminU, "id"), "%a", ast.ID)
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		rt := fuzzRoutes[int(route)%len(fuzzRoutes)]
 		c := *e.admin

@@ -21,7 +21,9 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/shared/objstore"
 )
 
 // The tests run real Raft nodes in-process on 127.0.0.1, each with an HTTP
@@ -50,6 +52,10 @@ type testNode struct {
 	api  *Handler
 	url  string
 	raft string // Raft listen address
+	// store and jobs are what the API was given (unless nodeOpts.cfg
+	// changed them).
+	store *objstore.Local
+	jobs  *jobs.Service
 }
 
 func freePort(t testing.TB) int {
@@ -81,8 +87,19 @@ func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 		ln.Close()
 		t.Fatal(err)
 	}
+	store, err := objstore.NewLocal(t.TempDir(), url, randomBytes(32))
+	if err != nil {
+		n.Close()
+		ln.Close()
+		t.Fatal(err)
+	}
+	js, err := jobs.New(jobs.Config{Node: n})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := Config{Node: n, Directory: &fakeDirectory{}, AuthRatePerMinute: 100_000, AuthBurst: 100_000,
-		JoinTokens: func(ctx context.Context, desc string) (string, error) { return "ljt_" + ids.Random(10), nil }}
+		JoinTokens: func(ctx context.Context, desc string) (string, error) { return "ljt_" + ids.Random(10), nil },
+		Jobs:       js, Store: store}
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
@@ -93,6 +110,7 @@ func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", n.InternalHandler())
+	mux.Handle("/objects/", store.Handler())
 	mux.Handle("/", h)
 	srv := &http.Server{Handler: mux}
 	var wg sync.WaitGroup
@@ -103,8 +121,9 @@ func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 		wg.Wait()
 		h.Close()
 		n.Close()
+		store.Close()
 	})
-	return &testNode{id: id, node: n, api: h, url: url, raft: raftAddr}
+	return &testNode{id: id, node: n, api: h, url: url, raft: raftAddr, store: store, jobs: js}
 }
 
 // initMeta applies the cluster meta as the server does at bootstrap.
@@ -137,6 +156,10 @@ func (fakeDirectory) Playback(ctx context.Context, s state.Stream, client netip.
 		return fleet.Route{}, fleet.ErrNotLive
 	}
 	return fleet.Route{EdgeID: "edge-a", URL: "http://edge-a.test:8081/hls/" + s.PlaybackID + "/master.m3u8"}, nil
+}
+
+func (fakeDirectory) VOD(ctx context.Context, pid string, client netip.Addr) (fleet.Route, error) {
+	return fleet.Route{EdgeID: "edge-a", URL: "http://edge-a.test:8081/hls/" + pid + "/master.m3u8"}, nil
 }
 
 func (fakeDirectory) Ingest(ctx context.Context, client netip.Addr) (fleet.Route, error) {

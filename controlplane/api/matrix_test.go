@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -69,6 +70,8 @@ func TestRoleMatrix(t *testing.T) {
 		return str(e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": fresh("s")}).json(t), "id")
 	}
 	A := "/v1/orgs/" + e.orgA
+	aid := e.readyAsset(e.orgA).ID
+	clipJob := str(e.admin.must(201, "POST", "/v1/assets/"+aid+"/clips", map[string]any{"start": 0, "end": 5}).json(t)["job"].(map[string]any), "id")
 
 	cases := map[string]matrixCase{
 		"GET /v1/me":    {need: "any", req: func(int) (string, string, any) { return "GET", "/v1/me", nil }},
@@ -124,9 +127,28 @@ func TestRoleMatrix(t *testing.T) {
 		"POST drain":         {need: "cluster", want: 404, req: func(int) (string, string, any) { return "POST", "/v1/nodes/edge9/drain", nil }},
 		"DELETE drain":       {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/nodes/edge9/drain", nil }},
 		"GET route":          {need: "cluster", want: 409, req: func(int) (string, string, any) { return "GET", "/v1/route?playback_id=" + pid, nil }},
+		"GET /v1/assets":     {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets", nil }},
+		"GET asset":          {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets/" + aid, nil }},
+		"PATCH asset": {need: "member", req: func(int) (string, string, any) {
+			return "PATCH", "/v1/assets/" + aid, map[string]any{"playback_policy": "signed"}
+		}},
+		"DELETE asset": {need: "member", req: func(int) (string, string, any) { return "DELETE", "/v1/assets/" + e.readyAsset(e.orgA).ID, nil }},
+		"POST clips": {need: "member", req: func(int) (string, string, any) {
+			return "POST", "/v1/assets/" + aid + "/clips", map[string]any{"start": 1, "end": 3.5}
+		}},
+		"POST uploads": {need: "member", req: func(int) (string, string, any) { return "POST", "/v1/uploads", map[string]any{"size": 1000} }},
+		"GET /v1/jobs": {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs", nil }},
+		"GET job":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs/" + clipJob, nil }},
+		"DELETE job":   {need: "member", req: func(int) (string, string, any) { return "DELETE", "/v1/jobs/" + e.queuedJob(e.orgA).ID, nil }},
 	}
-	if len(cases) != len(apiRoutes)-7 { // all but the five open routes and the two auth routes
-		t.Fatalf("the matrix has %d routes, the API %d guarded ones", len(cases), len(apiRoutes)-7)
+	open := 0
+	for _, rt := range apiRoutes {
+		if strings.HasPrefix(rt.access, "none") {
+			open++ // the health, document and play routes, and the two auth routes
+		}
+	}
+	if len(cases) != len(apiRoutes)-open {
+		t.Fatalf("the matrix has %d routes, the API %d guarded ones", len(cases), len(apiRoutes)-open)
 	}
 	allowedCount, deniedCount := 0, 0
 	for name, mc := range cases {
@@ -184,6 +206,9 @@ func TestTenantIsolation(t *testing.T) {
 	bs, bpid, bStreamKey := str(bStream, "id"), str(bStream, "playback_id"), str(bStream, "stream_key")
 	bSig := str(bKey.must(201, "POST", "/v1/signing-keys", nil).json(t), "id")
 	bUser := str(e.admin.must(201, "POST", "/v1/users", map[string]any{"email": "b@example.com", "password": testPassword, "org_id": B, "role": "member"}).json(t), "id")
+	bAsset := e.readyAsset(B).ID
+	bClip := bKey.must(201, "POST", "/v1/assets/"+bAsset+"/clips", map[string]any{"start": 0, "end": 5}).json(t)
+	bJob := str(bClip["job"].(map[string]any), "id")
 
 	reqs := []struct {
 		method, path string
@@ -205,6 +230,12 @@ func TestTenantIsolation(t *testing.T) {
 		{"GET", "/v1/orgs/" + B + "/members", nil},
 		{"PUT", "/v1/orgs/" + B + "/members/" + bUser, map[string]any{"role": "viewer"}},
 		{"DELETE", "/v1/orgs/" + B + "/members/" + bUser, nil},
+		{"GET", "/v1/assets/" + bAsset, nil},
+		{"PATCH", "/v1/assets/" + bAsset, map[string]any{"playback_policy": "signed"}},
+		{"DELETE", "/v1/assets/" + bAsset, nil},
+		{"POST", "/v1/assets/" + bAsset + "/clips", map[string]any{"start": 0, "end": 5}},
+		{"GET", "/v1/jobs/" + bJob, nil},
+		{"DELETE", "/v1/jobs/" + bJob, nil},
 	}
 	for _, c := range []struct {
 		name string
@@ -222,11 +253,13 @@ func TestTenantIsolation(t *testing.T) {
 		aUser.inOrg(B).must(404, "GET", path, nil)
 	}
 	// Lists hold only A's objects.
-	for _, path := range []string{"/v1/streams", "/v1/api-keys", "/v1/signing-keys", "/v1/orgs"} {
+	aKey.must(201, "POST", "/v1/uploads", nil)
+	for _, path := range []string{"/v1/streams", "/v1/api-keys", "/v1/signing-keys", "/v1/orgs", "/v1/assets", "/v1/jobs",
+		"/v1/assets?stream_id=" + bs, "/v1/jobs?asset_id=" + bAsset} {
 		for _, c := range []*client{aKey, aUser} {
 			for _, item := range c.must(200, "GET", path, nil).json(t)["items"].([]any) {
 				m := item.(map[string]any)
-				if m["org_id"] == B || m["id"] == B || m["id"] == bs || m["id"] == bSig {
+				if m["org_id"] == B || m["id"] == B || m["id"] == bs || m["id"] == bSig || m["id"] == bAsset || m["id"] == bJob {
 					t.Errorf("GET %s lists org B's %v", path, m["id"])
 				}
 			}
@@ -252,5 +285,11 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	if ms := bKey.must(200, "GET", "/v1/orgs/"+B+"/members", nil).json(t)["items"].([]any); len(ms) != 2 {
 		t.Errorf("B's members = %v", ms)
+	}
+	if a := bKey.must(200, "GET", "/v1/assets/"+bAsset, nil).json(t); a["playback_policy"] != "public" {
+		t.Errorf("B's asset changed: %v", a)
+	}
+	if j := bKey.must(200, "GET", "/v1/jobs/"+bJob, nil).json(t); j["state"] != "queued" {
+		t.Errorf("B's job changed: %v", j)
 	}
 }

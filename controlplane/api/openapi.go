@@ -58,7 +58,10 @@ var apiRoutes = []apiRoute{
 	{method: "GET", path: "/readyz", summary: "Readiness: a leader is known and the cluster meta applied", access: "none", status: 200, answer: statusAnswer{}},
 	{method: "GET", path: "/metrics", summary: "Prometheus metrics", access: "none", status: 200, answer: textBody{}},
 	{method: "GET", path: "/v1/openapi.json", summary: "This document", access: "none", status: 200, answer: obj{}},
-	{method: "GET", path: "/v1/play/{playback_id}.m3u8", summary: "Redirect (302) to the edge serving the stream, query string kept; 409 when not live", access: "none", status: 302},
+	{method: "GET", path: "/v1/play/{playback_id}.m3u8", summary: "Redirect (302) to the edge serving the stream or asset, query string kept; 409 when not live or not ready", access: "none", status: 302},
+	{method: "GET", path: "/v1/play/{playback_id}/thumbnail.jpg", summary: "Redirect (302) to the poster image on that edge, query string (?time=, token) kept", access: "none", status: 302},
+	{method: "GET", path: "/v1/play/{playback_id}/storyboard.jpg", summary: "Redirect (302) to the seek-preview sprite sheet on that edge, query string kept", access: "none", status: 302},
+	{method: "GET", path: "/v1/play/{playback_id}/storyboard.vtt", summary: "Redirect (302) to the WebVTT cues into the sprite sheet on that edge, query string kept", access: "none", status: 302},
 
 	{method: "POST", path: "/v1/auth/signup", summary: "Sign up: with the one-time setup_token the first owner and cluster admin; otherwise only when signup is enabled", access: "none (rate-limited)", body: signupRequest{}, status: 201, answer: signupAnswer{}},
 	{method: "POST", path: "/v1/auth/login", summary: "Log in for a 15-minute session token", access: "none (rate-limited)", body: loginRequest{}, status: 200, answer: loginAnswer{}},
@@ -88,6 +91,19 @@ var apiRoutes = []apiRoute{
 	{method: "GET", path: "/v1/streams/{id}/sessions", summary: "The stream's sessions, newest first", access: "viewer", status: 200, answer: list[sessionView]{}},
 	{method: "GET", path: "/v1/streams/{id}/ingest", summary: "Publish URLs on the edge nearest the caller (or ?ip=)", access: "viewer", status: 200, answer: ingestView{}, query: []string{"ip"}},
 
+	{method: "GET", path: "/v1/assets", summary: "The org's assets, newest first, a page at a time", access: "viewer", status: 200, answer: page[assetView]{},
+		query: []string{"status", "type", "stream_id", "limit", "cursor"}},
+	{method: "GET", path: "/v1/assets/{id}", summary: "One asset", access: "viewer", status: 200, answer: assetView{}},
+	{method: "PATCH", path: "/v1/assets/{id}", summary: "Change an asset's playback policy", access: "member", body: updateAssetRequest{}, status: 200, answer: assetView{}},
+	{method: "DELETE", path: "/v1/assets/{id}", summary: "Delete an asset and its files; its unfinished jobs are cancelled", access: "member", status: 204},
+	{method: "POST", path: "/v1/assets/{id}/clips", summary: "Cut a clip of a ready asset into a new asset; queues its clip job", access: "member", body: createClipRequest{}, status: 201, answer: clipAnswer{}},
+	{method: "POST", path: "/v1/uploads", summary: "Create an upload asset and a URL to PUT the file to; its VOD job is queued once the file lands", access: "member", body: createUploadRequest{}, optionalBody: true, status: 201, answer: uploadAnswer{}},
+
+	{method: "GET", path: "/v1/jobs", summary: "The org's media jobs, newest first, a page at a time", access: "viewer", status: 200, answer: page[jobView]{},
+		query: []string{"state", "type", "asset_id", "limit", "cursor"}},
+	{method: "GET", path: "/v1/jobs/{id}", summary: "One job with its attempts and progress", access: "viewer", status: 200, answer: jobView{}},
+	{method: "DELETE", path: "/v1/jobs/{id}", summary: "Cancel a job (a running one stops at its edge's next renewal); 409 once it succeeded or failed", access: "member", status: 200, answer: jobView{}},
+
 	{method: "GET", path: "/v1/signing-keys", summary: "The org's playback signing keys", access: "admin", status: 200, answer: list[signingKeyView]{}},
 	{method: "POST", path: "/v1/signing-keys", summary: "Create a signing key; the private half is shown once and stored only with keep_private", access: "admin", body: createSigningKeyRequest{}, optionalBody: true, status: 201, answer: createdSigningKey{}},
 	{method: "DELETE", path: "/v1/signing-keys/{id}", summary: "Revoke a signing key", access: "admin", status: 204},
@@ -116,6 +132,7 @@ var required = map[reflect.Type][]string{
 	reflect.TypeFor[createStreamRequest](): {"name"},
 	reflect.TypeFor[mintTokenRequest]():    {"playback_id"},
 	reflect.TypeFor[addMemberRequest]():    {"id", "raft_addr", "http_addr"},
+	reflect.TypeFor[createClipRequest]():   {"start", "end"},
 }
 
 // enums name the allowed values of fields by their JSON name.
@@ -144,6 +161,13 @@ func buildOpenAPI() obj {
 		var params []obj
 		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
 			params = append(params, obj{"name": m[1], "in": "path", "required": true, "schema": obj{"type": "string"}})
+		}
+		for _, q := range rt.query {
+			p := obj{"name": q, "in": "query", "required": false, "schema": obj{"type": "string"}}
+			if q == "limit" {
+				p["schema"] = obj{"type": "integer", "minimum": 1, "maximum": maxPageSize, "default": defaultPageSize}
+			}
+			params = append(params, p)
 		}
 		if rt.method == "GET" && !strings.HasPrefix(rt.access, "none") {
 			params = append(params,

@@ -18,6 +18,8 @@ var oneTimeFields = map[string]func(method, path string) bool{
 	"stream_key": func(m, p string) bool {
 		return m == "POST" && p == "/v1/streams" || strings.HasSuffix(p, "/key") || strings.HasSuffix(p, "/reset-key")
 	},
+	// A presigned PUT URL is a credential for one object until it expires.
+	"upload_url": func(m, p string) bool { return m == "POST" && p == "/v1/uploads" },
 	"token": func(m, p string) bool {
 		return strings.HasPrefix(p, "/v1/auth/") || strings.HasSuffix(p, "/tokens") || p == "/v1/cluster/join-tokens"
 	},

@@ -1,0 +1,89 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/controlplane/uploads"
+	"github.com/livestreams/livestreams/shared/objstore"
+)
+
+type createUploadRequest struct {
+	PlaybackPolicy string `json:"playback_policy"`
+	// Size is the file's length in bytes, when the client knows it: a
+	// file over the limit is refused before it is sent.
+	Size *int64 `json:"size"`
+}
+
+// uploadAnswer is the new upload asset and where to send the file.
+type uploadAnswer struct {
+	Asset assetView `json:"asset"`
+	// UploadURL takes one HTTP PUT of the file's bytes, without other
+	// credentials, until ExpiresAt.
+	UploadURL string    `json:"upload_url"`
+	Method    string    `json:"method" enum:"PUT"`
+	ExpiresAt time.Time `json:"expires_at"`
+	MaxBytes  int64     `json:"max_bytes"`
+}
+
+// createUpload creates an upload asset, preparing, and a presigned URL the
+// client PUTs the file to. Nothing more happens here: the uploads.Watcher
+// queues the asset's VOD job once the file is in object storage.
+func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
+	orgID := caller(r.Context()).orgID
+	var in createUploadRequest
+	if err := decode(r, &in, true); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if in.PlaybackPolicy == "" {
+		in.PlaybackPolicy = state.PolicyPublic
+	}
+	if err := checkPolicy(in.PlaybackPolicy); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if in.Size != nil {
+		switch max := h.cfg.MaxUploadBytes; {
+		case *in.Size < 1:
+			h.writeError(w, r, invalid("size must be the file's length in bytes, at least 1"))
+			return
+		case *in.Size > max:
+			h.writeError(w, r, errorf(codeTooLarge, "file is %s, over the %s upload limit (max_bytes %d)",
+				uploads.FormatSize(*in.Size), uploads.FormatSize(max), max))
+			return
+		}
+	}
+	if h.cfg.Store == nil || h.cfg.Jobs == nil {
+		h.writeError(w, r, errorf(codeUnavailable, "uploads are not enabled on this control plane: it has no object store"))
+		return
+	}
+	id := ids.New("ast")
+	prefix, err := objstore.AssetPrefix(orgID, id)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	key := prefix + objstore.SourceFile
+	now, ttl := h.now(), h.cfg.UploadURLTTL
+	// Presigned before the asset exists: an asset is never left waiting
+	// for a file no one was told where to send.
+	putURL, err := h.cfg.Store.PresignPut(r.Context(), key, ttl, "")
+	if err != nil {
+		h.log.Error("presign an upload URL", "asset_id", id, "err", err)
+		h.writeError(w, r, errorf(codeUnavailable, "the object store cannot make upload URLs right now"))
+		return
+	}
+	a := state.Asset{ID: id, OrgID: orgID, Type: state.AssetUpload, PlaybackID: ids.PlaybackID(),
+		PlaybackPolicy: in.PlaybackPolicy, ObjectPrefix: prefix, SourceKey: key, CreatedAt: now}
+	if err := h.apply(r.Context(), fsm.CmdCreateAsset, fsm.CreateAsset{Asset: a}, &a); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.log.Info("upload created", "asset_id", a.ID, "by", caller(r.Context()).actorID())
+	writeJSON(w, http.StatusCreated, uploadAnswer{Asset: h.renderAsset(r, assetRow{a: a}), UploadURL: putURL,
+		Method: http.MethodPut, ExpiresAt: now.Add(ttl), MaxBytes: h.cfg.MaxUploadBytes})
+}
