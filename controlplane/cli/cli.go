@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,6 +47,7 @@ func Commands() []string {
 	var names []string
 	for _, n := range nouns() {
 		names = append(names, n.name)
+		names = append(names, n.aliases...)
 	}
 	sort.Strings(names)
 	return names
@@ -71,8 +73,10 @@ type action func(ctx context.Context, e *env, args []string) error
 // single action (`bootstrap`).
 type noun struct {
 	name, synopsis string
-	verbs          []verb
-	run            action
+	// aliases are other names of the noun (the plural "jobs" for "job").
+	aliases []string
+	verbs   []verb
+	run     action
 }
 
 type verb struct {
@@ -114,6 +118,16 @@ func nouns() []noun {
 			{"sessions", "list the publishing sessions of a stream", streamSessions},
 			{"ingest", "print where to publish: the nearest edge's URLs", streamIngest},
 		}},
+		{name: "asset", aliases: []string{"assets"}, synopsis: "list, show and delete on-demand assets (recordings, uploads, clips)", verbs: []verb{
+			{"list", "list the assets of the org, newest first", assetList},
+			{"show", "show one asset with its job and playback URLs", assetShow},
+			{"delete", "delete an asset and its files", assetDelete},
+		}},
+		{name: "job", aliases: []string{"jobs"}, synopsis: "list, show and cancel media jobs (transcodes, clips)", verbs: []verb{
+			{"list", "list the media jobs of the org, newest first", jobList},
+			{"show", "show one job with its attempts", jobShow},
+			{"cancel", "cancel a queued or running job", jobCancel},
+		}},
 		{name: "nodes", synopsis: "list the edge fleet with state, region, load and streams", run: nodesList},
 		{name: "node", synopsis: "drain or undrain an edge", verbs: []verb{
 			{"drain", "stop new publishes and viewers on an edge", nodeDrain},
@@ -143,7 +157,8 @@ func (e *env) run(ctx context.Context, args []string) int {
 	}
 	var n *noun
 	for _, c := range nouns() {
-		if c.name == args[0] {
+		if c.name == args[0] || slices.Contains(c.aliases, args[0]) {
+			c.name = args[0] // usage speaks of the name typed
 			n = &c
 			break
 		}

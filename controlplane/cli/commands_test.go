@@ -16,6 +16,7 @@ func TestCommandRequests(t *testing.T) {
 		stdin    string
 		method   string
 		path     string
+		query    string         // the query string sent, when set
 		body     map[string]any // nil: no body checked
 		stdout   []string       // substrings, in order
 		exact    string         // whole stdout, when set
@@ -167,6 +168,62 @@ func TestCommandRequests(t *testing.T) {
 			method: "POST", path: "/v1/signing-keys/sig_1/tokens", body: map[string]any{"playback_id": "pb_str_1", "ttl_seconds": 3600.0},
 		},
 		{
+			name: "asset list", args: []string{"asset", "list"}, method: "GET", path: "/v1/assets",
+			stdout: []string{"ID", "TYPE", "STATUS", "DURATION", "SIZE", "PLAYBACK", "STREAM", "CREATED",
+				"ast_1", "upload", "ready", "1h2m3.5s", "12.3 GiB", "signed", "-", "2h ago",
+				"ast_2", "clip", "preparing (40%)", "-", "-", "public", "str_1", "5m ago"},
+			noStdout: []string{"ast_9"},
+		},
+		{
+			name: "assets list with filters", args: []string{"assets", "list", "--status", "ready", "--type", "upload", "--stream", "str_1", "--limit", "10", "--cursor", "c1"},
+			method: "GET", path: "/v1/assets", query: "cursor=c1&limit=10&status=ready&stream_id=str_1&type=upload", exact: "No assets.\n",
+		},
+		{
+			name: "asset show", args: []string{"asset", "show", "ast_1"}, method: "GET", path: "/v1/assets/ast_1",
+			stdout: []string{"ID:", "ast_1", "Status:", "ready", "Playback policy:", "signed", "Duration:", "1h2m3.5s",
+				"Tracks:", "video h264 1920x1080@30; audio aac 2ch 48000 Hz", "Renditions:", "720p (1280x720, 3000 kb/s)",
+				"Job:", "job_1 (vod, succeeded, 100%)", "Playback URL:", "http://cp/v1/play/pb_ast_1.m3u8",
+				"Storyboard URL:", "http://cp/v1/play/pb_ast_1/storyboard.vtt", "Ready:", "(1h ago)"},
+		},
+		{
+			name: "asset show preparing", args: []string{"asset", "show", "ast_2"}, method: "GET", path: "/v1/assets/ast_2",
+			stdout: []string{"Status:", "preparing", "Source asset:", "ast_1", "Job:", "job_2 (clip, running, 40% 120 fps 4x)", "Playback URL:", "-"},
+		},
+		{
+			name: "asset delete", args: []string{"asset", "delete", "ast_2"}, method: "DELETE", path: "/v1/assets/ast_2",
+			exact: "Deleted asset ast_2 and its files\n",
+		},
+		{
+			name: "job list", args: []string{"job", "list"}, method: "GET", path: "/v1/jobs",
+			stdout: []string{"ID", "TYPE", "STATE", "ATTEMPTS", "PROGRESS", "EDGE", "ASSET", "CREATED",
+				"job_2", "clip", "running", "1/3", "40% 120 fps 4x", "edge-b", "ast_2", "5m ago",
+				"job_3", "clip", "queued", "0/3", "-", "-", "-", "1m ago",
+				"job_1", "vod", "succeeded", "2/5", "100%", "-", "ast_1", "2h ago"},
+			noStdout: []string{"job_9"},
+		},
+		{
+			name: "jobs list with filters", args: []string{"jobs", "list", "--state", "running", "--type", "clip", "--asset", "ast_2"},
+			method: "GET", path: "/v1/jobs", query: "asset_id=ast_2&state=running&type=clip", stdout: []string{"job_2"}, noStdout: []string{"job_3"},
+		},
+		{
+			name: "job show", args: []string{"job", "show", "job_1"}, method: "GET", path: "/v1/jobs/job_1",
+			stdout: []string{"ID:", "job_1", "Type:", "vod", "State:", "succeeded", "Asset:", "ast_1", "Attempts:", "2 of 5",
+				"Source:", "orgs/org_1/assets/ast_1/source.mp4", "History:", "#", "EDGE", "STARTED", "ENDED", "ERROR",
+				"1", "edge-a", "2h ago", "1h ago", "lease lapsed", "2", "edge-b", "1h ago", "-"},
+		},
+		{
+			name: "job show clip", args: []string{"job", "show", "job_2"}, method: "GET", path: "/v1/jobs/job_2",
+			stdout: []string{"Progress:", "40% 120 fps 4x", "Edge:", "edge-b", "Lease expires:", "(in 20s)", "Range:", "2s to 10.5s", "running"},
+		},
+		{
+			name: "job cancel queued", args: []string{"job", "cancel", "job_3"}, method: "DELETE", path: "/v1/jobs/job_3",
+			exact: "Cancelled job job_3\n",
+		},
+		{
+			name: "job cancel running", args: []string{"job", "cancel", "job_2"}, method: "DELETE", path: "/v1/jobs/job_2",
+			exact: "Cancelling job job_2: it is running on edge-b and stops when the edge next renews its lease.\n",
+		},
+		{
 			name: "login", args: []string{"login", "--email", "ann@example.com", "--password-stdin"}, stdin: "hunter2\n",
 			method: "POST", path: "/v1/auth/login", body: map[string]any{"email": "ann@example.com", "password": "hunter2"},
 			exact: "jwt_ann\n",
@@ -179,6 +236,9 @@ func TestCommandRequests(t *testing.T) {
 			req := f.last()
 			if req.Method != tt.method || req.Path != tt.path {
 				t.Errorf("request = %s %s, want %s %s", req.Method, req.Path, tt.method, tt.path)
+			}
+			if tt.query != "" && req.Query != tt.query {
+				t.Errorf("query = %q, want %q", req.Query, tt.query)
 			}
 			if tt.name == "stream id is one path segment" {
 				// The escaped ID stays one segment: GET /v1/streams/{id}.
@@ -261,6 +321,10 @@ func TestJSONVerbatim(t *testing.T) {
 		{"cluster", "status", "--json"},
 		{"apikey", "list", "--json"},
 		{"stream", "sessions", "--json", "str_1"},
+		{"asset", "list", "--json"},
+		{"asset", "show", "ast_1", "--json"},
+		{"job", "list", "--json"},
+		{"job", "show", "job_2", "--json"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			f := newFake(t)
@@ -400,5 +464,38 @@ func TestSecretsStayOut(t *testing.T) {
 	res = f.run(t, runOpts{}, "stream", "list", "-h")
 	if res.code != 0 || strings.Contains(res.stdout, adminKey) {
 		t.Errorf("help: code %d, shows the token: %v", res.code, strings.Contains(res.stdout, adminKey))
+	}
+}
+
+func TestJobCancelFinished(t *testing.T) {
+	f := newFake(t)
+	res := f.run(t, runOpts{}, "job", "cancel", "job_1")
+	if res.code != 1 || res.stderr != "livestreams: job job_1 already succeeded (HTTP 409 conflict)\n" || res.stdout != "" {
+		t.Errorf("code %d stdout %q stderr %q", res.code, res.stdout, res.stderr)
+	}
+	res = f.run(t, runOpts{}, "job", "cancel", "job_3", "--json")
+	var j map[string]any
+	if err := json.Unmarshal([]byte(res.stdout), &j); res.code != 0 || err != nil || j["state"] != "cancelled" {
+		t.Errorf("cancel --json: code %d stdout %q", res.code, res.stdout)
+	}
+}
+
+func TestMediaUsageErrors(t *testing.T) {
+	f := newFake(t)
+	for _, args := range [][]string{
+		{"job", "list", "--state", "stuck"}, {"asset", "list", "--status", "done"}, {"asset", "list", "--type", "live"},
+		{"job", "list", "--limit", "500"}, {"job", "show"}, {"asset", "delete"}, {"jobs", "frobnicate"},
+	} {
+		res := f.run(t, runOpts{}, args...)
+		if res.code != 2 || !strings.Contains(res.stderr, "livestreams ") {
+			t.Errorf("%v: code %d stderr %q, want a usage error", args, res.code, res.stderr)
+		}
+	}
+	if len(f.requests()) != 0 {
+		t.Errorf("usage errors sent %d requests", len(f.requests()))
+	}
+	// The plural names speak of themselves in their help.
+	if res := f.run(t, runOpts{}, "jobs", "-h"); res.code != 0 || !strings.HasPrefix(res.stdout, "Usage: livestreams jobs <subcommand>") {
+		t.Errorf("jobs -h: %d %q", res.code, res.stdout)
 	}
 }

@@ -63,6 +63,8 @@ type fakeAPI struct {
 	sessions map[string][]map[string]any
 	apiKeys  []map[string]any
 	sigKeys  []map[string]any
+	assets   []map[string]any
+	jobs     []map[string]any
 	snapshot []byte
 	restored []byte
 	seq      int
@@ -106,8 +108,10 @@ func newFake(t *testing.T) *fakeAPI {
 		{"id": "sig_1", "public_pem": "-----BEGIN PUBLIC KEY-----\nAAA\n-----END PUBLIC KEY-----\n", "created_at": ts(time.Hour), "revoked_at": nil, "can_mint": true},
 	}
 
+	f.mediaFixtures()
 	mux := http.NewServeMux()
 	f.routes(mux)
+	f.mediaRoutes(mux)
 	f.srv = httptest.NewServer(f.record(mux))
 	t.Cleanup(f.srv.Close)
 	return f
