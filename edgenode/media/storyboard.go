@@ -58,10 +58,12 @@ func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
 // outputArgs is the extra ffmpeg output that writes the tiles as PNG
 // files into dir, in the same run (and the same decode) as the transcode.
+// eof_action=pass keeps the tile of a last interval the video only
+// begins, which the fps filter would otherwise drop.
 func (p storyboardPlan) outputArgs(dir string) []string {
 	return []string{
 		"-map", "0:v:0",
-		"-vf", fmt.Sprintf("fps=1000/%d,scale=w=%d:h=%d:force_original_aspect_ratio=decrease:force_divisible_by=2",
+		"-vf", fmt.Sprintf("fps=fps=1000/%d:eof_action=pass,scale=w=%d:h=%d:force_original_aspect_ratio=decrease:force_divisible_by=2",
 			p.intervalMS, tileBoxWidth, tileBoxHeight),
 		"-c:v", "png", "-f", "image2", filepath.Join(dir, tilePattern),
 	}

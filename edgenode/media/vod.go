@@ -21,8 +21,11 @@ func (r *Runner) vod(ctx context.Context, j *jobRun, v protocol.VODJob, ttl time
 	if err := checkKeys(v.SourceKey, v.Prefix); err != nil {
 		return protocol.MediaResult{}, err
 	}
-	if v.MaxSourceBytes < 0 || invalidSeconds(v.StoryboardInterval) {
-		return protocol.MediaResult{}, permanent("bad payload: max_source_bytes %d, storyboard_interval %v", v.MaxSourceBytes, v.StoryboardInterval)
+	if v.MaxSourceBytes < 0 {
+		return protocol.MediaResult{}, permanent("bad payload: max_source_bytes %d is negative", v.MaxSourceBytes)
+	}
+	if invalidSeconds(v.StoryboardInterval) {
+		return protocol.MediaResult{}, permanent("bad payload: storyboard_interval %v: want seconds, or 0 to pick", v.StoryboardInterval)
 	}
 	reject := func(err error) (protocol.MediaResult, error) {
 		return protocol.MediaResult{}, r.reject(ctx, j, v, err)
