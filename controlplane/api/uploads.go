@@ -58,7 +58,7 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if h.cfg.Store == nil || h.cfg.Jobs == nil {
-		h.writeError(w, r, errorf(codeUnavailable, "uploads are not enabled on this control plane: it has no object store"))
+		h.writeError(w, r, errorf(codeUnavailable, "uploads are not enabled on this control plane: it has no object store or no job service"))
 		return
 	}
 	id := ids.New("ast")
