@@ -24,6 +24,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/controlplane/uploads"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -295,6 +296,18 @@ func (s *Server) Run(ctx context.Context) error {
 		defer s.wg.Done()
 		jobs.NewReaper(jobs.ReaperConfig{Node: s.node, Logger: s.cfg.Logger}).Run(ctx)
 	}()
+	if s.cfg.ObjectStore != nil {
+		// The API's upload URLs and this watcher share the defaults of
+		// package uploads for the URL lifetime, and MaxUploadBytes.
+		w, err := uploads.NewWatcher(uploads.Config{Node: s.node, Jobs: s.jobs, Store: s.cfg.ObjectStore,
+			MaxBytes: s.cfg.MaxUploadBytes, Logger: s.cfg.Logger})
+		if err != nil {
+			s.shutdown()
+			return err
+		}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); w.Run(ctx) }()
+	}
 	if s.quicConn != nil {
 		s.wg.Add(1)
 		go func() {

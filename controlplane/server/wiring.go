@@ -29,6 +29,9 @@ func (s *Server) buildHandler() http.Handler {
 		CORSOrigins:    s.cfg.CORSOrigins,
 		AllowSignup:    s.cfg.AllowSignup,
 		Logger:         s.cfg.Logger,
+		Jobs:           s.jobs,
+		Store:          s.cfg.ObjectStore,
+		MaxUploadBytes: s.cfg.MaxUploadBytes,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", s.node.InternalHandler())
