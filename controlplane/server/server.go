@@ -302,6 +302,7 @@ func (s *Server) Run(ctx context.Context) error {
 		w, err := uploads.NewWatcher(uploads.Config{Node: s.node, Jobs: s.jobs, Store: s.cfg.ObjectStore,
 			MaxBytes: s.cfg.MaxUploadBytes, Logger: s.cfg.Logger})
 		if err != nil {
+			cancel()
 			s.shutdown()
 			return err
 		}
