@@ -262,6 +262,7 @@ type city struct {
 	ip                   netip.Addr
 	rtmp, hls            string
 	p                    *proc
+	args                 []string // the edge's command line, for restarts
 }
 
 // fleet is a control plane with a GeoIP database and gossip, and edges in
@@ -283,7 +284,16 @@ func testCities() []*city {
 // startFleet starts the fleet with the gossip probe interval given (the
 // product's default is 500ms) and waits until every edge is alive in the
 // control plane's gossip view.
-func startFleet(t testing.TB, probe string, cities []*city) *fleet {
+// fleetExtra adds flags to the control plane's and every edge's command
+// line.
+type fleetExtra struct{ control, edge []string }
+
+func startFleet(t testing.TB, probe string, cities []*city, extra ...fleetExtra) *fleet {
+	var more fleetExtra
+	for _, e := range extra {
+		more.control = append(more.control, e.control...)
+		more.edge = append(more.edge, e.edge...)
+	}
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Fatal("ffmpeg is required (make deps installs it)")
 	}
@@ -292,10 +302,10 @@ func startFleet(t testing.TB, probe string, cities []*city) *fleet {
 	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	httpAddr, quicAddr, gossipAddr := addr(t), addr(t), addr(t)
 	f := &fleet{api: "http://" + httpAddr, byID: map[string]*city{}}
-	cp := startProc(t, "control", "--bootstrap", "--node-id", "cp1", "--data-dir", filepath.Join(dir, "cp1"),
+	cp := startProc(t, append([]string{"control", "--bootstrap", "--node-id", "cp1", "--data-dir", filepath.Join(dir, "cp1"),
 		"--http-addr", httpAddr, "--raft-addr", addr(t), "--quic-addr", quicAddr,
 		"--gossip-addr", gossipAddr, "--gossip-key", key, "--gossip-probe-interval", probe,
-		"--geoip-db", db, "--trusted-proxies", "127.0.0.1/32", "--log-level", "warn")
+		"--geoip-db", db, "--trusted-proxies", "127.0.0.1/32", "--log-level", "warn"}, more.control...)...)
 	var setup string
 	if !testcluster.Eventually(20*time.Second, 100*time.Millisecond, func() bool {
 		if m := setupTokenRe.FindStringSubmatch(cp.out.String()); m != nil {
@@ -312,10 +322,11 @@ func startFleet(t testing.TB, probe string, cities []*city) *fleet {
 	for _, c := range cities {
 		rtmpAddr, httpA := addr(t), addr(t)
 		c.rtmp, c.hls = "rtmp://"+rtmpAddr+"/live", "http://"+httpA
-		c.p = startProc(t, "edge", "--node-id", c.id, "--data-dir", filepath.Join(dir, c.id), "--control", quicAddr,
+		c.args = append([]string{"edge", "--node-id", c.id, "--data-dir", filepath.Join(dir, c.id), "--control", quicAddr,
 			"--join-token", join, "--rtmp-addr", rtmpAddr, "--http-addr", httpA, "--region", c.region,
 			"--lat", c.lat, "--lon", c.lon, "--gossip-addr", addr(t), "--gossip-join", gossipAddr,
-			"--gossip-key", key, "--gossip-probe-interval", probe)
+			"--gossip-key", key, "--gossip-probe-interval", probe}, more.edge...)
+		c.p = startProc(t, c.args...)
 		f.byID[c.id] = c
 	}
 	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {

@@ -5,10 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/livestreams/livestreams/edgenode/media"
 	"github.com/livestreams/livestreams/shared/config"
+	"github.com/livestreams/livestreams/shared/objstore"
 )
 
 // Command runs `livestreams edge`: it parses flags (with LIVESTREAMS_*
@@ -34,6 +38,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.GossipKey, "gossip-key", "", "the fleet's gossip encryption key (16, 24 or 32 bytes, base64 or hex)")
 	fs.DurationVar(&cfg.GossipProbeInterval, "gossip-probe-interval", 500*time.Millisecond, "how often gossip probes a peer; a dead edge is noticed after about 4 of these")
 	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary")
+	ffprobe := fs.String("ffprobe", "ffprobe", "ffprobe binary")
+	var store objstore.Flags
+	store.Register(fs)
+	fs.DurationVar(&cfg.UploadBackoffMax, "upload-backoff-max", 5*time.Minute, "longest wait between attempts at uploading a recording while the object store fails")
+	fs.IntVar(&cfg.MaxJobs, "max-jobs", 1, "media jobs (VOD transcodes, clips) run at once; 0 takes none")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {
 		if err == flag.ErrHelp {
@@ -56,6 +65,26 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", config.Fail("lon", err.Error()))
 		return 2
 	}
+	if cfg.MaxJobs < 0 || cfg.MaxJobs > 64 {
+		fmt.Fprintln(stderr, "Error:", config.Fail("max-jobs", "must be 0 to 64"))
+		return 2
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + defaultHost(cfg.HTTPAddr)
+	}
+	if cfg.ObjectStore, err = store.Open(ctx, base, cfg.Logger); err != nil {
+		fmt.Fprintln(stderr, "Error:", config.Fail("object-store", err.Error()))
+		return 2
+	}
+	if cfg.ObjectStore != nil {
+		defer cfg.ObjectStore.Close()
+		if cfg.Runner, err = media.NewRunner(media.Config{Store: cfg.ObjectStore, FFmpeg: cfg.FFmpeg, FFprobe: *ffprobe,
+			WorkDir: filepath.Join(cfg.DataDir, "jobs"), Logger: cfg.Logger.With("component", "media")}); err != nil {
+			fmt.Fprintln(stderr, "Error:", err)
+			return 1
+		}
+	}
 	n, err := New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
@@ -67,6 +96,19 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultHost turns a listen address into one to reach it by on this
+// machine (":8081" is 127.0.0.1:8081).
+func defaultHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func parseCoord(s string, limit float64) (float64, error) {

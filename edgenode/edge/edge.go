@@ -64,9 +64,9 @@ type Config struct {
 	// MaxJobs > 0 the edge leases vod, recording-vod and clip jobs.
 	Runner  JobRunner
 	MaxJobs int
-	// UploadBackoff is the first retry wait of a failed upload (tests);
-	// zero is the queue's default.
-	UploadBackoff time.Duration
+	// UploadBackoffMax caps the wait between attempts at a failed upload;
+	// zero is the queue's default (5 minutes).
+	UploadBackoffMax time.Duration
 }
 
 // Node is a running edge.

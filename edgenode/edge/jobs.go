@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/livestreams/livestreams/edgenode/media"
 	"github.com/livestreams/livestreams/protocol"
 )
 
@@ -177,17 +178,11 @@ func (l *jobLoop) start(parent context.Context, j protocol.Job) {
 			req.Result = &res
 			l.n.log.Info("job succeeded", "job_id", j.ID, "duration", time.Since(start).Round(time.Millisecond))
 		} else {
-			req.Error, req.Permanent = err.Error(), isPermanent(err)
+			req.Error, req.Permanent = err.Error(), media.IsPermanent(err)
 			l.n.log.Warn("job failed", "job_id", j.ID, "permanent", req.Permanent, "err", err)
 		}
 		l.finish(parent, req)
 	}()
-}
-
-// isPermanent reports whether the runner marked err as one no retry fixes.
-func isPermanent(err error) bool {
-	var p interface{ Permanent() bool }
-	return errors.As(err, &p) && p.Permanent()
 }
 
 // finish reports a job's end, retrying errors of unknown outcome (a

@@ -51,7 +51,7 @@ func (n *Node) openUploads() error {
 	}
 	q, err := uploadq.Open(uploadq.Config{Path: filepath.Join(n.cfg.DataDir, "uploads.db"), Store: n.cfg.ObjectStore,
 		Logger: n.log.With("component", "uploadq"), OnUploaded: n.registerRecording,
-		BackoffBase: n.cfg.UploadBackoff, BackoffMax: max(n.cfg.UploadBackoff, time.Minute), DiskPath: n.cfg.DataDir})
+		BackoffBase: min(time.Second, max(n.cfg.UploadBackoffMax, 0)), BackoffMax: n.cfg.UploadBackoffMax, DiskPath: n.cfg.DataDir})
 	if err != nil {
 		return fmt.Errorf("open the upload queue: %w", err)
 	}

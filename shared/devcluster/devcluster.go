@@ -8,6 +8,7 @@ package devcluster
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/server"
 	"github.com/livestreams/livestreams/edgenode/edge"
+	"github.com/livestreams/livestreams/shared/objstore"
 )
 
 // Config configures a dev cluster.
@@ -33,6 +35,17 @@ type Config struct {
 	RaftAddr string // default 127.0.0.1:7000
 	FFmpeg   string
 	Logger   *slog.Logger
+	// ObjectStore is an object-store spec (see objstore.Open); empty is a
+	// local directory, DataDir/objects, shared by the control plane and
+	// the edge. S3AccessKey and S3SecretKey go with an s3: spec.
+	ObjectStore              string
+	S3AccessKey, S3SecretKey string
+	// MaxJobs is how many media jobs the edge runs at once (default 1).
+	MaxJobs int
+	// JobLeaseTTL and UploadBackoffMax shorten the job lease and the
+	// upload retry wait (tests); zero keeps the defaults.
+	JobLeaseTTL      time.Duration
+	UploadBackoffMax time.Duration
 }
 
 // Cluster is a running dev deployment.
@@ -44,6 +57,8 @@ type Cluster struct {
 	APIURL string
 	Token  string
 	Creds  Credentials
+	// Store is the object store both sides use.
+	Store objstore.Store
 
 	dataDir string
 	cancel  context.CancelFunc
@@ -87,14 +102,26 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	spec := orDefault(cfg.ObjectStore, "file://"+filepath.Join(cfg.DataDir, "objects"))
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	// One process: the control plane and the edge share the store, and a
+	// local directory's presigned URLs go through the control plane.
+	store, err := objstore.Open(ctx, spec, objstore.OpenOptions{AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		PublicBaseURL: "http://" + cfg.HTTPAddr, SigningSecret: secret, Logger: cfg.Logger.With("side", "objects")})
+	if err != nil {
+		return nil, fmt.Errorf("object store: %w", err)
+	}
 	srv, err := server.New(server.Config{NodeID: "dev", DataDir: controlDir, HTTPAddr: cfg.HTTPAddr,
 		RaftAddr: cfg.RaftAddr, QUICAddr: cfg.QUICAddr, Bootstrap: true, ClusterKey: key,
-		AllowSignup: true, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"}})
+		AllowSignup: true, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"},
+		ObjectStore: store, JobLeaseTTL: cfg.JobLeaseTTL})
 	if err != nil {
+		store.Close()
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	c := &Cluster{Control: srv, APIURL: srv.URL(), dataDir: cfg.DataDir, cancel: cancel, errc: make(chan error, 2), done: make(chan struct{})}
+	c := &Cluster{Control: srv, APIURL: srv.URL(), Store: store, dataDir: cfg.DataDir, cancel: cancel, errc: make(chan error, 2), done: make(chan struct{})}
 	go func() { c.errc <- srv.Run(runCtx) }()
 
 	api := &client{base: c.APIURL}
@@ -109,9 +136,15 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	c.Token = c.Creds.APIKey
 
+	runner, err := newRunner(cfg, store)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
 	c.Edge, err = edge.New(edge.Config{NodeID: "dev-edge", DataDir: filepath.Join(cfg.DataDir, "edge"),
 		Control: []string{srv.QUICAddr()}, JoinToken: c.Creds.JoinToken, RTMPAddr: cfg.RTMPAddr, HTTPAddr: cfg.EdgeAddr,
-		Region: "local", FFmpeg: cfg.FFmpeg, Logger: cfg.Logger.With("side", "edge")})
+		Region: "local", FFmpeg: cfg.FFmpeg, Logger: cfg.Logger.With("side", "edge"),
+		ObjectStore: store, Runner: runner, MaxJobs: max(cfg.MaxJobs, 1), UploadBackoffMax: cfg.UploadBackoffMax})
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -138,6 +171,7 @@ func (c *Cluster) Wait(ctx context.Context) error {
 // Close stops the edge (ending sessions cleanly) and the control plane.
 func (c *Cluster) Close() {
 	c.cancel()
+	defer c.Store.Close()
 	deadline := time.After(30 * time.Second)
 	for i := 0; i < 2; i++ {
 		select {
