@@ -157,6 +157,21 @@ func TestNewRunnerConfig(t *testing.T) {
 		}
 	}
 
+	// Without a work dir the Runner makes its own, and Close removes it.
+	own, err := NewRunner(Config{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(own.workDir); err != nil || !fi.IsDir() {
+		t.Fatalf("default work dir %s: %v", own.workDir, err)
+	}
+	if err := own.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(own.workDir); !os.IsNotExist(err) {
+		t.Errorf("default work dir after Close: %v", err)
+	}
+
 	// Leftovers of a crash go; other files stay.
 	for _, d := range []string{"job-x-1/hls", "thumb-2"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {

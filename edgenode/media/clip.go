@@ -29,9 +29,6 @@ const (
 // clip runs a clip job: [Start, End) of the source becomes the new
 // asset's source.mp4, which is then prepared as a vod job would be.
 func (r *Runner) clip(ctx context.Context, j *jobRun, c protocol.ClipJob, ttl time.Duration) (protocol.MediaResult, error) {
-	if err := checkKeys(c.SourceKey, c.Prefix); err != nil {
-		return protocol.MediaResult{}, err
-	}
 	if invalidSeconds(c.Start) || invalidSeconds(c.End) || c.End <= c.Start {
 		return protocol.MediaResult{}, permanent("clip range [%v, %v): want 0 <= start < end", c.Start, c.End)
 	}

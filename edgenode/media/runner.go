@@ -27,7 +27,8 @@ type Config struct {
 	FFmpeg, FFprobe string
 	// WorkDir is scratch space that belongs to this Runner: each job works
 	// in its own subdirectory, removed when it ends, and leftovers of a
-	// crash are removed by NewRunner. Default: the system's temp directory.
+	// crash are removed by NewRunner. Default: a new directory in the
+	// system's temp directory, removed by Close.
 	WorkDir string
 	Logger  *slog.Logger
 	// PresignTTL is how long the URL ffmpeg reads a source through stays
@@ -45,6 +46,7 @@ type Runner struct {
 	ffmpegBin  string
 	ffprobeBin string
 	workDir    string
+	ownWorkDir bool // made by NewRunner, removed by Close
 	log        *slog.Logger
 	presignTTL time.Duration
 
@@ -84,31 +86,60 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if ttl < time.Minute || ttl > objstore.MaxPresignTTL {
 		return nil, fmt.Errorf("media runner: presign ttl %s: want between 1m and %s", ttl, objstore.MaxPresignTTL)
 	}
-	dir := cfg.WorkDir
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "livestreams-media")
-	}
-	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, fmt.Errorf("media runner: work dir: %w", err)
-	}
-	if strings.Contains(dir, "%") {
-		// ffmpeg's HLS and image muxers read % in output paths as a pattern.
-		return nil, fmt.Errorf("media runner: work dir %q must not contain %%", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("media runner: %w", err)
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runner{
 		store: cfg.Store, ffmpegBin: ffmpeg, ffprobeBin: ffprobe,
-		workDir: dir, log: log, presignTTL: ttl,
+		log: log, presignTTL: ttl,
 		pids: map[int]struct{}{},
 	}
-	r.removeLeftovers()
+	if cfg.WorkDir == "" {
+		// A directory of its own: several edges on one machine (a dev
+		// fleet) must not clear each other's jobs.
+		if r.workDir, err = os.MkdirTemp("", "livestreams-media-"); err != nil {
+			return nil, fmt.Errorf("media runner: %w", err)
+		}
+		r.ownWorkDir = true
+	} else {
+		if r.workDir, err = filepath.Abs(cfg.WorkDir); err != nil {
+			return nil, fmt.Errorf("media runner: work dir: %w", err)
+		}
+		if err := checkWorkDir(r.workDir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(r.workDir, 0o755); err != nil {
+			return nil, fmt.Errorf("media runner: %w", err)
+		}
+		r.removeLeftovers()
+	}
+	if err := checkWorkDir(r.workDir); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return r, nil
+}
+
+// checkWorkDir refuses a % in the work directory: ffmpeg's HLS and image
+// muxers read it in output paths as part of a pattern.
+func checkWorkDir(dir string) error {
+	if strings.Contains(dir, "%") {
+		return fmt.Errorf("media runner: work dir %q must not contain %%", dir)
+	}
+	return nil
+}
+
+// Close removes the work directory NewRunner made (none when
+// Config.WorkDir was set). Call it after every Run has returned.
+func (r *Runner) Close() error {
+	if !r.ownWorkDir {
+		return nil
+	}
+	if err := os.RemoveAll(r.workDir); err != nil {
+		return fmt.Errorf("media runner: %w", err)
+	}
+	return nil
 }
 
 func findProgram(configured, name string) (string, error) {
@@ -173,7 +204,8 @@ type jobRun struct {
 
 // Run executes one leased job and returns what it made. progress (may be
 // nil) gets the job's percentage, rising to 100, and ffmpeg's fps and
-// speed, at most twice a second. When ctx is cancelled every process the
+// speed, at most twice a second; it is called from ffmpeg's progress
+// reader and must not block. When ctx is cancelled every process the
 // job started is gone before Run returns ctx's error. A job with a
 // TimeoutMS is stopped after it, with an error that is not permanent.
 //
@@ -233,10 +265,16 @@ func (r *Runner) run(ctx context.Context, j *jobRun, job protocol.Job, timeout t
 		if err := decodePayload(job, &v); err != nil {
 			return protocol.MediaResult{}, err
 		}
+		if err := checkKeys(job.OrgID, v.SourceKey, v.Prefix); err != nil {
+			return protocol.MediaResult{}, err
+		}
 		return r.vod(ctx, j, v, ttl)
 	case protocol.JobClip:
 		var c protocol.ClipJob
 		if err := decodePayload(job, &c); err != nil {
+			return protocol.MediaResult{}, err
+		}
+		if err := checkKeys(job.OrgID, c.SourceKey, c.Prefix); err != nil {
 			return protocol.MediaResult{}, err
 		}
 		return r.clip(ctx, j, c, ttl)
@@ -251,8 +289,10 @@ func decodePayload(job protocol.Job, v any) error {
 	return nil
 }
 
-// checkKeys checks a payload's source key and asset prefix.
-func checkKeys(sourceKey, prefix string) error {
+// checkKeys checks a payload's source key and asset prefix, and that both
+// belong to the job's organization (when the job names one): a job must
+// never read or write another organization's objects.
+func checkKeys(orgID, sourceKey, prefix string) error {
 	if err := objstore.ValidateKey(sourceKey); err != nil {
 		return permanent("bad payload: source: %w", err)
 	}
@@ -261,6 +301,18 @@ func checkKeys(sourceKey, prefix string) error {
 	}
 	if err := objstore.ValidatePrefix(prefix); err != nil {
 		return permanent("bad payload: %w", err)
+	}
+	if orgID == "" {
+		return nil
+	}
+	org, err := objstore.OrgPrefix(orgID)
+	if err != nil {
+		return permanent("bad job: %w", err)
+	}
+	for _, k := range []string{sourceKey, prefix} {
+		if !strings.HasPrefix(k, org) {
+			return permanent("bad payload: %s is not under the organization's %s", k, org)
+		}
 	}
 	return nil
 }

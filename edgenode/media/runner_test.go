@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -273,6 +275,10 @@ func TestRejectedSources(t *testing.T) {
 			payload: func(p string) protocol.VODJob {
 				return protocol.VODJob{SourceKey: p + "source.mp4", Prefix: p, StoryboardInterval: -1}
 			}},
+		{name: "another organization's source", file: video, wantErr: "not under the organization's orgs/org1/",
+			payload: func(p string) protocol.VODJob {
+				return protocol.VODJob{SourceKey: "orgs/org2/assets/a/source.mp4", Prefix: p}
+			}},
 		{name: "payload not json", file: video, wantErr: "bad vod job payload", rawPayload: "{"},
 		{name: "unknown type", file: video, wantErr: `job type "restream" is not a media job`, typ: "restream",
 			payload: func(p string) protocol.VODJob { return protocol.VODJob{SourceKey: p + "source.mp4", Prefix: p} }},
@@ -503,12 +509,44 @@ func TestThumbnail(t *testing.T) {
 	if _, err := r.Thumbnail(t.Context(), url, 60, 0); !errors.Is(err, ErrNoFrame) {
 		t.Errorf("thumbnail past the end: %v, want ErrNoFrame", err)
 	}
+
+	// Neither the error nor ffmpeg's stderr, logged at debug, shows the
+	// presigned URL of an object that is not there.
+	var logs lockedBuffer
+	debug, err := NewRunner(Config{Store: store, WorkDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	missing, err := store.PresignGet(t.Context(), assetPrefix(t, "ast_none")+objstore.SourceFile, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.Thumbnail(t.Context(), missing, 1, 0)
+	_, err = debug.Thumbnail(t.Context(), missing, 1, 0)
 	if err == nil || strings.Contains(err.Error(), "sig=") || strings.Contains(err.Error(), "http") {
 		t.Errorf("thumbnail of a missing object: %v, want an error without the URL", err)
 	}
+	if !strings.Contains(err.Error(), "404") {
+		t.Errorf("thumbnail of a missing object: %v, want ffmpeg's reason", err)
+	}
+	if out := logs.String(); !strings.Contains(out, "ffmpeg stderr") || strings.Contains(out, "sig=") {
+		t.Errorf("debug log shows a signature or no stderr:\n%s", out)
+	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -18,9 +18,6 @@ import (
 // read through a presigned URL, becomes the asset's HLS ladder, thumbnail
 // and storyboard.
 func (r *Runner) vod(ctx context.Context, j *jobRun, v protocol.VODJob, ttl time.Duration) (protocol.MediaResult, error) {
-	if err := checkKeys(v.SourceKey, v.Prefix); err != nil {
-		return protocol.MediaResult{}, err
-	}
 	if v.MaxSourceBytes < 0 {
 		return protocol.MediaResult{}, permanent("bad payload: max_source_bytes %d is negative", v.MaxSourceBytes)
 	}
