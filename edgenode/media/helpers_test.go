@@ -65,10 +65,13 @@ type sourceSpec struct {
 	audio   bool
 	// fragmented writes fragmented MP4 as the live recorder does.
 	fragmented bool
+	// rotate marks the video as displayed turned by that many degrees, as
+	// phones do.
+	rotate int
 }
 
 func (s sourceSpec) name() string {
-	return fmt.Sprintf("src_%dx%d_%ds_v%v_a%v_frag%v.mp4", s.w, s.h, s.seconds, s.video, s.audio, s.fragmented)
+	return fmt.Sprintf("src_%dx%d_%ds_v%v_a%v_frag%v_rot%d.mp4", s.w, s.h, s.seconds, s.video, s.audio, s.fragmented, s.rotate)
 }
 
 // source returns the path of the generated file, making it once per run.
@@ -98,11 +101,24 @@ func source(t *testing.T, s sourceSpec) string {
 	if s.fragmented {
 		args = append(args, "-movflags", "+frag_keyframe+empty_moov+default_base_moof")
 	}
-	args = append(args, "-f", "mp4", path)
+	out := path
+	if s.rotate != 0 {
+		out = path + ".unrotated.mp4"
+	}
+	args = append(args, "-f", "mp4", out)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
 		t.Fatalf("generate %s: %v\n%s", s.name(), err, out)
+	}
+	if s.rotate != 0 {
+		// The MP4 muxer turns the tag into a display matrix only when
+		// remuxing; an encoder drops it.
+		remux := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", out,
+			"-c", "copy", "-metadata:s:v:0", "rotate=" + strconv.Itoa(s.rotate), "-f", "mp4", path}
+		if out, err := exec.CommandContext(ctx, "ffmpeg", remux...).CombinedOutput(); err != nil {
+			t.Fatalf("rotate %s: %v\n%s", s.name(), err, out)
+		}
 	}
 	fixtures.files[s.name()] = path
 	return path

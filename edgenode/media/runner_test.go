@@ -233,6 +233,30 @@ func TestRecordingVOD(t *testing.T) {
 	}
 }
 
+// TestRotatedSource prepares a phone video held upright: stored
+// landscape, displayed portrait. Everything is made the way it is shown.
+func TestRotatedSource(t *testing.T) {
+	src := source(t, sourceSpec{w: 320, h: 180, seconds: 4, video: true, audio: true, rotate: 90})
+	store := newStore(t)
+	r := newRunner(t, store)
+	prefix := assetPrefix(t, "ast_rot")
+	putFile(t, store, prefix+objstore.SourceFile, src)
+	res, err := r.Run(t.Context(), job(t, protocol.JobVOD, protocol.VODJob{SourceKey: prefix + objstore.SourceFile, Prefix: prefix}), nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkAsset(t, store, prefix, res, 4, []string{"320p"}, true)
+	if r := res.Renditions[0]; r.Width != 180 || r.Height != 320 {
+		t.Errorf("rendition %+v, want 180x320", r)
+	}
+	if w, h := probeSize(t, filepath.Join(store.Dir(), filepath.FromSlash(res.Thumbnail))); w != 180 || h != 320 {
+		t.Errorf("thumbnail %dx%d, want 180x320", w, h)
+	}
+	if sb := res.Storyboard; sb.TileWidth != 160 || sb.TileHeight != 284 {
+		t.Errorf("storyboard tiles %dx%d, want 160x284", sb.TileWidth, sb.TileHeight)
+	}
+}
+
 func TestRejectedSources(t *testing.T) {
 	requireFFmpeg(t)
 	text := filepath.Join(t.TempDir(), "notes.txt")
