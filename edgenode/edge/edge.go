@@ -385,7 +385,8 @@ func (n *Node) ActiveSessions() int {
 	return len(n.sessions)
 }
 
-// TranscoderPIDs returns the process ids of the running ffmpeg transcoders.
+// TranscoderPIDs returns the process ids of the running ffmpeg
+// transcoders, the live sessions' and the media jobs'.
 func (n *Node) TranscoderPIDs() []int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -394,6 +395,9 @@ func (n *Node) TranscoderPIDs() []int {
 		if pid := s.sess.PID(); pid > 0 {
 			out = append(out, pid)
 		}
+	}
+	if r, ok := n.cfg.Runner.(interface{ PIDs() []int }); ok {
+		out = append(out, r.PIDs()...)
 	}
 	return out
 }

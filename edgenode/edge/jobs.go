@@ -13,6 +13,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/media"
@@ -57,17 +58,21 @@ type jobLoop struct {
 	running map[string]*runningJob
 	changed chan struct{} // signalled when the running set changes, for leasing
 	rewatch chan struct{} // the same, for the watch
+	renew   chan struct{} // a job started: renew soon, so it shows running
+	ttl     atomic.Int64  // the lease lifetime the control plane gave, ns
 	wg      sync.WaitGroup
 }
 
 func newJobLoop(n *Node, runner JobRunner, max int) *jobLoop {
-	return &jobLoop{n: n, runner: runner, max: max, running: map[string]*runningJob{}, changed: make(chan struct{}, 1),
-		rewatch: make(chan struct{}, 1),
-		types:   []string{protocol.JobVOD, protocol.JobRecordingVOD, protocol.JobClip}}
+	l := &jobLoop{n: n, runner: runner, max: max, running: map[string]*runningJob{}, changed: make(chan struct{}, 1),
+		rewatch: make(chan struct{}, 1), renew: make(chan struct{}, 1),
+		types: []string{protocol.JobVOD, protocol.JobRecordingVOD, protocol.JobClip}}
+	l.ttl.Store(int64(30 * time.Second))
+	return l
 }
 
 func (l *jobLoop) signal() {
-	for _, c := range []chan struct{}{l.changed, l.rewatch} {
+	for _, c := range []chan struct{}{l.changed, l.rewatch, l.renew} {
 		select {
 		case c <- struct{}{}:
 		default:
@@ -130,6 +135,9 @@ func (l *jobLoop) lease(ctx context.Context, free int) int {
 			l.n.log.Debug("lease jobs", "err", err)
 		}
 		return 0
+	}
+	if ttl := reply.LeaseTTL(); ttl > 0 {
+		l.ttl.Store(int64(ttl))
 	}
 	for _, j := range reply.Jobs {
 		l.start(ctx, j)
@@ -238,20 +246,23 @@ func (l *jobLoop) snapshot() []protocol.JobReport {
 	return out
 }
 
-// renewLoop renews every lease a few times per lease lifetime.
+// renewLoop renews every lease three times per lease lifetime, and soon
+// after a job starts.
 func (l *jobLoop) renewLoop(ctx context.Context) {
-	every := 10 * time.Second
 	for {
+		every := max(time.Duration(l.ttl.Load())/3, 200*time.Millisecond)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
+		case <-l.renew:
+			time.Sleep(200 * time.Millisecond) // let a batch of starts settle
 		}
 		reports := l.snapshot()
 		if len(reports) == 0 {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, max(time.Duration(l.ttl.Load())/3, time.Second))
 		var reply protocol.RenewJobsReply
 		err := l.n.client.Call(cctx, protocol.TypeRenewJobs, protocol.RenewJobsRequest{Jobs: reports}, &reply)
 		cancel()
@@ -260,7 +271,7 @@ func (l *jobLoop) renewLoop(ctx context.Context) {
 			continue
 		}
 		if ttl := time.Duration(reply.LeaseTTLMS) * time.Millisecond; ttl > 0 {
-			every = max(ttl/3, 200*time.Millisecond)
+			l.ttl.Store(int64(ttl))
 		}
 		l.stopJobs(reply.Cancelled, "cancelled")
 		l.stopJobs(reply.Lost, "lease lost")
