@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,9 +59,24 @@ func (r *Runner) clip(ctx context.Context, j *jobRun, c protocol.ClipJob, ttl ti
 	end := min(c.End, src.Duration)
 	ph.sub(0, 1).set(1)
 
+	start := c.Start
+	if !c.Reencode {
+		// A stream copy must begin on a keyframe. Begin on the one nearest
+		// the asked start (before or after it), so the clip is within half
+		// a GOP of the length asked for rather than up to a whole GOP long.
+		kfs, err := r.keyframes(ctx, url, j.red, c.Start-20, min(c.Start+20, end))
+		if err != nil && ctx.Err() != nil {
+			return protocol.MediaResult{}, ctx.Err()
+		}
+		if kf, ok := nearestKeyframe(kfs, c.Start, end); ok {
+			// A hair past it, so that rounding cannot send the seek to
+			// the keyframe before.
+			start = kf + 0.002
+		}
+	}
 	cut := filepath.Join(j.dir, "clip.mp4")
-	args := clipArgs(ffmpegInput(url), c.Start, end-c.Start, c.Reencode, cut)
-	j.log.Info("cutting clip", "start", c.Start, "end", end, "reencode", c.Reencode)
+	args := clipArgs(ffmpegInput(url), start, end-start, c.Reencode, cut)
+	j.log.Info("cutting clip", "start", c.Start, "keyframe", start, "end", end, "reencode", c.Reencode)
 	err = r.runFFmpeg(ctx, j, ffmpegRun{args: args, stall: stallTimeout, onProgress: ph.sub(1, shareCut).ffmpeg(end - c.Start)})
 	if err != nil {
 		if !c.Reencode && strings.Contains(err.Error(), "Could not find tag for codec") {
@@ -120,6 +136,22 @@ func clipArgs(input string, start, length float64, reencode bool, out string) []
 		args = append(args, "-c", "copy", "-avoid_negative_ts", "make_zero")
 	}
 	return append(args, "-movflags", "+faststart", "-f", "mp4", out)
+}
+
+// nearestKeyframe picks the keyframe closest to start that leaves at least
+// a second before end; false when there is none (the cut then starts at
+// the keyframe ffmpeg seeks to, at or before start).
+func nearestKeyframe(kfs []float64, start, end float64) (float64, bool) {
+	best, ok := 0.0, false
+	for _, k := range kfs {
+		if k < 0 || k > end-1 {
+			continue
+		}
+		if !ok || math.Abs(k-start) < math.Abs(best-start) {
+			best, ok = k, true
+		}
+	}
+	return best, ok
 }
 
 func fileSHA256(path string) (string, error) {

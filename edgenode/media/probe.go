@@ -228,9 +228,14 @@ func (r *Runner) probe(ctx context.Context, input string, red *redactor) (probeR
 }
 
 func (r *Runner) ffprobe(ctx context.Context, input string, red *redactor) ([]byte, error) {
+	return r.ffprobeWith(ctx, input, red, "-show_format", "-show_streams")
+}
+
+// ffprobeWith runs ffprobe with JSON output and the given query options.
+func (r *Runner) ffprobeWith(ctx context.Context, input string, red *redactor, query ...string) ([]byte, error) {
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	args := []string{"-hide_banner", "-v", "error", "-print_format", "json", "-show_format", "-show_streams"}
+	args := append([]string{"-hide_banner", "-v", "error", "-print_format", "json"}, query...)
 	if isHTTP(input) {
 		args = append(args, "-rw_timeout", rwTimeout)
 	}
@@ -312,4 +317,42 @@ func ffmpegInput(input string) string {
 		return input
 	}
 	return "file:" + input
+}
+
+// keyframes lists the presentation times of the video keyframes of input
+// between from and to seconds (from the start of the file), read from the
+// packet index without decoding.
+func (r *Runner) keyframes(ctx context.Context, input string, red *redactor, from, to float64) ([]float64, error) {
+	out, err := r.ffprobeWith(ctx, input, red, "-select_streams", "v:0",
+		"-read_intervals", fmt.Sprintf("%.3f%%%.3f", max(from, 0), to), "-show_entries", "packet=pts_time,flags:format=start_time")
+	if err != nil {
+		return nil, err
+	}
+	return parseKeyframes(out)
+}
+
+// parseKeyframes reads keyframes' output: keyframe times made relative to
+// the file's start time, as -ss counts.
+func parseKeyframes(out []byte) ([]float64, error) {
+	var v struct {
+		Packets []struct {
+			PTS   string `json:"pts_time"`
+			Flags string `json:"flags"`
+		} `json:"packets"`
+		Format struct {
+			StartTime string `json:"start_time"`
+		} `json:"format"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		return nil, fmt.Errorf("ffprobe packets: %w", err)
+	}
+	start, _ := strconv.ParseFloat(v.Format.StartTime, 64)
+	var kfs []float64
+	for _, p := range v.Packets {
+		t, err := strconv.ParseFloat(p.PTS, 64)
+		if err == nil && strings.HasPrefix(p.Flags, "K") && !math.IsNaN(t) && !math.IsInf(t, 0) {
+			kfs = append(kfs, t-start)
+		}
+	}
+	return kfs, nil
 }

@@ -95,7 +95,7 @@ func TestLivePath(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "stream idle", func() bool { return streamStatus(t, c, s.ID)["status"] == "idle" })
 
-	rec := waitRecording(t, c)
+	rec := waitRecording(t, c, s.ID)
 	out, err := probe(t, rec)
 	if err != nil {
 		t.Fatalf("recording does not probe: %v: %s", err, out)
@@ -104,6 +104,14 @@ func TestLivePath(t *testing.T) {
 	t.Logf("recording %s: %s", filepath.Base(rec), strings.ReplaceAll(out, "\n", " | "))
 	if d < 18 || d > 22 {
 		t.Errorf("recording lasts %.1fs, want about 20s", d)
+	}
+
+	// The recording becomes a VOD asset that plays from the API's playback
+	// URL, through the edge, out of the local store.
+	a := recordingOf(t, c, s.ID, 3*time.Minute, func(a recordingAsset) bool { return a.Status == "ready" })
+	vod, err := probe(t, a.PlaybackURL)
+	if err != nil || duration(vod) < 18 || duration(vod) > 22 {
+		t.Errorf("the VOD at %s: %v: %s", a.PlaybackURL, err, vod)
 	}
 }
 
@@ -120,19 +128,41 @@ func duration(probeOut string) float64 {
 	return f
 }
 
-// waitRecording returns the one finished recording on the dev edge.
-func waitRecording(t *testing.T, c *Cluster) string {
+type recordingAsset struct {
+	ID          string  `json:"id"`
+	OrgID       string  `json:"org_id"`
+	Status      string  `json:"status"`
+	Duration    float64 `json:"duration"`
+	PlaybackURL string  `json:"playback_url"`
+}
+
+// recordingOf returns the recording asset of a stream once cond holds.
+func recordingOf(t *testing.T, c *Cluster, streamID string, limit time.Duration, cond func(recordingAsset) bool) recordingAsset {
 	t.Helper()
-	var found string
-	waitFor(t, 20*time.Second, "a finished recording", func() bool {
-		matches, _ := filepath.Glob(filepath.Join(c.dataDir, "edge", "recordings", "*.mp4"))
-		if len(matches) == 0 || c.Edge.ActiveSessions() > 0 {
+	var a recordingAsset
+	waitFor(t, limit, "the recording asset of "+streamID, func() bool {
+		var page struct{ Items []recordingAsset }
+		c.api().do(context.Background(), "GET", "/v1/assets?type=recording&stream_id="+streamID, nil, &page)
+		if len(page.Items) == 0 {
 			return false
 		}
-		found = matches[len(matches)-1]
-		return true
+		a = page.Items[0]
+		return cond(a)
 	})
-	return found
+	return a
+}
+
+// waitRecording returns the path, in the dev cluster's local object store,
+// of the stream's recording once the edge has uploaded it and deleted its
+// own copy.
+func waitRecording(t *testing.T, c *Cluster, streamID string) string {
+	t.Helper()
+	a := recordingOf(t, c, streamID, 30*time.Second, func(recordingAsset) bool { return true })
+	waitFor(t, 10*time.Second, "the edge's copy deleted", func() bool {
+		matches, _ := filepath.Glob(filepath.Join(c.dataDir, "edge", "recordings", "*.mp4"))
+		return len(matches) == 0
+	})
+	return filepath.Join(c.dataDir, "objects", "orgs", a.OrgID, "assets", a.ID, "source.mp4")
 }
 
 // TestLadderFollowsSource: no audio in, no audio out; a 360p source gets
@@ -197,7 +227,7 @@ func TestTranscoderKilled(t *testing.T) {
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	rec := waitRecording(t, c)
+	rec := waitRecording(t, c, s.ID)
 	out, err := probe(t, rec)
 	if err != nil || duration(out) < 2 {
 		t.Fatalf("recording after kill -9: %v: %s", err, out)
