@@ -365,7 +365,9 @@ func (m *mediaFleet) restart(t testing.TB, c *city) {
 	c.p = startProc(m.t, c.args...)
 	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
 		raw, err := cliRun(t, m.env, "nodes", "--json")
-		var v struct{ Items []struct{ ID, State, Source string } }
+		var v struct {
+			Items []struct{ ID, State, Source string }
+		}
 		json.Unmarshal([]byte(raw), &v)
 		for _, it := range v.Items {
 			if it.ID == c.id && it.State == "alive" {
