@@ -346,11 +346,11 @@ func ffmpegChildren(pid int) []int {
 		}
 		// pid (comm) state ppid …
 		s := string(raw)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < 0 || s[open+1:close] != "ffmpeg" {
+		lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if lp < 0 || rp < 0 || s[lp+1:rp] != "ffmpeg" {
 			continue
 		}
-		fields := strings.Fields(s[close+1:])
+		fields := strings.Fields(s[rp+1:])
 		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) && fields[0] != "Z" {
 			out = append(out, child)
 		}
@@ -594,23 +594,13 @@ func TestMediaFleet(t *testing.T) {
 
 // orgOf returns the id of the org the fleet's token acts in.
 func orgOf(t testing.TB, m *mediaFleet) string {
-	var me struct {
-		Orgs []struct {
-			ID string `json:"id"`
-		} `json:"orgs"`
-	}
 	var page struct {
 		Items []struct {
 			ID string `json:"id"`
 		} `json:"items"`
 	}
-	if m.call(t, "GET", "/v1/orgs", nil, &page) == http.StatusOK && len(page.Items) > 0 {
-		return page.Items[0].ID
+	if m.call(t, "GET", "/v1/orgs", nil, &page) != http.StatusOK || len(page.Items) == 0 {
+		t.Fatal("no org")
 	}
-	m.call(t, "GET", "/v1/me", nil, &me)
-	if len(me.Orgs) > 0 {
-		return me.Orgs[0].ID
-	}
-	t.Fatal("no org")
-	return ""
+	return page.Items[0].ID
 }

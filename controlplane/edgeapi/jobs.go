@@ -262,7 +262,7 @@ func (s *Service) recordingUploaded(ctx context.Context, peer protocol.Peer, r p
 	if haveStream {
 		a.StreamID, a.PlaybackPolicy = st.ID, st.PlaybackPolicy
 	}
-	if _, err := s.cfg.Node.Apply(ctx, fsm.CmdCreateAsset, fsm.CreateAsset{Asset: a}); err != nil && !isConflict(err) {
+	if _, err := s.cfg.Node.Apply(ctx, fsm.CmdCreateAsset, fsm.CreateAsset{Asset: a}); err != nil && !state.IsConflict(err) {
 		return nil, protoErr(fmt.Errorf("register recording asset: %w", err))
 	}
 	payload, err := json.Marshal(protocol.VODJob{SourceKey: r.Key, Prefix: prefix})
@@ -279,15 +279,10 @@ func (s *Service) recordingUploaded(ctx context.Context, peer protocol.Peer, r p
 	switch {
 	case err == nil:
 		jobID = out.ID
-	case isConflict(err) && jobID != "":
+	case state.IsConflict(err) && jobID != "":
 	default:
 		return nil, protoErr(err)
 	}
 	s.log.Info("recording registered", "edge_id", peer.Hello.NodeID, "session_id", sess.ID, "asset_id", assetID, "job_id", jobID, "bytes", r.Size)
 	return protocol.RecordingUploadedReply{AssetID: assetID, JobID: jobID}, nil
-}
-
-func isConflict(err error) bool {
-	var se *state.Error
-	return errors.As(err, &se) && se.Code == state.CodeConflict
 }

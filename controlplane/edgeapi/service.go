@@ -8,7 +8,6 @@ package edgeapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -180,8 +179,7 @@ func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r pr
 	sess := state.Session{ID: ids.New("ses"), StreamID: st.ID, OrgID: st.OrgID, EdgeID: peer.Hello.NodeID,
 		Protocol: r.Protocol, StartedAt: s.cfg.Now().UTC()}
 	if _, err := s.cfg.Node.Apply(ctx, fsm.CmdStartSession, fsm.StartSession{Session: sess}); err != nil {
-		var se *state.Error
-		if errors.As(err, &se) && se.Code == state.CodeConflict {
+		if state.IsConflict(err) {
 			return nil, &protocol.Error{Code: protocol.CodeConflict, Message: "stream is already live"}
 		}
 		return nil, fmt.Errorf("record session: %w", err)

@@ -203,6 +203,12 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &e) && e.Code == CodeNotFound
 }
 
+// IsConflict reports whether err is a conflict state error.
+func IsConflict(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeConflict
+}
+
 func (t *Tx) get(bucket []byte, key string, v any) (bool, error) {
 	raw := t.tx.Bucket(bucket).Get([]byte(key))
 	if raw == nil {

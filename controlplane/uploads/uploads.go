@@ -272,7 +272,7 @@ func (w *Watcher) check(ctx context.Context, a state.Asset, res *Result) {
 	_, err = w.cfg.Jobs.Enqueue(actx, j)
 	cancel()
 	switch {
-	case err == nil, isConflict(err):
+	case err == nil, state.IsConflict(err):
 		log.Info("upload landed: vod job queued", "job_id", j.ID, "bytes", info.Size)
 		res.Queued++
 	case state.IsNotFound(err):
@@ -288,7 +288,7 @@ func (w *Watcher) errored(ctx context.Context, a state.Asset, msg string, now ti
 	actx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	err := w.cfg.Node.ApplyInto(actx, fsm.CmdSetAssetErrored, fsm.SetAssetErrored{OrgID: a.OrgID, ID: a.ID, Error: msg, At: now}, nil)
-	if err != nil && !state.IsNotFound(err) && !isConflict(err) {
+	if err != nil && !state.IsNotFound(err) && !state.IsConflict(err) {
 		w.log.Warn("mark an upload errored", "asset_id", a.ID, "err", err)
 		return false
 	}
@@ -322,9 +322,4 @@ func FormatSize(n int64) string {
 	s := fmt.Sprintf("%.1f", v)
 	s = strings.TrimSuffix(s, ".0")
 	return s + " " + []string{"KiB", "MiB", "GiB", "TiB", "PiB"}[exp]
-}
-
-func isConflict(err error) bool {
-	var se *state.Error
-	return errors.As(err, &se) && se.Code == state.CodeConflict
 }

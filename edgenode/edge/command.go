@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -71,7 +70,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	base := cfg.PublicURL
 	if base == "" {
-		base = "http://" + defaultHost(cfg.HTTPAddr)
+		base = "http://" + reachable(cfg.HTTPAddr)
 	}
 	if cfg.ObjectStore, err = store.Open(ctx, base, cfg.Logger); err != nil {
 		fmt.Fprintln(stderr, "Error:", config.Fail("object-store", err.Error()))
@@ -96,19 +95,6 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// defaultHost turns a listen address into one to reach it by on this
-// machine (":8081" is 127.0.0.1:8081).
-func defaultHost(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 func parseCoord(s string, limit float64) (float64, error) {

@@ -174,9 +174,17 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func loopback(a net.Addr) string {
-	host, port, _ := net.SplitHostPort(a.String())
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+// loopback is a bound address as this machine reaches it.
+func loopback(a net.Addr) string { return reachable(a.String()) }
+
+// reachable turns a listen address into one to reach it by on this
+// machine (":8081" and "0.0.0.0:8081" are 127.0.0.1:8081).
+func reachable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)

@@ -46,8 +46,6 @@ type runningJob struct {
 	progress *protocol.JobProgress
 }
 
-var errJobStopped = errors.New("job stopped by the control plane")
-
 type jobLoop struct {
 	n      *Node
 	runner JobRunner
@@ -89,12 +87,7 @@ func (l *jobLoop) run(ctx context.Context) {
 	go func() { defer inner.Done(); l.watchLoop(ctx) }()
 	l.leaseLoop(ctx)
 	inner.Wait()
-	l.mu.Lock()
-	for _, rj := range l.running {
-		rj.cancel(errors.New("edge shutting down"))
-	}
-	l.mu.Unlock()
-	l.wg.Wait()
+	l.wg.Wait() // the jobs' contexts end with ctx
 }
 
 func (l *jobLoop) free() int {
@@ -111,10 +104,7 @@ func (l *jobLoop) leaseLoop(ctx context.Context) {
 		wait := jobLeasePoll * time.Duration(1+l.n.ActiveSessions())
 		wait += time.Duration(rand.Int64N(int64(wait) / 4))
 		if free := l.free(); free > 0 && !l.n.draining.Load() {
-			got := l.lease(ctx, free)
-			if got > 0 && got == free {
-				wait = jobLeasePoll // full: look again after a normal pause
-			}
+			l.lease(ctx, free)
 		}
 		select {
 		case <-ctx.Done():
@@ -126,7 +116,7 @@ func (l *jobLoop) leaseLoop(ctx context.Context) {
 	}
 }
 
-func (l *jobLoop) lease(ctx context.Context, free int) int {
+func (l *jobLoop) lease(ctx context.Context, free int) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var reply protocol.LeaseJobsReply
@@ -134,7 +124,7 @@ func (l *jobLoop) lease(ctx context.Context, free int) int {
 		if ctx.Err() == nil {
 			l.n.log.Debug("lease jobs", "err", err)
 		}
-		return 0
+		return
 	}
 	if ttl := reply.LeaseTTL(); ttl > 0 {
 		l.ttl.Store(int64(ttl))
@@ -142,11 +132,10 @@ func (l *jobLoop) lease(ctx context.Context, free int) int {
 	for _, j := range reply.Jobs {
 		l.start(ctx, j)
 	}
-	return len(reply.Jobs)
 }
 
 func (l *jobLoop) start(parent context.Context, j protocol.Job) {
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	ctx, cancel := context.WithCancelCause(parent)
 	rj := &runningJob{job: j, cancel: cancel}
 	l.mu.Lock()
 	l.running[j.ID] = rj
@@ -156,9 +145,7 @@ func (l *jobLoop) start(parent context.Context, j protocol.Job) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		// Stop with the loop's context too (edge shutting down).
-		stop := context.AfterFunc(parent, func() { cancel(errors.New("edge shutting down")) })
-		defer stop()
+		defer cancel(nil) // release the context once the job is settled
 		start := time.Now()
 		res, err := l.runner.Run(ctx, j, func(p protocol.JobProgress) {
 			rj.mu.Lock()

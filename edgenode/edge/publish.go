@@ -105,6 +105,15 @@ type playback struct {
 }
 
 func (n *Node) setPlayback(st protocol.StreamInfo, keys []protocol.SigningKey, isLive bool) {
+	ks := n.verifyKeys(keys)
+	n.mu.Lock()
+	n.byPID[st.PlaybackID] = &playback{signed: st.PlaybackPolicy == "signed", keys: ks, live: isLive, at: time.Now()}
+	n.mu.Unlock()
+}
+
+// verifyKeys turns the signing keys the control plane sent into the keys
+// that verify playback tokens, leaving out (and logging) unusable ones.
+func (n *Node) verifyKeys(keys []protocol.SigningKey) token.Keys {
 	ks := token.Keys{}
 	for _, k := range keys {
 		pub, err := token.ParsePublicPEM(k.PublicPEM)
@@ -114,7 +123,5 @@ func (n *Node) setPlayback(st protocol.StreamInfo, keys []protocol.SigningKey, i
 		}
 		ks[k.ID] = pub
 	}
-	n.mu.Lock()
-	n.byPID[st.PlaybackID] = &playback{signed: st.PlaybackPolicy == "signed", keys: ks, live: isLive, at: time.Now()}
-	n.mu.Unlock()
+	return ks
 }

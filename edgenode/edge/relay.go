@@ -106,12 +106,7 @@ func (rl *relaying) resolve(ctx context.Context, pid string) (hls.Stream, bool) 
 		if ok && info.origin != origin.HLSURL {
 			rl.cache.Purge(pid) // a new session on another edge: nothing cached applies
 		}
-		info = relayInfo{origin: origin.HLSURL, signed: reply.PlaybackPolicy == "signed", keys: token.Keys{}, at: time.Now()}
-		for _, k := range reply.SigningKeys {
-			if pub, err := token.ParsePublicPEM(k.PublicPEM); err == nil {
-				info.keys[k.ID] = pub
-			}
-		}
+		info = relayInfo{origin: origin.HLSURL, signed: reply.PlaybackPolicy == "signed", keys: rl.n.verifyKeys(reply.SigningKeys), at: time.Now()}
 		rl.mu.Lock()
 		rl.info[pid] = info
 		rl.mu.Unlock()

@@ -88,12 +88,7 @@ func (v *vodServing) lookup(ctx context.Context, pid string) (vodInfo, bool) {
 	}
 	info = vodInfo{at: time.Now()}
 	if err == nil && reply.Asset != nil {
-		info.asset, info.signed, info.keys = reply.Asset, reply.PlaybackPolicy == protocol.PlaybackSigned, token.Keys{}
-		for _, k := range reply.SigningKeys {
-			if pub, err := token.ParsePublicPEM(k.PublicPEM); err == nil {
-				info.keys[k.ID] = pub
-			}
-		}
+		info.asset, info.signed, info.keys = reply.Asset, reply.PlaybackPolicy == protocol.PlaybackSigned, v.n.verifyKeys(reply.SigningKeys)
 	}
 	v.mu.Lock()
 	if len(v.info) > 10000 {

@@ -8,7 +8,6 @@ package devcluster
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,12 +102,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	spec := orDefault(cfg.ObjectStore, "file://"+filepath.Join(cfg.DataDir, "objects"))
-	secret := make([]byte, 32)
-	rand.Read(secret)
 	// One process: the control plane and the edge share the store, and a
 	// local directory's presigned URLs go through the control plane.
-	store, err := objstore.Open(ctx, spec, objstore.OpenOptions{AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-		PublicBaseURL: "http://" + cfg.HTTPAddr, SigningSecret: secret, Logger: cfg.Logger.With("side", "objects")})
+	flags := objstore.Flags{Spec: spec, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey}
+	store, err := flags.Open(ctx, "http://"+cfg.HTTPAddr, cfg.Logger.With("side", "objects"))
 	if err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}
