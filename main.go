@@ -14,7 +14,6 @@ import (
 	"github.com/livestreams/livestreams/controlplane/cli"
 	"github.com/livestreams/livestreams/controlplane/server"
 	"github.com/livestreams/livestreams/edgenode/edge"
-	"github.com/livestreams/livestreams/shared/devcluster"
 )
 
 const usage = `Usage: livestreams <command> [flags]
@@ -50,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "edge":
 		return edge.Command(ctx, args[1:], stdout, stderr)
 	case "dev":
-		return devcluster.Command(ctx, args[1:], stdout, stderr)
+		return devCommand(ctx, args[1:], stdout, stderr)
 	}
 	for _, name := range cli.Commands() {
 		if args[0] == name {

@@ -29,7 +29,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/controlplane/uploads"
+	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
@@ -84,11 +84,11 @@ type Config struct {
 	// deleting an asset then deletes its record only (and logs so).
 	Store objstore.Store
 	// MaxUploadBytes is the largest upload accepted; zero means
-	// uploads.DefaultMaxBytes (10 GiB). The uploads.Watcher must enforce
+	// directupload.DefaultMaxBytes (10 GiB). The directupload.Watcher must enforce
 	// the same limit.
 	MaxUploadBytes int64
 	// UploadURLTTL is how long an upload URL lasts; zero means
-	// uploads.DefaultURLTTL (1 h). The uploads.Watcher must use the same.
+	// directupload.DefaultURLTTL (1 h). The directupload.Watcher must use the same.
 	UploadURLTTL time.Duration
 }
 
@@ -148,10 +148,10 @@ func New(cfg Config) *Handler {
 		cfg.AuthBurst = 5
 	}
 	if cfg.MaxUploadBytes <= 0 {
-		cfg.MaxUploadBytes = uploads.DefaultMaxBytes
+		cfg.MaxUploadBytes = directupload.DefaultMaxBytes
 	}
 	if cfg.UploadURLTTL <= 0 {
-		cfg.UploadURLTTL = uploads.DefaultURLTTL
+		cfg.UploadURLTTL = directupload.DefaultURLTTL
 	}
 	h := &Handler{
 		cfg:      cfg,

@@ -14,7 +14,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/controlplane/uploads"
+	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
@@ -57,9 +57,9 @@ func (e *env) queuedJob(org string) state.Job {
 }
 
 // watch makes one pass of an upload watcher over the env's node.
-func (e *env) watch() uploads.Result {
+func (e *env) watch() directupload.Result {
 	e.t.Helper()
-	w, err := uploads.NewWatcher(uploads.Config{Node: e.n.node, Jobs: e.n.jobs, Store: e.n.store})
+	w, err := directupload.NewWatcher(directupload.Config{Node: e.n.node, Jobs: e.n.jobs, Store: e.n.store})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestUploadToReady(t *testing.T) {
 	a = adm.must(200, "GET", "/v1/assets/"+id, nil).json(t)
 	job := sub(t, a, "job")
 	jid := str(job, "id")
-	if job["type"] != "vod" || job["state"] != "queued" || jid != uploads.JobID(id) {
+	if job["type"] != "vod" || job["state"] != "queued" || jid != directupload.JobID(id) {
 		t.Fatalf("asset's job = %v", job)
 	}
 	js := adm.must(200, "GET", "/v1/jobs?asset_id="+id, nil).json(t)["items"].([]any)

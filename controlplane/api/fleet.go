@@ -10,7 +10,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/shared/routing"
+	"github.com/livestreams/livestreams/controlplane/routing"
 )
 
 // ingestView is where a creator publishes: the nearest ingest-capable edge.

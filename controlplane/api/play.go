@@ -10,7 +10,7 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/shared/routing"
+	"github.com/livestreams/livestreams/controlplane/routing"
 )
 
 // playlistFile is the file /v1/play/{id}.m3u8 stands for on the edge.

@@ -7,7 +7,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/controlplane/uploads"
+	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
@@ -30,7 +30,7 @@ type uploadAnswer struct {
 }
 
 // createUpload creates an upload asset, preparing, and a presigned URL the
-// client PUTs the file to. Nothing more happens here: the uploads.Watcher
+// client PUTs the file to. Nothing more happens here: the directupload.Watcher
 // queues the asset's VOD job once the file is in object storage.
 func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 	orgID := caller(r.Context()).orgID
@@ -53,7 +53,7 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		case *in.Size > max:
 			h.writeError(w, r, errorf(codeTooLarge, "file is %s, over the %s upload limit (max_bytes %d)",
-				uploads.FormatSize(*in.Size), uploads.FormatSize(max), max))
+				directupload.FormatSize(*in.Size), directupload.FormatSize(max), max))
 			return
 		}
 	}

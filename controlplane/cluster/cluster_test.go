@@ -14,7 +14,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/shared/testcluster"
+	"github.com/livestreams/livestreams/controlplane/testcluster"
 )
 
 func node(t *testing.T, m *testcluster.Member) *cluster.Node {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/geoip"
-	"github.com/livestreams/livestreams/shared/routing"
+	"github.com/livestreams/livestreams/controlplane/routing"
 )
 
 // ErrNotLive means the stream has no session on a live edge.

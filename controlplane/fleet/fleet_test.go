@@ -13,7 +13,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
-	"github.com/livestreams/livestreams/shared/routing"
+	"github.com/livestreams/livestreams/controlplane/routing"
 )
 
 type fakeMembers struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/shared/testcluster"
+	"github.com/livestreams/livestreams/controlplane/testcluster"
 )
 
 // clock is a test clock the services and reapers share: leases and

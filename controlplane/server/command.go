@@ -19,7 +19,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := config.NewFlagSet("control", "Run a control-plane node (Raft member, /v1 API, edge endpoint).", stderr)
 	var cfg Config
 	fs.StringVar(&cfg.NodeID, "node-id", hostname(), "unique id of this node in the cluster")
-	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the Raft log, snapshots and state (required)")
+	config.PathVar(fs, &cfg.DataDir, "data-dir", "", "directory for the Raft log, snapshots and state (required)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", ":8080", "listen address of the REST API and dashboard")
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "listen address of Raft (TCP)")
 	fs.StringVar(&cfg.QUICAddr, "quic-addr", ":7443", "listen address for edges (QUIC over UDP); empty disables")
@@ -34,7 +34,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	gossipJoin := fs.String("gossip-join", "", "comma-separated gossip addresses of edges to join through")
 	fs.StringVar(&cfg.GossipKey, "gossip-key", "", "the fleet's gossip encryption key (16, 24 or 32 bytes, base64 or hex)")
 	fs.DurationVar(&cfg.GossipProbeInterval, "gossip-probe-interval", 500*time.Millisecond, "how often gossip probes a peer; a dead edge is noticed after about 4 of these")
-	fs.StringVar(&cfg.GeoIPDB, "geoip-db", "", "GeoLite2/GeoIP2 City .mmdb file for routing to the nearest edge (reloaded when it changes); empty routes by region and load")
+	config.PathVar(fs, &cfg.GeoIPDB, "geoip-db", "", "GeoLite2/GeoIP2 City .mmdb file for routing to the nearest edge (reloaded when it changes); empty routes by region and load")
 	fs.BoolVar(&cfg.AllowSignup, "allow-signup", false, "let anyone sign up and create an org (otherwise admins create users)")
 	var store objstore.Flags
 	store.Register(fs)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/shared/gossip"
-	"github.com/livestreams/livestreams/shared/routing"
+	"github.com/livestreams/livestreams/controlplane/routing"
 )
 
 // startGossip joins the edge fleet's gossip as an observer, so routing sees

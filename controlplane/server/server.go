@@ -24,7 +24,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/controlplane/uploads"
+	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -298,8 +298,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	if s.cfg.ObjectStore != nil {
 		// The API's upload URLs and this watcher share the defaults of
-		// package uploads for the URL lifetime, and MaxUploadBytes.
-		w, err := uploads.NewWatcher(uploads.Config{Node: s.node, Jobs: s.jobs, Store: s.cfg.ObjectStore,
+		// package directupload for the URL lifetime, and MaxUploadBytes.
+		w, err := directupload.NewWatcher(directupload.Config{Node: s.node, Jobs: s.jobs, Store: s.cfg.ObjectStore,
 			MaxBytes: s.cfg.MaxUploadBytes, Logger: s.cfg.Logger})
 		if err != nil {
 			cancel()

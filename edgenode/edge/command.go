@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/livestreams/livestreams/edgenode/media"
+	"github.com/livestreams/livestreams/edgenode/mediajobs"
 	"github.com/livestreams/livestreams/shared/config"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -21,7 +21,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg Config
 	var control, lat, lon, level string
 	fs.StringVar(&cfg.NodeID, "node-id", "", "unique id of this edge (required)")
-	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for HLS output and recordings (required)")
+	config.PathVar(fs, &cfg.DataDir, "data-dir", "", "directory for HLS output and recordings (required)")
 	fs.StringVar(&control, "control", "", "comma-separated control-plane QUIC addresses, e.g. cp1:7443,cp2:7443 (required)")
 	fs.StringVar(&cfg.JoinToken, "join-token", "", "edge join token issued by the control plane (required)")
 	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", ":1935", "RTMP ingest listen address")
@@ -78,7 +78,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.ObjectStore != nil {
 		defer cfg.ObjectStore.Close()
-		if cfg.Runner, err = media.NewRunner(media.Config{Store: cfg.ObjectStore, FFmpeg: cfg.FFmpeg, FFprobe: *ffprobe,
+		if cfg.Runner, err = mediajobs.NewRunner(mediajobs.Config{Store: cfg.ObjectStore, FFmpeg: cfg.FFmpeg, FFprobe: *ffprobe,
 			WorkDir: filepath.Join(cfg.DataDir, "jobs"), Logger: cfg.Logger.With("component", "media")}); err != nil {
 			fmt.Fprintln(stderr, "Error:", err)
 			return 1

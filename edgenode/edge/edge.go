@@ -23,7 +23,7 @@ import (
 	"github.com/livestreams/livestreams/edgenode/hls"
 	"github.com/livestreams/livestreams/edgenode/live"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
-	"github.com/livestreams/livestreams/edgenode/uploadq"
+	"github.com/livestreams/livestreams/edgenode/recordingupload"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -60,7 +60,7 @@ type Config struct {
 	// upload queue) and serves on-demand assets; nil keeps recordings on
 	// disk and serves live streams only.
 	ObjectStore objstore.Store
-	// Runner runs media jobs (package media); with an object store and
+	// Runner runs media jobs (package mediajobs); with an object store and
 	// MaxJobs > 0 the edge leases vod, recording-vod and clip jobs.
 	Runner  JobRunner
 	MaxJobs int
@@ -86,7 +86,7 @@ type Node struct {
 	egress   atomic.Int64 // bytes sent to viewers, ever
 	gossip   *gossip.Node
 	relay    *relaying      // nil without gossip
-	uploads  *uploadq.Queue // nil without an object store
+	uploads  *recordingupload.Queue // nil without an object store
 	jobs     *jobLoop       // nil without a runner
 	vod      *vodServing    // nil without an object store
 

@@ -2,7 +2,7 @@ package edge
 
 // Media jobs. While the edge has a free slot it leases vod, recording-vod
 // and clip jobs from the control plane, runs each with the job runner
-// (package media), renews the leases with progress every third of the
+// (package mediajobs), renews the leases with progress every third of the
 // lease, and keeps one long-poll open that says at once when a job must
 // stop (a user cancelled it, or the lease was lost). An edge busy with
 // live transcodes asks for work less often, so idler edges of the region
@@ -16,11 +16,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/livestreams/livestreams/edgenode/media"
+	"github.com/livestreams/livestreams/edgenode/mediajobs"
 	"github.com/livestreams/livestreams/protocol"
 )
 
-// JobRunner runs leased media jobs (package media implements it).
+// JobRunner runs leased media jobs (package mediajobs implements it).
 type JobRunner interface {
 	// Run does one job; cancelling ctx stops its processes at once.
 	Run(ctx context.Context, job protocol.Job, progress func(protocol.JobProgress)) (protocol.MediaResult, error)
@@ -173,7 +173,7 @@ func (l *jobLoop) start(parent context.Context, j protocol.Job) {
 			req.Result = &res
 			l.n.log.Info("job succeeded", "job_id", j.ID, "duration", time.Since(start).Round(time.Millisecond))
 		} else {
-			req.Error, req.Permanent = err.Error(), media.IsPermanent(err)
+			req.Error, req.Permanent = err.Error(), mediajobs.IsPermanent(err)
 			l.n.log.Warn("job failed", "job_id", j.ID, "permanent", req.Permanent, "err", err)
 		}
 		l.finish(parent, req)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -64,4 +65,42 @@ func NewFlagSet(name, summary string, out io.Writer) *flag.FlagSet {
 // Fail formats a configuration error that names the flag and what is allowed.
 func Fail(flagName, problem string) error {
 	return fmt.Errorf("--%s (%s): %s", flagName, EnvName(flagName), problem)
+}
+
+// PathVar defines a flag holding a filesystem path. A relative path, from
+// the command line, the environment or the default, is made absolute
+// against the working directory once, when it is set: every later use
+// (a file: URL built from it, a child process started elsewhere) sees
+// the same directory, wherever it runs from. An empty value stays empty.
+func PathVar(fs *flag.FlagSet, p *string, name, value, usage string) {
+	*p = value
+	if abs, err := AbsPath(value); err == nil {
+		*p = abs
+	}
+	fs.Var((*pathValue)(p), name, usage)
+}
+
+// AbsPath makes a non-empty path absolute against the working directory.
+func AbsPath(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("path %q: %w", p, err)
+	}
+	return abs, nil
+}
+
+type pathValue string
+
+func (v *pathValue) String() string { return string(*v) }
+
+func (v *pathValue) Set(s string) error {
+	abs, err := AbsPath(s)
+	if err != nil {
+		return err
+	}
+	*v = pathValue(abs)
+	return nil
 }

@@ -7,7 +7,7 @@
 // It deliberately does not download or update databases: geoipupdate or an
 // operator's cron job does that by replacing the file atomically, and Watch
 // picks the new one up. It keeps no per-client state and does not decide
-// anything; shared/routing does. ClientIP, which chooses the address to look
+// anything; controlplane/routing does. ClientIP, which chooses the address to look
 // up for a request that came through proxies, lives here because that
 // address is what Lookup is for.
 package geoip

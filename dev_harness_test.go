@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startDev starts a dev cluster on free loopback ports for one test.
+func startDev(t *testing.T) *devCluster {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatal("ffmpeg is required (make deps installs it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var c *devCluster
+	var err error
+	var logger *slog.Logger // nil discards; LIVESTREAMS_TEST_LOG=1 sends every log line to the test log
+	if os.Getenv("LIVESTREAMS_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	for attempt := 0; attempt < 3; attempt++ { // free ports can race with other processes
+		c, err = startDevCluster(ctx, devConfig{DataDir: t.TempDir(), HTTPAddr: freeAddr(), RTMPAddr: freeAddr(), EdgeAddr: freeAddr(),
+			QUICAddr: freeUDP(t), RaftAddr: freeAddr(), Logger: logger})
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("start dev cluster: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func freeUDP(t *testing.T) string {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		addr := freeAddr()
+		pc, err := netListenUDP(addr)
+		if err == nil {
+			pc.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free UDP port")
+	return ""
+}
+
+type testStream struct {
+	ID, Key, PlaybackID string
+}
+
+// newStream creates a stream through the API and reads back its key.
+func newStream(t *testing.T, c *devCluster, body map[string]any) testStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	api := &client{base: c.APIURL, token: c.Token}
+	var s map[string]any
+	if _, err := api.do(ctx, http.MethodPost, "/v1/streams", body, &s); err != nil {
+		t.Fatal(err)
+	}
+	ts := testStream{ID: firstString(s, "id"), PlaybackID: firstString(s, "playback_id")}
+	key, err := api.streamKey(ctx, ts.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Key = key
+	return ts
+}
+
+// publish runs a real ffmpeg publisher of a synthetic source for the given
+// duration; it returns the running command.
+func publish(t *testing.T, rtmpURL string, size string, seconds int, audio bool) *exec.Cmd {
+	t.Helper()
+	args := []string{"-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=30", size)}
+	if audio {
+		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
+	}
+	args = append(args, "-t", fmt.Sprint(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+		"-g", "30", "-pix_fmt", "yuv420p")
+	if audio {
+		args = append(args, "-c:a", "aac", "-b:a", "96k")
+	}
+	args = append(args, "-f", "flv", rtmpURL)
+	cmd := exec.Command("ffmpeg", args...)
+	cmd.Stderr = &testLog{t: t, prefix: "publisher: "}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+type testLog struct {
+	t      *testing.T
+	prefix string
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		if line != "" {
+			l.t.Log(l.prefix + line)
+		}
+	}
+	return len(p), nil
+}
+
+// get fetches a URL, following redirects, and returns status, body and the
+// final URL.
+func get(t *testing.T, u string) (int, []byte, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0, nil, u
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.StatusCode, body, resp.Request.URL.String()
+}
+
+// waitFor polls cond every 200 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// resolve returns ref relative to base.
+func resolve(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return ref
+	}
+	r, err := b.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return r.String()
+}
+
+type variant struct {
+	Resolution, Codecs, URI string
+}
+
+var attrRe = regexp.MustCompile(`([A-Z-]+)=("[^"]*"|[^,]*)`)
+
+func parseMaster(body string) []variant {
+	var out []variant
+	sc := bufio.NewScanner(strings.NewReader(body))
+	var pending *variant
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "#EXT-X-STREAM-INF:"):
+			v := variant{}
+			for _, m := range attrRe.FindAllStringSubmatch(strings.TrimPrefix(line, "#EXT-X-STREAM-INF:"), -1) {
+				val := strings.Trim(m[2], `"`)
+				switch m[1] {
+				case "RESOLUTION":
+					v.Resolution = val
+				case "CODECS":
+					v.Codecs = val
+				}
+			}
+			pending = &v
+		case line != "" && !strings.HasPrefix(line, "#") && pending != nil:
+			pending.URI = line
+			out = append(out, *pending)
+			pending = nil
+		}
+	}
+	return out
+}
+
+// mediaPlaylist returns the init segment URI and the segment URIs.
+func mediaPlaylist(body string) (initURI string, segs []string, ended bool) {
+	mapRe := regexp.MustCompile(`#EXT-X-MAP:URI="([^"]+)"`)
+	for _, line := range strings.Split(body, "\n") {
+		line = strings.TrimSpace(line)
+		if m := mapRe.FindStringSubmatch(line); m != nil {
+			initURI = m[1]
+		} else if line == "#EXT-X-ENDLIST" {
+			ended = true
+		} else if line != "" && !strings.HasPrefix(line, "#") {
+			segs = append(segs, line)
+		}
+	}
+	return
+}
+
+// probe runs ffprobe on a file and returns its streams as "codec WxH" lines
+// plus the duration.
+func probe(t *testing.T, file string) (string, error) {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height:format=duration",
+		"-of", "compact", file).CombinedOutput()
+	return string(out), err
+}
+
+// decodeSegment writes init+segment to a file and has ffprobe decode it.
+func decodeSegment(t *testing.T, initURL, segURL string) string {
+	t.Helper()
+	_, initData, _ := get(t, initURL)
+	code, segData, _ := get(t, segURL)
+	if code != http.StatusOK {
+		t.Fatalf("segment %s: status %d", path.Base(segURL), code)
+	}
+	f := t.TempDir() + "/seg.mp4"
+	os.WriteFile(f, append(initData, segData...), 0o644)
+	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_type,width,height,nb_read_frames",
+		"-of", "compact", f).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe segment %s: %v: %s", segURL, err, out)
+	}
+	return string(out)
+}

@@ -1,0 +1,606 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/livestreams/livestreams/shared/objstore"
+	"github.com/livestreams/livestreams/shared/objstore/objstoretest"
+	"github.com/livestreams/livestreams/controlplane/testcluster"
+)
+
+// mediaFleet is a fleet of two edges sharing an S3 bucket on a real S3
+// server (versitygw), with a short job lease so a dead edge's job moves on
+// quickly.
+type mediaFleet struct {
+	*fleet
+	gw     *objstoretest.VersityGW
+	s3     *objstore.S3
+	token  string
+	cities []*city
+	// t is the whole test's: processes restarted in a subtest live on.
+	t *testing.T
+}
+
+func startMediaFleet(t *testing.T) *mediaFleet {
+	gw := objstoretest.StartVersityGW(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: gw.Endpoint, Region: gw.Region, Bucket: "media",
+		AccessKey: gw.AccessKey, SecretKey: gw.SecretKey, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := []string{"--object-store", "s3://media?endpoint=" + gw.Endpoint + "&region=" + gw.Region + "&path_style=1",
+		"--s3-access-key", gw.AccessKey, "--s3-secret-key", gw.SecretKey}
+	cities := testCities()[:2]
+	f := startFleet(t, "200ms", cities, fleetExtra{
+		control: append([]string{"--job-lease-ttl", "3s"}, store...),
+		edge:    append([]string{"--max-jobs", "1", "--upload-backoff-max", "1s"}, store...),
+	})
+	m := &mediaFleet{fleet: f, gw: gw, s3: st, cities: cities, t: t}
+	for _, kv := range f.env {
+		if v, ok := strings.CutPrefix(kv, "LIVESTREAMS_TOKEN="); ok {
+			m.token = v
+		}
+	}
+	return m
+}
+
+// call sends a JSON request to the API and decodes the answer into out.
+func (m *mediaFleet) call(t testing.TB, method, path string, body, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, m.api+path, rd)
+	req.Header.Set("Authorization", "Bearer "+m.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+	if resp.StatusCode >= 300 && out != nil {
+		t.Logf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode
+}
+
+type assetJSON struct {
+	ID            string  `json:"id"`
+	Type          string  `json:"type"`
+	Status        string  `json:"status"`
+	StreamID      string  `json:"stream_id"`
+	Duration      float64 `json:"duration"`
+	Error         string  `json:"error"`
+	PlaybackID    string  `json:"playback_id"`
+	PlaybackURL   string  `json:"playback_url"`
+	ThumbnailURL  string  `json:"thumbnail_url"`
+	StoryboardURL string  `json:"storyboard_url"`
+	Job           *struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	} `json:"job"`
+}
+
+type jobJSON struct {
+	ID          string `json:"id"`
+	State       string `json:"state"`
+	Attempts    int    `json:"attempts"`
+	LeaseHolder string `json:"lease_holder"`
+	LastError   string `json:"last_error"`
+	History     []struct {
+		Edge  string `json:"edge"`
+		Error string `json:"error"`
+	} `json:"history"`
+}
+
+// waitAsset polls an asset until cond holds.
+func (m *mediaFleet) waitAsset(t testing.TB, id string, limit time.Duration, cond func(assetJSON) bool) assetJSON {
+	t.Helper()
+	var a assetJSON
+	if !testcluster.Eventually(limit, 250*time.Millisecond, func() bool {
+		a = assetJSON{}
+		return m.call(t, "GET", "/v1/assets/"+id, nil, &a) == http.StatusOK && cond(a)
+	}) {
+		t.Fatalf("asset %s: %+v after %v", id, a, limit)
+	}
+	return a
+}
+
+// recordingOf waits for the recording asset of a stream to exist.
+func (m *mediaFleet) recordingOf(t testing.TB, streamID string, limit time.Duration) assetJSON {
+	t.Helper()
+	var found assetJSON
+	if !testcluster.Eventually(limit, 250*time.Millisecond, func() bool {
+		var page struct{ Items []assetJSON }
+		m.call(t, "GET", "/v1/assets?stream_id="+streamID+"&type=recording", nil, &page)
+		if len(page.Items) > 0 {
+			found = page.Items[0]
+			return true
+		}
+		return false
+	}) {
+		t.Fatalf("no recording asset of stream %s after %v", streamID, limit)
+	}
+	return found
+}
+
+func ready(a assetJSON) bool { return a.Status == "ready" }
+
+func (m *mediaFleet) createStream(t testing.TB) liveStream {
+	var st liveStream
+	if err := json.Unmarshal([]byte(mustCLI(t, m.env, "stream", "create", "--json", "media")), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// publish sends seconds of a synthetic 640x360 source with 2 s GOPs to
+// edge c in real time; it returns the running publisher.
+func publish(t testing.TB, c *city, key string, seconds int) *exec.Cmd {
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "96k", "-f", "flv", c.rtmp+"/"+key)
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
+	return pub
+}
+
+// probeDuration asks ffprobe how long what url points to plays.
+func probeDuration(t testing.TB, url string) float64 {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
+	}
+	d, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		t.Fatalf("ffprobe %s: %q", url, out)
+	}
+	return d
+}
+
+func get(t testing.TB, url string) (int, []byte) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+var xywhRe = regexp.MustCompile(`#xywh=(\d+),(\d+),(\d+),(\d+)`)
+
+// checkStoryboard fetches a ready asset's storyboard and checks that every
+// cue's tile lies inside the sprite sheet and the cues cover the asset.
+func checkStoryboard(t testing.TB, m *mediaFleet, a assetJSON) {
+	t.Helper()
+	code, vtt := get(t, a.StoryboardURL)
+	if code != http.StatusOK || !bytes.HasPrefix(vtt, []byte("WEBVTT")) {
+		t.Fatalf("storyboard.vtt: %d %.200s", code, vtt)
+	}
+	code, sprite := get(t, m.api+"/v1/play/"+a.PlaybackID+"/storyboard.jpg")
+	if code != http.StatusOK {
+		t.Fatalf("storyboard.jpg: %d", code)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(sprite))
+	if err != nil {
+		t.Fatalf("storyboard.jpg is not a JPEG: %v", err)
+	}
+	tiles := xywhRe.FindAllStringSubmatch(string(vtt), -1)
+	if len(tiles) < 3 {
+		t.Fatalf("storyboard has %d tiles:\n%s", len(tiles), vtt)
+	}
+	for _, tile := range tiles {
+		x, _ := strconv.Atoi(tile[1])
+		y, _ := strconv.Atoi(tile[2])
+		w, _ := strconv.Atoi(tile[3])
+		h, _ := strconv.Atoi(tile[4])
+		if w <= 0 || h <= 0 || x+w > cfg.Width || y+h > cfg.Height {
+			t.Errorf("tile %s is outside the %dx%d sprite", tile[0], cfg.Width, cfg.Height)
+		}
+	}
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(vtt))
+	for sc.Scan() {
+		if _, end, ok := strings.Cut(sc.Text(), " --> "); ok {
+			last = end
+		}
+	}
+	if end := vttSeconds(last); end < a.Duration-1 || end > a.Duration+1 {
+		t.Errorf("the last cue ends at %s; the asset lasts %.2fs", last, a.Duration)
+	}
+	t.Logf("storyboard: %d tiles in a %dx%d sprite", len(tiles), cfg.Width, cfg.Height)
+}
+
+func vttSeconds(s string) float64 {
+	var h, m int
+	var sec float64
+	if n, _ := fmt.Sscanf(strings.TrimSpace(s), "%d:%d:%f", &h, &m, &sec); n == 3 {
+		return float64(h*3600+m*60) + sec
+	}
+	if n, _ := fmt.Sscanf(strings.TrimSpace(s), "%d:%f", &m, &sec); n == 2 {
+		return float64(m*60) + sec
+	}
+	return -1
+}
+
+// upload creates an upload and PUTs the file at path to its URL.
+func (m *mediaFleet) upload(t testing.TB, path string) assetJSON {
+	t.Helper()
+	var up struct {
+		Asset     assetJSON `json:"asset"`
+		UploadURL string    `json:"upload_url"`
+	}
+	if code := m.call(t, "POST", "/v1/uploads", map[string]any{}, &up); code != http.StatusCreated {
+		t.Fatalf("POST /v1/uploads: %d", code)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	req, _ := http.NewRequest(http.MethodPut, up.UploadURL, f)
+	req.ContentLength = fi.Size()
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT upload: %d %s", resp.StatusCode, body)
+	}
+	return up.Asset
+}
+
+// makeSource writes a synthetic MP4 of the given size and length.
+func makeSource(t testing.TB, size string, seconds int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "source-"+size+".mp4")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", strconv.Itoa(seconds),
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make source: %v\n%s", err, out)
+	}
+	return path
+}
+
+// jobOf waits for the asset's job to satisfy cond.
+func (m *mediaFleet) jobOf(t testing.TB, assetID string, limit time.Duration, cond func(jobJSON) bool) jobJSON {
+	t.Helper()
+	var j jobJSON
+	if !testcluster.Eventually(limit, 100*time.Millisecond, func() bool {
+		var page struct{ Items []jobJSON }
+		m.call(t, "GET", "/v1/jobs?asset_id="+assetID, nil, &page)
+		if len(page.Items) == 0 {
+			return false
+		}
+		j = page.Items[0]
+		return cond(j)
+	}) {
+		t.Fatalf("job of asset %s: %+v after %v", assetID, j, limit)
+	}
+	return j
+}
+
+func (m *mediaFleet) city(id string) *city {
+	for _, c := range m.cities {
+		if c.id == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// ffmpegChildren lists the ffmpeg processes whose parent is pid.
+func ffmpegChildren(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …
+		s := string(raw)
+		lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if lp < 0 || rp < 0 || s[lp+1:rp] != "ffmpeg" {
+			continue
+		}
+		fields := strings.Fields(s[rp+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) && fields[0] != "Z" {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// restart starts edge c again with its command line and waits until the
+// control plane sees it.
+func (m *mediaFleet) restart(t testing.TB, c *city) {
+	t.Helper()
+	c.p = startProc(m.t, c.args...)
+	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		raw, err := cliRun(t, m.env, "nodes", "--json")
+		var v struct {
+			Items []struct{ ID, State, Source string }
+		}
+		json.Unmarshal([]byte(raw), &v)
+		for _, it := range v.Items {
+			if it.ID == c.id && it.State == "alive" {
+				return err == nil
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("edge %s did not come back", c.id)
+	}
+}
+
+func sha256File(t testing.TB, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func recordings(c *city) []string {
+	dir := filepath.Join(c.args[4], "recordings")
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.mp4"))
+	return matches
+}
+
+// TestMediaFleet runs a control plane and two edges, each its own process,
+// on a real S3 server: a 20 s publish becomes a ready VOD asset with its
+// objects in the bucket, playable through an edge, with a thumbnail and a
+// storyboard; a clip of it; uploads (media and not); an edge killed
+// mid-job; a cancelled job; an edge killed mid-publish; and an S3 outage
+// across an edge restart.
+func TestMediaFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs several publishes and transcodes")
+	}
+	m := startMediaFleet(t)
+	lon, lin := m.city("lon"), m.city("lin")
+
+	var rec assetJSON
+	t.Run("RecordingBecomesVOD", func(t *testing.T) {
+		st := m.createStream(t)
+		pub := publish(t, lon, st.StreamKey, 20)
+		pub.Wait()
+		unpublished := time.Now()
+		a := m.recordingOf(t, st.ID, 60*time.Second)
+		rec = m.waitAsset(t, a.ID, 3*time.Minute, ready)
+		t.Logf("unpublish → asset ready: %v (duration %.2fs)", time.Since(unpublished).Round(time.Millisecond), rec.Duration)
+		if rec.Duration < 17 || rec.Duration > 23 {
+			t.Errorf("recording lasts %.2fs, want about 20", rec.Duration)
+		}
+		var keys []string
+		m.s3.List(context.Background(), "orgs/", func(o objstore.ObjectInfo) error {
+			if strings.Contains(o.Key, "/"+rec.ID+"/") {
+				keys = append(keys, strings.SplitN(o.Key, "/"+rec.ID+"/", 2)[1])
+			}
+			return nil
+		})
+		for _, want := range []string{"source.mp4", "hls/master.m3u8", "thumbnail.jpg", "storyboard.jpg", "storyboard.vtt"} {
+			if !strings.Contains(strings.Join(keys, " "), want) {
+				t.Errorf("bucket lacks %s of the asset; has %v", want, keys)
+			}
+		}
+		if left := recordings(lon); len(left) > 0 {
+			t.Errorf("the edge kept its copy after the upload: %v", left)
+		}
+		if d := probeDuration(t, rec.PlaybackURL); d < 17 || d > 23 {
+			t.Errorf("the VOD plays %.2fs", d)
+		}
+		for _, u := range []string{rec.ThumbnailURL, rec.ThumbnailURL + "?time=12.5"} {
+			code, body := get(t, u)
+			if code != http.StatusOK || !bytes.HasPrefix(body, []byte{0xff, 0xd8}) {
+				t.Errorf("%s: %d, %d bytes, not a JPEG", u, code, len(body))
+			}
+		}
+		checkStoryboard(t, m, rec)
+	})
+	if rec.ID == "" {
+		t.Fatal("no recording to go on with")
+	}
+
+	t.Run("Clip", func(t *testing.T) {
+		var out struct{ Asset assetJSON }
+		if code := m.call(t, "POST", "/v1/assets/"+rec.ID+"/clips", map[string]any{"start": 4, "end": 9}, &out); code != http.StatusCreated {
+			t.Fatalf("clip: %d", code)
+		}
+		clip := m.waitAsset(t, out.Asset.ID, 2*time.Minute, ready)
+		// A stream copy starts on a keyframe: the publish has one every
+		// 2 s, and the clip must be within one GOP of what was asked.
+		if clip.Duration < 5-2 || clip.Duration > 5+2 {
+			t.Errorf("a 5 s clip lasts %.2fs", clip.Duration)
+		}
+		if code, body := get(t, clip.ThumbnailURL); code != http.StatusOK || !bytes.HasPrefix(body, []byte{0xff, 0xd8}) {
+			t.Errorf("clip thumbnail: %d", code)
+		}
+		t.Logf("5 s clip: %.2fs", clip.Duration)
+	})
+
+	t.Run("Upload", func(t *testing.T) {
+		a := m.upload(t, makeSource(t, "320x240", 4))
+		a = m.waitAsset(t, a.ID, 2*time.Minute, ready)
+		if d := probeDuration(t, a.PlaybackURL); d < 3 || d > 5 {
+			t.Errorf("uploaded VOD plays %.2fs", d)
+		}
+		text := filepath.Join(t.TempDir(), "notes.mp4")
+		os.WriteFile(text, bytes.Repeat([]byte("this is not a video\n"), 100), 0o644)
+		bad := m.upload(t, text)
+		bad = m.waitAsset(t, bad.ID, time.Minute, func(a assetJSON) bool { return a.Status == "errored" })
+		if !strings.Contains(bad.Error, "not a media file") {
+			t.Errorf("errored upload says %q", bad.Error)
+		}
+		if info, err := m.s3.Stat(context.Background(), "orgs/"+orgOf(t, m)+"/assets/"+bad.ID+"/source.mp4"); err == nil {
+			t.Errorf("the rejected upload is still in the bucket: %+v", info)
+		}
+		t.Logf("text upload: %s", bad.Error)
+	})
+
+	big := makeSource(t, "1280x720", 40)
+	t.Run("EdgeKilledMidJob", func(t *testing.T) {
+		a := m.upload(t, big)
+		j := m.jobOf(t, a.ID, time.Minute, func(j jobJSON) bool { return j.State == "running" && j.LeaseHolder != "" })
+		victim := m.city(j.LeaseHolder)
+		victim.p.cmd.Process.Kill()
+		victim.p.cmd.Wait()
+		killed := time.Now()
+		a = m.waitAsset(t, a.ID, 4*time.Minute, ready)
+		j = m.jobOf(t, a.ID, 10*time.Second, func(j jobJSON) bool { return j.State == "succeeded" })
+		t.Logf("killed %s; job succeeded %v later after %d attempts: %+v", victim.id, time.Since(killed).Round(time.Second), j.Attempts, j.History)
+		if j.Attempts < 2 || len(j.History) < 2 || j.History[0].Edge != victim.id || j.History[len(j.History)-1].Edge == victim.id {
+			t.Errorf("attempts do not show the move: %+v", j.History)
+		}
+		m.restart(t, victim)
+	})
+
+	t.Run("CancelStopsFFmpeg", func(t *testing.T) {
+		a := m.upload(t, big)
+		j := m.jobOf(t, a.ID, time.Minute, func(j jobJSON) bool { return j.State == "running" && j.LeaseHolder != "" })
+		holder := m.city(j.LeaseHolder)
+		var pids []int
+		if !testcluster.Eventually(20*time.Second, 50*time.Millisecond, func() bool {
+			pids = ffmpegChildren(holder.p.cmd.Process.Pid)
+			return len(pids) > 0
+		}) {
+			t.Fatal("no ffmpeg under the edge running the job")
+		}
+		if code := m.call(t, "DELETE", "/v1/jobs/"+j.ID, nil, &j); code != http.StatusOK {
+			t.Fatalf("cancel: %d", code)
+		}
+		cancelled := time.Now()
+		for len(ffmpegChildren(holder.p.cmd.Process.Pid)) > 0 {
+			if time.Since(cancelled) > 10*time.Second {
+				t.Fatalf("ffmpeg %v still runs 10 s after the cancel", pids)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		gone := time.Since(cancelled)
+		t.Logf("cancel → ffmpeg gone: %v", gone.Round(time.Millisecond))
+		if gone > time.Second {
+			t.Errorf("ffmpeg took %v to go after the cancel, want under 1s", gone)
+		}
+		m.jobOf(t, a.ID, 15*time.Second, func(j jobJSON) bool { return j.State == "cancelled" })
+	})
+
+	t.Run("EdgeKilledMidPublish", func(t *testing.T) {
+		st := m.createStream(t)
+		publish(t, lon, st.StreamKey, 120)
+		if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+			code, _ := redirectFor(t, m.api, st.PlaybackID, lon.ip)
+			return code == http.StatusFound
+		}) {
+			t.Fatal("the stream did not go live")
+		}
+		time.Sleep(8 * time.Second)
+		lon.p.cmd.Process.Kill()
+		lon.p.cmd.Wait()
+		time.Sleep(time.Second) // the orphaned ffmpeg sees its input end and exits
+		m.restart(t, lon)
+		a := m.recordingOf(t, st.ID, time.Minute)
+		a = m.waitAsset(t, a.ID, 3*time.Minute, ready)
+		if a.Duration < 4 {
+			t.Errorf("the recovered recording lasts %.2fs", a.Duration)
+		}
+		t.Logf("recovered recording: %.2fs", a.Duration)
+	})
+
+	t.Run("S3OutageAndRestart", func(t *testing.T) {
+		m.gw.Stop()
+		st := m.createStream(t)
+		publish(t, lin, st.StreamKey, 8).Wait()
+		var files []string
+		if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+			files = recordings(lin)
+			return len(files) == 1
+		}) {
+			t.Fatalf("recordings on the edge: %v", files)
+		}
+		time.Sleep(2 * time.Second) // let the queue try and fail
+		sum := sha256File(t, files[0])
+		lin.p.cmd.Process.Signal(syscall.SIGTERM)
+		lin.p.cmd.Wait()
+		m.restart(t, lin)
+		m.gw.Start()
+		a := m.recordingOf(t, st.ID, time.Minute)
+		m.waitAsset(t, a.ID, 3*time.Minute, ready)
+		rc, info, err := m.s3.Get(context.Background(), "orgs/"+orgOf(t, m)+"/assets/"+a.ID+"/source.mp4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		io.Copy(h, rc)
+		rc.Close()
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			t.Errorf("stored recording sha256 %s (%d bytes), local copy had %s", got, info.Size, sum)
+		}
+		if left := recordings(lin); len(left) > 0 {
+			t.Errorf("the local copy is still there: %v", left)
+		}
+	})
+}
+
+// orgOf returns the id of the org the fleet's token acts in.
+func orgOf(t testing.TB, m *mediaFleet) string {
+	var page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if m.call(t, "GET", "/v1/orgs", nil, &page) != http.StatusOK || len(page.Items) == 0 {
+		t.Fatal("no org")
+	}
+	return page.Items[0].ID
+}

@@ -1,0 +1,181 @@
+// Package testutil is the one test-helper package of the project (Consul's
+// sdk/testutil is the model): polling a condition with a deadline, free
+// loopback ports, a goroutine-safe buffer, a logger that writes to the test
+// log, and bounded contexts. Tests anywhere in the module import it instead
+// of keeping their own copies.
+//
+// It imports nothing of the project: shared/ is the bottom layer.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// PollInterval is how often Eventually checks its condition.
+const PollInterval = 10 * time.Millisecond
+
+// Eventually polls cond until it holds and returns how long that took; it
+// fails the test with what when within passes first. It never sleeps as
+// synchronization: the wait is bounded in time and ends as soon as the
+// condition holds.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	for !cond() {
+		if time.Since(begin) > within {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(PollInterval)
+	}
+	return time.Since(begin)
+}
+
+// Until is Eventually for a condition that explains itself: cond returns
+// nil once it holds, and its last error is in the failure message.
+func Until(t testing.TB, within time.Duration, what string, cond func() error) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	for {
+		err := cond()
+		if err == nil {
+			return time.Since(begin)
+		}
+		if time.Since(begin) > within {
+			t.Fatalf("%s: not within %v: %v", what, within, err)
+		}
+		time.Sleep(PollInterval)
+	}
+}
+
+// FreePort returns a port on 127.0.0.1 that was free for both TCP and UDP a
+// moment ago. It picks below Linux's ephemeral range (32768+) so that an
+// outgoing connection cannot take it before a restarted server binds it
+// again.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		port := 10000 + mrand.IntN(22000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return port
+	}
+	t.Fatal("no free port found in 200 tries")
+	return 0
+}
+
+// FreeAddr returns 127.0.0.1:PORT with a port from FreePort.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+}
+
+// Context returns a context that ends after d or when the test ends,
+// whichever comes first.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers and readers,
+// such as a child process's stdout and stderr read by the test.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// LastLines returns the last n lines of s, for failure messages.
+func LastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LogEnv is the environment variable that turns on component logs in
+// tests: LIVESTREAMS_TEST_LOG=debug (or info, warn, error; 1 means debug).
+const LogEnv = "LIVESTREAMS_TEST_LOG"
+
+// Logger returns a logger that writes to the test log, at the level
+// LIVESTREAMS_TEST_LOG names, or discards everything when it is unset, so
+// a passing run stays quiet and a failing one can be rerun verbosely.
+func Logger(t testing.TB) *slog.Logger {
+	v := os.Getenv(LogEnv)
+	if v == "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	level := slog.LevelDebug
+	if v != "1" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			level = slog.LevelDebug
+		}
+	}
+	return slog.New(slog.NewTextHandler(LogWriter(t, ""), &slog.HandlerOptions{Level: level}))
+}
+
+// LogWriter is an io.Writer that sends each line to t.Log with a prefix;
+// lines written after the test ended are dropped rather than panicking.
+func LogWriter(t testing.TB, prefix string) io.Writer {
+	return &logWriter{t: t, prefix: prefix}
+}
+
+type logWriter struct {
+	t      testing.TB
+	prefix string
+	mu     sync.Mutex
+	done   bool
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return len(p), nil
+	}
+	defer func() {
+		// t.Log after the test completes panics; a child process may
+		// still be flushing its stderr then.
+		if recover() != nil {
+			w.done = true
+		}
+	}()
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line != "" {
+			w.t.Log(w.prefix + line)
+		}
+	}
+	return len(p), nil
+}
