@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
 	"github.com/livestreams/livestreams/controlplane/testcluster"
+	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
 )
 
 // binary is the `livestreams` binary built once for the tests that drive

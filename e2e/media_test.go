@@ -21,9 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/testcluster"
 	"github.com/livestreams/livestreams/shared/objstore"
 	"github.com/livestreams/livestreams/shared/objstore/objstoretest"
-	"github.com/livestreams/livestreams/controlplane/testcluster"
 )
 
 // mediaFleet is a fleet of two edges sharing an S3 bucket on a real S3

@@ -26,10 +26,10 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 

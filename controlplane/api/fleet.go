@@ -9,8 +9,8 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
-	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/routing"
+	"github.com/livestreams/livestreams/controlplane/state"
 )
 
 // ingestView is where a creator publishes: the nearest ingest-capable edge.

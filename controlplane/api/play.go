@@ -9,8 +9,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/livestreams/livestreams/controlplane/fleet"
-	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/routing"
+	"github.com/livestreams/livestreams/controlplane/state"
 )
 
 // playlistFile is the file /v1/play/{id}.m3u8 stands for on the edge.

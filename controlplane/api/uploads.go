@@ -4,10 +4,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 

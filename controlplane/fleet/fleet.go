@@ -20,9 +20,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/routing"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/geoip"
-	"github.com/livestreams/livestreams/controlplane/routing"
 )
 
 // ErrNotLive means the stream has no session on a live edge.

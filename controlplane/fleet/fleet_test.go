@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/routing"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
-	"github.com/livestreams/livestreams/controlplane/routing"
 )
 
 type fakeMembers struct {

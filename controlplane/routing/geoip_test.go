@@ -4,9 +4,9 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/livestreams/livestreams/controlplane/routing"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
-	"github.com/livestreams/livestreams/controlplane/routing"
 )
 
 // TestChooseFromLookup routes real lookups from a generated database, the

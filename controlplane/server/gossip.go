@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/fleet"
-	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/controlplane/routing"
+	"github.com/livestreams/livestreams/shared/gossip"
 )
 
 // startGossip joins the edge fleet's gossip as an observer, so routing sees

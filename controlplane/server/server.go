@@ -19,12 +19,12 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/cluster"
+	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
-	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"

@@ -22,8 +22,8 @@ import (
 
 	"github.com/livestreams/livestreams/edgenode/hls"
 	"github.com/livestreams/livestreams/edgenode/live"
-	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/edgenode/recordingupload"
+	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -85,10 +85,10 @@ type Node struct {
 	viewers  atomic.Int64 // requests being served by the HLS origin
 	egress   atomic.Int64 // bytes sent to viewers, ever
 	gossip   *gossip.Node
-	relay    *relaying      // nil without gossip
+	relay    *relaying              // nil without gossip
 	uploads  *recordingupload.Queue // nil without an object store
-	jobs     *jobLoop       // nil without a runner
-	vod      *vodServing    // nil without an object store
+	jobs     *jobLoop               // nil without a runner
+	vod      *vodServing            // nil without an object store
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession // by session id

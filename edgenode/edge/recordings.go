@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/livestreams/livestreams/edgenode/transcode"
 	"github.com/livestreams/livestreams/edgenode/recordingupload"
+	"github.com/livestreams/livestreams/edgenode/transcode"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
