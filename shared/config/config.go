@@ -19,13 +19,42 @@ func EnvName(name string) string {
 	return "LIVESTREAMS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
+// ClientEnv lists the LIVESTREAMS_* variables that are read by something
+// other than a subcommand's flags: the admin CLI's (address, token, org)
+// and the tests' log switch. An operator's shell or a unit's environment
+// may hold them beside a server's own variables.
+var ClientEnv = []string{"LIVESTREAMS_ADDR", "LIVESTREAMS_TOKEN", "LIVESTREAMS_ORG", "LIVESTREAMS_TEST_LOG"}
+
 // Parse parses args into fs and then fills every flag not given on the
 // command line from its environment variable. Bad environment values are
-// reported naming both the variable and the flag.
+// reported naming both the variable and the flag. With a nil getenv it
+// reads the process environment and also refuses any LIVESTREAMS_*
+// variable that is neither a flag of fs nor in ClientEnv (see ParseEnv).
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if getenv == nil {
-		getenv = os.Getenv
+		return ParseEnv(fs, args, os.Environ())
 	}
+	return parse(fs, args, getenv)
+}
+
+// ParseEnv is Parse reading the environment from environ (KEY=VALUE
+// entries, as os.Environ returns them). A LIVESTREAMS_* variable that no
+// flag of fs reads and that is not in ClientEnv stops the parse with an
+// error naming it, and the nearest flag's variable when one is close: a
+// misspelt or retired setting must not be silently ignored.
+func ParseEnv(fs *flag.FlagSet, args []string, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	if err := parse(fs, args, func(k string) string { return env[k] }); err != nil {
+		return err
+	}
+	return unknownEnv(fs, environ)
+}
+
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,6 +72,74 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// unknownEnv reports every LIVESTREAMS_* name in environ that neither a
+// flag of fs nor ClientEnv accounts for, in the order given.
+func unknownEnv(fs *flag.FlagSet, environ []string) error {
+	known := map[string]bool{}
+	for _, k := range ClientEnv {
+		known[k] = true
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) {
+		known[EnvName(f.Name)] = true
+		names = append(names, EnvName(f.Name))
+	})
+	var errs []error
+	seen := map[string]bool{}
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "LIVESTREAMS_") || known[k] || seen[k] {
+			continue
+		}
+		seen[k] = true
+		msg := fmt.Sprintf("%s: unknown setting for `livestreams %s`", k, fs.Name())
+		if near := nearest(k, names); near != "" {
+			msg += fmt.Sprintf("; did you mean %s (--%s)?", near, flagName(near))
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	return errors.Join(errs...)
+}
+
+// flagName turns a LIVESTREAMS_* variable back into its flag's name.
+func flagName(env string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(env, "LIVESTREAMS_"), "_", "-"))
+}
+
+// nearest returns the candidate closest to name by edit distance of the
+// part after LIVESTREAMS_, or "" when none is within a third of its length.
+func nearest(name string, candidates []string) string {
+	n := strings.TrimPrefix(name, "LIVESTREAMS_")
+	best, bestD := "", len(n)/3+1
+	for _, c := range candidates {
+		if d := distance(n, strings.TrimPrefix(c, "LIVESTREAMS_")); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func lookup(getenv func(string) string, name string) (string, bool) {
