@@ -1,0 +1,493 @@
+package client
+
+import (
+	"time"
+
+	"github.com/livestreams/livestreams/controlplane/routing"
+	"github.com/livestreams/livestreams/shared/geoip"
+)
+
+// The wire types of /v1, declared once: the API server encodes and decodes
+// these very structs, so a field cannot be named one way on one side and
+// another way on the other. Request types are named for what they ask
+// (StreamCreate), answers for what they are (Stream). Times are UTC.
+
+// List is the shape of every collection that is not paginated.
+type List[T any] struct {
+	Items []T `json:"items"`
+}
+
+// Page is one page of a paginated collection: its items, newest first,
+// and the cursor of the next page ("" on the last).
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// ErrorBody is the shape of every error answer.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code" enum:"invalid,unauthorized,forbidden,not_found,conflict,too_large,rate_limited,unavailable,internal"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// Health is the answer of /healthz and /readyz.
+type Health struct {
+	Status string `json:"status" enum:"ok,ready"`
+}
+
+// Auth.
+
+type Signup struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+	OrgName  string `json:"org_name"`
+	// SetupToken makes the first user the owner and a cluster admin.
+	SetupToken string `json:"setup_token"`
+}
+
+type SignupResult struct {
+	User  User   `json:"user"`
+	Org   Org    `json:"org"`
+	Token string `json:"token"`
+}
+
+type Login struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type LoginResult struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	User      User      `json:"user"`
+}
+
+// Me is who the caller is, the org it acts in and its role there.
+type Me struct {
+	User         *User   `json:"user,omitempty"`
+	APIKey       *APIKey `json:"api_key,omitempty"`
+	OrgID        string  `json:"org_id"`
+	Role         string  `json:"role"`
+	ClusterAdmin bool    `json:"cluster_admin"`
+	Orgs         []MeOrg `json:"orgs"`
+}
+
+type MeOrg struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// Users, orgs and members.
+
+type User struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type UserCreate struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+	// OrgID and Role make the new user a member of that org.
+	OrgID string `json:"org_id"`
+	Role  string `json:"role"`
+}
+
+type Org struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type OrgCreate struct {
+	Name string `json:"name"`
+}
+
+type Member struct {
+	UserID    string    `json:"user_id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type MemberPut struct {
+	Role string `json:"role"`
+}
+
+// API keys.
+
+type APIKey struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Prefix       string     `json:"prefix"`
+	Role         string     `json:"role"`
+	OrgID        string     `json:"org_id"`
+	ClusterAdmin bool       `json:"cluster_admin"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   *time.Time `json:"last_used_at"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+}
+
+type APIKeyCreate struct {
+	Name         string `json:"name"`
+	Role         string `json:"role"`
+	ClusterAdmin bool   `json:"cluster_admin"`
+}
+
+// APIKeyCreated is the create answer, the only time the key is shown.
+type APIKeyCreated struct {
+	APIKey
+	Key string `json:"key"`
+}
+
+// Streams and their sessions.
+
+type Stream struct {
+	ID             string    `json:"id"`
+	OrgID          string    `json:"org_id"`
+	Name           string    `json:"name"`
+	PlaybackID     string    `json:"playback_id"`
+	PlaybackPolicy string    `json:"playback_policy"`
+	Recording      bool      `json:"recording"`
+	LatencyMode    string    `json:"latency_mode"`
+	Disabled       bool      `json:"disabled"`
+	Status         string    `json:"status" enum:"idle,active"`
+	CurrentSession *Session  `json:"current_session"`
+	IngestURL      string    `json:"ingest_url"`
+	PlaybackURL    string    `json:"playback_url"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// StreamCreated is the create answer: the only stream view with the key
+// besides the key routes themselves.
+type StreamCreated struct {
+	Stream
+	StreamKey string `json:"stream_key"`
+}
+
+type StreamCreate struct {
+	Name           string `json:"name"`
+	PlaybackPolicy string `json:"playback_policy"`
+	// Recording nil means the server's default (on).
+	Recording   *bool  `json:"recording"`
+	LatencyMode string `json:"latency_mode"`
+}
+
+// StreamUpdate changes the fields that are not nil.
+type StreamUpdate struct {
+	Name           *string `json:"name"`
+	PlaybackPolicy *string `json:"playback_policy"`
+	Recording      *bool   `json:"recording"`
+	LatencyMode    *string `json:"latency_mode"`
+	Disabled       *bool   `json:"disabled"`
+}
+
+type StreamKey struct {
+	StreamKey string `json:"stream_key"`
+}
+
+type Session struct {
+	ID        string     `json:"id"`
+	StreamID  string     `json:"stream_id"`
+	EdgeID    string     `json:"edge_id"`
+	Protocol  string     `json:"protocol"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	EndReason string     `json:"end_reason,omitempty"`
+	Source    *Source    `json:"source,omitempty"`
+}
+
+// Source is what the encoder sends, as the edge probed it.
+type Source struct {
+	Width      int     `json:"width"`
+	Height     int     `json:"height"`
+	FPS        float64 `json:"fps"`
+	HasAudio   bool    `json:"has_audio"`
+	HasVideo   bool    `json:"has_video"`
+	VideoCodec string  `json:"video_codec"`
+	AudioCodec string  `json:"audio_codec"`
+}
+
+// Ingest is where an encoder publishes.
+type Ingest struct {
+	EdgeID  string `json:"edge_id"`
+	RTMPURL string `json:"rtmp_url"`
+	SRTURL  string `json:"srt_url,omitempty"`
+	WHIPURL string `json:"whip_url,omitempty"`
+}
+
+// Assets, uploads and clips.
+
+// Asset is a recording, an upload or a clip; where its objects are stored
+// stays inside the server.
+type Asset struct {
+	ID             string      `json:"id"`
+	OrgID          string      `json:"org_id"`
+	Type           string      `json:"type" enum:"recording,upload,clip"`
+	Status         string      `json:"status" enum:"preparing,ready,errored"`
+	StreamID       string      `json:"stream_id,omitempty"`
+	SessionID      string      `json:"session_id,omitempty"`
+	SourceAssetID  string      `json:"source_asset_id,omitempty"`
+	PlaybackID     string      `json:"playback_id"`
+	PlaybackPolicy string      `json:"playback_policy"`
+	Duration       float64     `json:"duration"`
+	Size           int64       `json:"size"`
+	Tracks         []Track     `json:"tracks"`
+	Renditions     []Rendition `json:"renditions"`
+	// Progress is the percent done of the job preparing the asset.
+	Progress float64 `json:"progress"`
+	// Job is the asset's latest job: the one preparing it, or the last
+	// one that did.
+	Job       *AssetJob  `json:"job"`
+	Error     string     `json:"error,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	ReadyAt   *time.Time `json:"ready_at"`
+	// The URLs are set once the asset is ready (the storyboard's when it
+	// has one).
+	PlaybackURL   string `json:"playback_url,omitempty"`
+	ThumbnailURL  string `json:"thumbnail_url,omitempty"`
+	StoryboardURL string `json:"storyboard_url,omitempty"`
+}
+
+type Track struct {
+	Type       string  `json:"type" enum:"video,audio"`
+	Codec      string  `json:"codec,omitempty"`
+	Width      int     `json:"width,omitempty"`
+	Height     int     `json:"height,omitempty"`
+	FPS        float64 `json:"fps,omitempty"`
+	Channels   int     `json:"channels,omitempty"`
+	SampleRate int     `json:"sample_rate,omitempty"`
+}
+
+type Rendition struct {
+	Name      string `json:"name"`
+	Width     int    `json:"width,omitempty"`
+	Height    int    `json:"height,omitempty"`
+	Bandwidth int    `json:"bandwidth"`
+}
+
+// AssetJob is the short view of an asset's latest job.
+type AssetJob struct {
+	ID       string   `json:"id"`
+	Type     string   `json:"type"`
+	State    string   `json:"state" enum:"queued,leased,running,succeeded,failed,cancelled"`
+	Progress Progress `json:"progress"`
+}
+
+type Progress struct {
+	Percent float64 `json:"percent"`
+	FPS     float64 `json:"fps"`
+	Speed   float64 `json:"speed"`
+}
+
+// AssetUpdate changes the fields that are not nil.
+type AssetUpdate struct {
+	PlaybackPolicy *string `json:"playback_policy"`
+}
+
+// ClipCreate cuts [Start, End) seconds of a ready asset.
+type ClipCreate struct {
+	Start          *float64 `json:"start"`
+	End            *float64 `json:"end"`
+	Reencode       bool     `json:"reencode"`
+	PlaybackPolicy string   `json:"playback_policy"`
+}
+
+// Clip is the new clip asset and the job cutting it.
+type Clip struct {
+	Asset Asset `json:"asset"`
+	Job   Job   `json:"job"`
+}
+
+type UploadCreate struct {
+	PlaybackPolicy string `json:"playback_policy"`
+	// Size is the file's length in bytes, when the client knows it: a
+	// file over the limit is refused before it is sent.
+	Size *int64 `json:"size"`
+}
+
+// Upload is the new upload asset and where to send the file.
+type Upload struct {
+	Asset Asset `json:"asset"`
+	// UploadURL takes one HTTP PUT of the file's bytes, without other
+	// credentials, until ExpiresAt.
+	UploadURL string    `json:"upload_url"`
+	Method    string    `json:"method" enum:"PUT"`
+	ExpiresAt time.Time `json:"expires_at"`
+	MaxBytes  int64     `json:"max_bytes"`
+}
+
+// Jobs.
+
+// Job is a media job. Its payload is shown only for the media types,
+// whose payloads are object keys and numbers.
+type Job struct {
+	ID              string      `json:"id"`
+	OrgID           string      `json:"org_id"`
+	Type            string      `json:"type"`
+	State           string      `json:"state" enum:"queued,leased,running,succeeded,failed,cancelled"`
+	Attempts        int         `json:"attempts"`
+	MaxAttempts     int         `json:"max_attempts"`
+	LastError       string      `json:"last_error,omitempty"`
+	History         []Attempt   `json:"history"`
+	LeaseHolder     string      `json:"lease_holder,omitempty"`
+	LeaseExpiresAt  *time.Time  `json:"lease_expires_at"`
+	QueuedAt        time.Time   `json:"queued_at"`
+	NotBefore       *time.Time  `json:"not_before"`
+	Region          string      `json:"region,omitempty"`
+	Progress        Progress    `json:"progress"`
+	AssetID         string      `json:"asset_id,omitempty"`
+	StreamID        string      `json:"stream_id,omitempty"`
+	SessionID       string      `json:"session_id,omitempty"`
+	Payload         *JobPayload `json:"payload,omitempty"`
+	CreatedAt       time.Time   `json:"created_at"`
+	UpdatedAt       time.Time   `json:"updated_at"`
+	FinishedAt      *time.Time  `json:"finished_at"`
+	CancelRequested bool        `json:"cancel_requested"`
+}
+
+// Attempt is one lease of a job by an edge.
+type Attempt struct {
+	Edge      string     `json:"edge"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// JobPayload is the input of a vod, recording-vod or clip job.
+type JobPayload struct {
+	SourceKey      string `json:"source_key,omitempty"`
+	Prefix         string `json:"prefix,omitempty"`
+	MaxSourceBytes int64  `json:"max_source_bytes,omitempty"`
+	DeleteRejected bool   `json:"delete_rejected,omitempty"`
+	// StoryboardInterval is seconds between storyboard tiles (0: chosen
+	// from the duration).
+	StoryboardInterval float64  `json:"storyboard_interval,omitempty"`
+	Start              *float64 `json:"start,omitempty"`
+	End                *float64 `json:"end,omitempty"`
+	Reencode           bool     `json:"reencode,omitempty"`
+}
+
+// Signing keys and playback tokens.
+
+type SigningKey struct {
+	ID        string     `json:"id"`
+	PublicPEM string     `json:"public_pem"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	// CanMint says the server kept the private half and can mint tokens.
+	CanMint bool `json:"can_mint"`
+}
+
+type SigningKeyCreate struct {
+	// KeepPrivate nil means the server's default.
+	KeepPrivate *bool `json:"keep_private"`
+}
+
+// SigningKeyCreated is the create answer, the only time the private half
+// is shown.
+type SigningKeyCreated struct {
+	SigningKey
+	PrivatePEM string `json:"private_pem"`
+}
+
+type TokenMint struct {
+	PlaybackID string `json:"playback_id"`
+	// TTLSeconds nil means the server's default.
+	TTLSeconds *int64 `json:"ttl_seconds"`
+}
+
+type Token struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// The control-plane cluster.
+
+type ClusterStatus struct {
+	ClusterID         string        `json:"cluster_id"`
+	LeaderID          string        `json:"leader_id"`
+	Term              uint64        `json:"term"`
+	LastIndex         uint64        `json:"last_index"`
+	AppliedIndex      uint64        `json:"applied_index"`
+	CommitIndex       uint64        `json:"commit_index"`
+	LastSnapshotIndex uint64        `json:"last_snapshot_index"`
+	Nodes             []ClusterNode `json:"nodes"`
+}
+
+type ClusterNode struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+	State    string `json:"state" enum:"leader,follower,candidate"`
+	Voter    bool   `json:"voter"`
+	Healthy  bool   `json:"healthy"`
+}
+
+// ClusterMember is a control-plane node to add as a voter (the request and
+// its answer).
+type ClusterMember struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+}
+
+type JoinTokenCreate struct {
+	Description string `json:"description"`
+}
+
+type JoinToken struct {
+	Token string `json:"token"`
+}
+
+// The edge fleet and routing.
+
+// Node is an edge as the control plane sees it.
+type Node struct {
+	ID             string       `json:"id"`
+	State          string       `json:"state"`  // alive, suspect, dead, left, expired
+	Source         string       `json:"source"` // gossip or lease
+	Region         string       `json:"region,omitempty"`
+	Lat            float64      `json:"lat"`
+	Lon            float64      `json:"lon"`
+	HasLocation    bool         `json:"has_location"`
+	HLSURL         string       `json:"hls_url,omitempty"`
+	RTMPURL        string       `json:"rtmp_url,omitempty"`
+	SRTURL         string       `json:"srt_url,omitempty"`
+	WHIPURL        string       `json:"whip_url,omitempty"`
+	Draining       bool         `json:"draining"`
+	Load           routing.Load `json:"load"`
+	Streams        []string     `json:"streams"`
+	LeaseExpiresAt time.Time    `json:"lease_expires_at"`
+}
+
+// Route is where a viewer (or an encoder) is sent, and why.
+type Route struct {
+	EdgeID string `json:"edge_id"`
+	// URL is the master playlist on the edge (playback) or the RTMP base
+	// URL (ingest).
+	URL    string           `json:"url"`
+	RTMP   string           `json:"rtmp_url,omitempty"`
+	SRT    string           `json:"srt_url,omitempty"`
+	WHIP   string           `json:"whip_url,omitempty"`
+	Client RouteClient      `json:"client"`
+	Scores []routing.Scored `json:"candidates"`
+	Reason string           `json:"fallback,omitempty"`
+}
+
+// RouteClient is who was routed, as the GeoIP database saw them.
+type RouteClient struct {
+	IP       string          `json:"ip"`
+	Known    bool            `json:"known"`
+	Location *geoip.Location `json:"location,omitempty"`
+}
