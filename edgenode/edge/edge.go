@@ -1,9 +1,17 @@
-// Package edge runs an edge node: it connects to the control plane over
-// QUIC, takes RTMP publishes (each authorized by the control plane before
-// any media is accepted), runs one live session per publish, serves the HLS
-// it produces, and reports sessions and load. Losing an edge loses no
-// committed data: the control plane closes its sessions when its lease
-// lapses.
+// Package edge assembles an edge node: it connects to the control plane
+// over QUIC, runs the live core (package live) with the ingest adapters in
+// front of it (RTMP through package rtmpingest), answers the core's
+// questions about each publish with the control plane, serves the HLS it
+// produces, queues recordings for upload, runs media jobs, and reports
+// sessions and load. Losing an edge loses no committed data: the control
+// plane closes its sessions when its lease lapses, and recordings wait in
+// the durable upload queue.
+//
+// It deliberately holds no protocol or session logic of its own: RTMP is
+// packages rtmp and rtmpingest, the session's policy (one publisher per
+// key, stall timeout, ladder, recording) is package live. What the edge
+// owns is wiring and ownership: every loop and session runs under Run's
+// context, and Run returns only after all of them have ended.
 package edge
 
 import (
@@ -24,6 +32,7 @@ import (
 	"github.com/livestreams/livestreams/edgenode/live"
 	"github.com/livestreams/livestreams/edgenode/recordingupload"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
+	"github.com/livestreams/livestreams/edgenode/rtmpingest"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -76,6 +85,7 @@ type Node struct {
 	rtmpLn net.Listener
 	httpLn net.Listener
 	rtmp   *rtmp.Server
+	core   *live.Core
 	origin *hls.Origin
 	client *protocol.Client
 
@@ -91,8 +101,8 @@ type Node struct {
 	vod      *vodServing            // nil without an object store
 
 	mu       sync.Mutex
-	sessions map[string]*liveSession // by session id
-	byPID    map[string]*playback    // by playback id, outliving sessions
+	sessions map[string]protocol.StreamInfo // authorized sessions by id
+	byPID    map[string]*playback           // by playback id, outliving sessions
 	// egressAt/egressPrev are the previous egress sample.
 	egressAt   time.Time
 	egressPrev int64
@@ -100,12 +110,6 @@ type Node struct {
 	cpuAt   time.Time
 	cpuPrev time.Duration
 	wg      sync.WaitGroup
-}
-
-type liveSession struct {
-	id     string
-	stream protocol.StreamInfo
-	sess   *live.Session
 }
 
 // New validates cfg and binds the listeners.
@@ -132,7 +136,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.FFmpeg = "ffmpeg"
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "edge", "node_id", cfg.NodeID),
-		sessions: map[string]*liveSession{}, byPID: map[string]*playback{}}
+		sessions: map[string]protocol.StreamInfo{}, byPID: map[string]*playback{}}
 	var err error
 	if n.rtmpLn, err = net.Listen("tcp", cfg.RTMPAddr); err != nil {
 		return nil, fmt.Errorf("listen rtmp on %s: %w", cfg.RTMPAddr, err)
@@ -147,7 +151,11 @@ func New(cfg Config) (*Node, error) {
 	if n.cfg.PublicRTMP == "" {
 		n.cfg.PublicRTMP = "rtmp://" + loopback(n.rtmpLn.Addr()) + "/live"
 	}
-	n.rtmp, err = rtmp.NewServer(rtmp.Config{Logger: cfg.Logger, OnPublish: n.onPublish})
+	if n.core, err = live.NewCore(live.Config{Control: liveControl{n}, FFmpeg: cfg.FFmpeg, Logger: n.log}); err != nil {
+		n.close()
+		return nil, err
+	}
+	n.rtmp, err = rtmp.NewServer(rtmp.Config{Logger: cfg.Logger, OnPublish: rtmpingest.Adapter{Core: n.core}.OnPublish})
 	if err != nil {
 		n.close()
 		return nil, err
@@ -208,8 +216,17 @@ func (n *Node) hlsDir(playbackID string) string {
 	return filepath.Join(n.cfg.DataDir, "hls", playbackID)
 }
 
+// ShutdownGrace bounds how long Run takes to return once its context ends:
+// every session's ffmpeg flushes (live.DefaultStopTimeout, then SIGTERM and
+// a kill), its recording is finalized and queued, media jobs stop (their
+// leases lapse and they run elsewhere), uploads in flight stop (they stay
+// queued for the next start), and the HTTP server closes.
+const ShutdownGrace = 25 * time.Second
+
 // Run connects to the control plane and serves until ctx ends; then it ends
-// every session cleanly (ffmpeg finishes, recordings are finalized).
+// every session cleanly (ffmpeg finishes, recordings are finalized and
+// queued) and returns within ShutdownGrace, once every goroutine it started
+// has ended.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.close()
 	_, _, caFP, _ := pki.ParseJoinToken(n.cfg.JoinToken)
@@ -229,7 +246,9 @@ func (n *Node) Run(ctx context.Context) error {
 	// Recordings a killed run left are queued before anything new is
 	// recorded.
 	n.recoverRecordings()
-	uctx, ucancel := context.WithCancel(context.Background())
+	// Uploads outlive ctx by the time the sessions take to queue their
+	// recordings; they stop right after.
+	uctx, ucancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer ucancel()
 	if n.uploads != nil {
 		n.wg.Add(1)
@@ -251,6 +270,14 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	coreDone := make(chan struct{})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer close(coreDone)
+		n.core.Run(rctx)
+	}()
 	go func() {
 		defer n.wg.Done()
 		if err := n.rtmp.Serve(rctx, n.rtmpLn); err != nil && rctx.Err() == nil {
@@ -278,11 +305,12 @@ func (n *Node) Run(ctx context.Context) error {
 		// while the running sessions finish.
 		n.gossip.Leave(2 * time.Second)
 	}
-	n.endAll(errors.New("edge shutting down"))
-	// The sessions' recordings are queued by now; uploads in flight stop
-	// and resume on the next start.
+	// The core ends every session: ffmpeg flushes, the recordings are
+	// finalized and queued. Uploads in flight stop after that and resume
+	// on the next start.
+	<-coreDone
 	ucancel()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	srv.Shutdown(sctx)
 	cancel()
 	n.wg.Wait()
@@ -311,26 +339,6 @@ func (n *Node) routes() http.Handler {
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
-}
-
-// endAll cancels every session and waits for them to finish.
-func (n *Node) endAll(reason error) {
-	n.mu.Lock()
-	var all []*liveSession
-	for _, s := range n.sessions {
-		all = append(all, s)
-	}
-	n.mu.Unlock()
-	for _, s := range all {
-		s.sess.Cancel(reason)
-	}
-	for _, s := range all {
-		select {
-		case <-s.sess.Done():
-		case <-time.After(15 * time.Second):
-			n.log.Warn("session did not end in time", "session_id", s.id)
-		}
-	}
 }
 
 // countingWriter counts the bytes sent to viewers, for the egress rate the
@@ -396,14 +404,7 @@ func (n *Node) ActiveSessions() int {
 // TranscoderPIDs returns the process ids of the running ffmpeg
 // transcoders, the live sessions' and the media jobs'.
 func (n *Node) TranscoderPIDs() []int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var out []int
-	for _, s := range n.sessions {
-		if pid := s.sess.PID(); pid > 0 {
-			out = append(out, pid)
-		}
-	}
+	out := n.core.PIDs()
 	if r, ok := n.cfg.Runner.(interface{ PIDs() []int }); ok {
 		out = append(out, r.PIDs()...)
 	}

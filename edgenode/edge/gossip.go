@@ -53,7 +53,7 @@ func (n *Node) advertise() {
 	n.mu.Lock()
 	streams := make([]string, 0, len(n.sessions))
 	for _, s := range n.sessions {
-		streams = append(streams, s.stream.PlaybackID)
+		streams = append(streams, s.PlaybackID)
 	}
 	transcodes := len(n.sessions)
 	n.mu.Unlock()

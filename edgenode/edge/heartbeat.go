@@ -32,12 +32,8 @@ func (n *Node) heartbeatLoop(ctx context.Context) {
 			}
 		} else {
 			for _, id := range reply.CancelSessions {
-				n.mu.Lock()
-				ls := n.sessions[id]
-				n.mu.Unlock()
-				if ls != nil {
+				if n.core.Cancel(id, errors.New("session ended by the control plane")) {
 					n.log.Info("control plane ended session", "session_id", id)
-					ls.sess.Cancel(errors.New("session ended by the control plane"))
 				}
 			}
 			if was := n.draining.Swap(reply.Drain); was != reply.Drain {

@@ -181,10 +181,16 @@ func (l *jobLoop) start(parent context.Context, j protocol.Job) {
 }
 
 // finish reports a job's end, retrying errors of unknown outcome (a
-// repeat is safe); a refusal means the job is no longer ours.
+// repeat is safe) while the edge runs; a refusal means the job is no
+// longer ours. Once ctx has ended it makes one short try: the result is
+// worth telling, but the edge is shutting down.
 func (l *jobLoop) finish(ctx context.Context, req protocol.FinishJobRequest) {
 	for attempt := range jobFinishTries {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		timeout := 10 * time.Second
+		if ctx.Err() != nil {
+			timeout = reportEndLastCall
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		err := l.n.client.Call(cctx, protocol.TypeFinishJob, req, nil)
 		cancel()
 		if err == nil {
@@ -195,12 +201,8 @@ func (l *jobLoop) finish(ctx context.Context, req protocol.FinishJobRequest) {
 			l.n.log.Warn("job report refused; the job is no longer this edge's", "job_id", req.ID, "err", err)
 			return
 		}
-		select {
-		case <-time.After(time.Duration(attempt+1) * 500 * time.Millisecond):
-		case <-ctx.Done():
-			if attempt > 2 {
-				return
-			}
+		if !sleepCtx(ctx, time.Duration(attempt+1)*500*time.Millisecond) {
+			break
 		}
 	}
 	l.n.log.Warn("could not report the end of a job; its lease will lapse and it will run again", "job_id", req.ID)
@@ -243,7 +245,9 @@ func (l *jobLoop) renewLoop(ctx context.Context) {
 			return
 		case <-time.After(every):
 		case <-l.renew:
-			time.Sleep(200 * time.Millisecond) // let a batch of starts settle
+			if !sleepCtx(ctx, 200*time.Millisecond) { // let a batch of starts settle
+				return
+			}
 		}
 		reports := l.snapshot()
 		if len(reports) == 0 {
@@ -284,7 +288,9 @@ func (l *jobLoop) watchLoop(ctx context.Context) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, jobWatchWait+5*time.Second)
 		reset := make(chan struct{})
+		resetter := make(chan struct{})
 		go func() {
+			defer close(resetter)
 			select {
 			case <-l.rewatch: // the set changed: ask again with the new one
 				close(reset)
@@ -295,6 +301,7 @@ func (l *jobLoop) watchLoop(ctx context.Context) {
 		var reply protocol.WatchJobsReply
 		err := l.n.client.Call(cctx, protocol.TypeWatchJobs, protocol.WatchJobsRequest{IDs: ids, WaitMS: jobWatchWait.Milliseconds()}, &reply)
 		cancel()
+		<-resetter
 		if err != nil {
 			select {
 			case <-reset:
@@ -303,7 +310,7 @@ func (l *jobLoop) watchLoop(ctx context.Context) {
 			}
 			if ctx.Err() == nil {
 				l.n.log.Debug("watch jobs", "err", err)
-				time.Sleep(time.Second)
+				sleepCtx(ctx, time.Second)
 			}
 			continue
 		}

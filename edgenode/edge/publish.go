@@ -1,99 +1,135 @@
 package edge
 
+// The edge's side of every publish, whatever the ingest protocol: the live
+// core (package live) asks it whether a key may go live and tells it when
+// a session starts and ends; it asks the control plane, keeps the
+// playback state the HLS origin serves, and queues the recording.
+
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/live"
-	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/edgenode/transcode"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/token"
 )
 
-// onPublish authorizes a publish with the control plane before any media is
-// accepted, then starts a live session as the publish's sink.
-func (n *Node) onPublish(ctx context.Context, req rtmp.PublishRequest) (rtmp.Sink, error) {
+// Attempts and timeouts of the session reports.
+const (
+	reportTimeout     = 5 * time.Second
+	reportEndTries    = 5
+	reportEndLastCall = 2 * time.Second // the one try made while shutting down
+)
+
+// liveControl is the node as the live core's Control.
+type liveControl struct{ n *Node }
+
+// Authorize asks the control plane before any media is accepted.
+func (c liveControl) Authorize(ctx context.Context, req live.PublishRequest) (live.Grant, error) {
+	n := c.n
 	key := trimKey(req.StreamKey)
 	if n.draining.Load() {
-		n.log.Info("publish refused: edge is draining", "key", redact(key), "remote_addr", req.RemoteAddr)
-		return nil, errors.New("this edge is draining; publish to another edge")
+		n.log.Info("publish refused: edge is draining", "key", redact(key), "protocol", req.Protocol, "remote_addr", req.RemoteAddr)
+		return live.Grant{}, errors.New("this edge is draining; publish to another edge")
 	}
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
 	var reply protocol.AuthorizePublishReply
-	err := n.client.Call(actx, protocol.TypeAuthorizePublish,
-		protocol.AuthorizePublishRequest{StreamKey: key, Protocol: "rtmp", RemoteAddr: req.RemoteAddr}, &reply)
+	err := n.client.Call(ctx, protocol.TypeAuthorizePublish,
+		protocol.AuthorizePublishRequest{StreamKey: key, Protocol: req.Protocol, RemoteAddr: req.RemoteAddr}, &reply)
 	if err != nil {
-		n.log.Info("publish refused", "key", redact(key), "remote_addr", req.RemoteAddr, "err", err)
-		return nil, err
+		n.log.Info("publish refused", "key", redact(key), "protocol", req.Protocol, "remote_addr", req.RemoteAddr, "err", err)
+		return live.Grant{}, fmt.Errorf("authorize publish: %w", err)
 	}
 	st := reply.Stream
 	n.setPlayback(st, reply.SigningKeys, true)
-	latency := transcode.Latency(st.LatencyMode)
-	rec := ""
+	g := live.Grant{SessionID: reply.SessionID, Latency: transcode.Latency(st.LatencyMode), HLSDir: n.hlsDir(st.PlaybackID),
+		Logger: n.log.With("stream_id", st.ID)}
 	if st.Recording {
-		rec = n.recordingPath(reply.SessionID, st.OrgID)
+		g.RecordPath = n.recordingPath(reply.SessionID, st.OrgID)
 	}
-	ls := &liveSession{id: reply.SessionID, stream: st}
-	sess, err := live.New(context.Background(), live.Config{
-		ID: reply.SessionID, Latency: latency, HLSDir: n.hlsDir(st.PlaybackID), RecordPath: rec,
-		FFmpeg: n.cfg.FFmpeg, Logger: n.log.With("stream_id", st.ID),
-		OnStart: func(src live.Source) { n.reportStart(ls, src) },
-		OnEnd:   func(end live.End) { n.reportEnd(ls, end) },
-	})
-	if err != nil {
-		n.reportEnd(ls, live.End{Reason: "edge_error", Err: err})
-		return nil, err
-	}
-	ls.sess = sess
 	n.mu.Lock()
-	n.sessions[ls.id] = ls
+	n.sessions[reply.SessionID] = st
 	n.mu.Unlock()
 	n.advertise()
-	n.log.Info("publish started", "session_id", ls.id, "stream_id", st.ID, "remote_addr", req.RemoteAddr)
-	return sess, nil
+	return g, nil
 }
 
-func (n *Node) reportStart(ls *liveSession, src live.Source) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// Started tells the control plane what the source is.
+func (c liveControl) Started(ctx context.Context, g live.Grant, src live.Source) {
+	n := c.n
+	st, ok := n.sessionStream(g.SessionID)
+	if !ok {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, reportTimeout)
 	defer cancel()
-	err := n.client.Call(ctx, protocol.TypeSessionStarted, protocol.SessionStarted{SessionID: ls.id, StreamID: ls.stream.ID,
+	err := n.client.Call(cctx, protocol.TypeSessionStarted, protocol.SessionStarted{SessionID: g.SessionID, StreamID: st.ID,
 		Source: protocol.SourceInfo{Width: src.Width, Height: src.Height, FPS: src.FrameRate, HasAudio: src.HasAudio,
 			HasVideo: src.HasVideo, VideoCodec: src.VideoCodec, AudioCodec: src.AudioCodec}}, nil)
-	if err != nil {
-		n.log.Warn("report session start", "session_id", ls.id, "err", err)
+	if err != nil && ctx.Err() == nil {
+		n.log.Warn("report session start", "session_id", g.SessionID, "err", err)
 	}
 }
 
-// reportEnd tells the control plane, retrying for a while: a lost report is
+// Ended queues the recording (durably, before anything can fail) and
+// tells the control plane, retrying while the node runs: a lost report is
 // repaired by the heartbeat (the session is no longer listed) anyway.
-func (n *Node) reportEnd(ls *liveSession, end live.End) {
+func (c liveControl) Ended(ctx context.Context, g live.Grant, end live.End) {
+	n := c.n
 	n.mu.Lock()
-	delete(n.sessions, ls.id)
-	if p := n.byPID[ls.stream.PlaybackID]; p != nil {
+	st := n.sessions[g.SessionID]
+	delete(n.sessions, g.SessionID)
+	if p := n.byPID[st.PlaybackID]; p != nil {
 		p.live = false
 	}
 	n.mu.Unlock()
 	n.advertise()
-	n.queueRecording(ls, end.RecordingPath)
-	msg := protocol.SessionEnded{SessionID: ls.id, Reason: end.Reason, RecordingPath: end.RecordingPath, RecordingBytes: end.RecordingBytes}
-	for attempt := 0; attempt < 5; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := n.client.Call(ctx, protocol.TypeSessionEnded, msg, nil)
+	n.queueRecording(g.SessionID, end.RecordingPath)
+	msg := protocol.SessionEnded{SessionID: g.SessionID, Reason: end.Reason, RecordingPath: end.RecordingPath, RecordingBytes: end.RecordingBytes}
+	for attempt := range reportEndTries {
+		timeout := reportTimeout
+		if ctx.Err() != nil {
+			// Shutting down: one short try, so the control plane learns
+			// at once; the edge's lease covers the rest.
+			timeout = reportEndLastCall
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		err := n.client.Call(cctx, protocol.TypeSessionEnded, msg, nil)
 		cancel()
 		if err == nil {
 			return
 		}
 		var pe *protocol.Error
 		if errors.As(err, &pe) {
-			n.log.Warn("report session end refused", "session_id", ls.id, "err", err)
+			n.log.Warn("report session end refused", "session_id", g.SessionID, "err", err)
 			return
 		}
-		time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+		if !sleepCtx(ctx, time.Duration(attempt+1)*500*time.Millisecond) {
+			break
+		}
 	}
-	n.log.Warn("could not report session end; the heartbeat will", "session_id", ls.id)
+	n.log.Warn("could not report session end; the heartbeat will", "session_id", g.SessionID)
+}
+
+// sleepCtx waits d unless ctx ends first; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (n *Node) sessionStream(id string) (protocol.StreamInfo, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st, ok := n.sessions[id]
+	return st, ok
 }
 
 // playback is what the HLS origin needs to serve one playback id.

@@ -86,7 +86,7 @@ func (n *Node) recoverRecordings() {
 
 // queueRecording hands a finished recording to the upload queue. Without
 // an object store it stays on disk.
-func (n *Node) queueRecording(ls *liveSession, path string) {
+func (n *Node) queueRecording(sessionID, path string) {
 	if n.uploads == nil || path == "" {
 		return
 	}
@@ -98,10 +98,10 @@ func (n *Node) queueRecording(ls *liveSession, path string) {
 	it.LocalPath = path
 	if err := n.uploads.Enqueue(it); err != nil {
 		// The file stays; the next start's recovery queues it.
-		n.log.Error("queue recording for upload", "session_id", ls.id, "err", err)
+		n.log.Error("queue recording for upload", "session_id", sessionID, "err", err)
 		return
 	}
-	n.log.Info("recording queued for upload", "session_id", ls.id, "key", it.Key)
+	n.log.Info("recording queued for upload", "session_id", sessionID, "key", it.Key)
 }
 
 // registerRecording is the queue's OnUploaded: the control plane creates

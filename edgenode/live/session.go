@@ -1,9 +1,3 @@
-// Package live runs one publish on an edge: it receives the publisher's
-// media from an ingest (RTMP today; SRT and WHIP later) through the small
-// rtmp.Sink-shaped interface, learns what the source is, starts one ffmpeg
-// that makes the HLS ladder and the crash-safe recording, feeds it FLV, and
-// finalizes everything when the publish ends. It knows nothing of stream
-// keys or the control plane: the edge node passes what it needs in.
 package live
 
 import (
@@ -15,99 +9,318 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/livestreams/livestreams/edgenode/flv"
-	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/edgenode/transcode"
 )
 
-// Config describes one session.
-type Config struct {
-	ID         string
-	Latency    transcode.Latency
-	HLSDir     string // where the ladder is written (emptied first)
-	RecordPath string // "" disables recording
-	FFmpeg     string
-	Ladder     []transcode.Rung // nil = default
-	Logger     *slog.Logger
-	// ProbeTimeout bounds how long media is buffered to learn the source
-	// before ffmpeg starts regardless (default 3 s of media timestamps).
-	ProbeTimeout time.Duration
-	// OnStart is called once ffmpeg runs, with what the source is.
-	OnStart func(Source)
-	// OnEnd is called exactly once when the session is over.
-	OnEnd func(End)
-}
+// Format is the container of the byte stream an adapter writes, as ffmpeg
+// names its demuxer.
+type Format string
 
-// Source is what the publisher sends.
-type Source = flv.StreamInfo
+// The containers ingest adapters produce.
+const (
+	FLV    Format = "flv"    // RTMP
+	MPEGTS Format = "mpegts" // SRT, an SRS pull
+)
+
+// Source is what the publisher sends, as the adapter probed it.
+type Source struct {
+	Format                 Format
+	Width, Height          int
+	FrameRate              float64
+	HasAudio, HasVideo     bool
+	VideoCodec, AudioCodec string // ffmpeg's names ("h264", "aac"); "" when unknown
+}
 
 // End reports how a session ended.
 type End struct {
-	Reason         string // "unpublished", "stalled", "cancelled", "ffmpeg_failed", "no_media", ...
+	Reason         string // "unpublished", "stalled", "cancelled", "ingest_error", "ffmpeg_failed", "no_media", "edge_error"
 	Err            error
 	RecordingPath  string // "" when there is no kept recording
 	RecordingBytes int64
 	Duration       time.Duration
 }
 
-// Session is one live publish being transcoded.
+// errStalled is why a session whose input went silent ends.
+var errStalled = errors.New("input stalled")
+
+// Session is one live publish being transcoded. An adapter writes the
+// container stream to it (Write), says what the source is once it knows
+// (Start), and closes it when the publish ends (Close). Writes are not
+// safe for concurrent use with each other; Cancel and Close may be called
+// from any goroutine.
 type Session struct {
-	cfg Config
-	log *slog.Logger
+	core  *Core
+	grant Grant
+	log   *slog.Logger
+	ctx   context.Context // the core's: reports end with the node
 
-	mu       sync.Mutex
-	probe    prober
-	buffered []rtmp.Message
-	bufBytes int
-	proc     *transcode.Process
-	fw       *flv.Writer
-	src      Source
-	stdin    io.WriteCloser
-	started  time.Time
-	ended    bool
-	cancel   error // set by Cancel; the next write fails with it
+	procCtx    context.Context // ffmpeg's: outlives the node's so it can flush
+	procCancel context.CancelFunc
 
-	ctx       context.Context
-	ctxCancel context.CancelFunc
+	lastWrite atomic.Int64 // unix ns of the last write, for the stall timer
+	writeMu   sync.Mutex   // serializes Start and Write into ffmpeg's stdin
+
+	mu        sync.Mutex
+	buffered  []byte // written before Start
+	proc      *transcode.Process
+	stdin     io.WriteCloser
+	src       Source
+	startedAt time.Time
+	endErr    error  // why the input ended; set once with ending
+	reason    string // End.Reason chosen when the end was decided
+	ending    chan struct{}
+	startedC  chan struct{} // closed once ffmpeg runs
 	done      chan struct{}
+	reports   sync.WaitGroup
 }
 
-// Bounds on what is buffered while probing, so a hostile publisher cannot
-// make the edge hold unbounded memory before ffmpeg starts.
-const (
-	maxProbeMessages = 2000
-	maxProbeBytes    = 16 << 20
-)
-
-// New prepares a session; ffmpeg starts once the source is known.
-func New(ctx context.Context, cfg Config) (*Session, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+func newSession(c *Core, base context.Context, g Grant, req PublishRequest) (*Session, error) {
+	if g.SessionID == "" || g.HLSDir == "" {
+		return nil, errors.New("grant without a session id or HLS directory")
 	}
-	if cfg.ProbeTimeout == 0 {
-		cfg.ProbeTimeout = 3 * time.Second
-	}
-	if err := os.RemoveAll(cfg.HLSDir); err != nil {
+	if err := os.RemoveAll(g.HLSDir); err != nil {
 		return nil, fmt.Errorf("clear hls dir: %w", err)
 	}
-	if err := os.MkdirAll(cfg.HLSDir, 0o755); err != nil {
+	if err := os.MkdirAll(g.HLSDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create hls dir: %w", err)
 	}
-	if cfg.RecordPath != "" {
-		if err := os.MkdirAll(filepath.Dir(cfg.RecordPath), 0o755); err != nil {
+	if g.RecordPath != "" {
+		if err := os.MkdirAll(filepath.Dir(g.RecordPath), 0o755); err != nil {
 			return nil, fmt.Errorf("create recording dir: %w", err)
 		}
 	}
-	s := &Session{cfg: cfg, log: cfg.Logger.With("session_id", cfg.ID), done: make(chan struct{})}
-	s.ctx, s.ctxCancel = context.WithCancel(ctx)
+	log := g.Logger
+	if log == nil {
+		log = c.log
+	}
+	s := &Session{core: c, grant: g, ctx: base, log: log.With("session_id", g.SessionID),
+		ending: make(chan struct{}), startedC: make(chan struct{}), done: make(chan struct{})}
+	s.procCtx, s.procCancel = context.WithCancel(context.WithoutCancel(base))
+	s.lastWrite.Store(time.Now().UnixNano())
 	return s, nil
 }
 
+// ID returns the session id the Control granted.
+func (s *Session) ID() string { return s.grant.SessionID }
+
 // Done is closed when the session has fully ended (ffmpeg reaped, recording
-// finalized, OnEnd called).
+// finalized, Ended reported).
 func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Write feeds container bytes (in the Format Start names) to the session.
+// Before Start they are buffered, up to the core's MaxProbeBytes; past
+// that the write fails and the session ends. An error ends the publish:
+// the adapter should close its connection and the session.
+func (s *Session) Write(p []byte) (int, error) {
+	s.lastWrite.Store(time.Now().UnixNano())
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	if err := s.closedLocked(); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	if s.proc == nil {
+		if len(s.buffered)+len(p) > s.core.cfg.MaxProbeBytes {
+			s.mu.Unlock()
+			err := fmt.Errorf("source not described within %d bytes", s.core.cfg.MaxProbeBytes)
+			s.end(err, "no_media")
+			return 0, err
+		}
+		s.buffered = append(s.buffered, p...)
+		s.mu.Unlock()
+		return len(p), nil
+	}
+	stdin := s.stdin
+	s.mu.Unlock()
+	n, err := stdin.Write(p)
+	s.lastWrite.Store(time.Now().UnixNano())
+	if err != nil {
+		return n, fmt.Errorf("feed ffmpeg: %w", err)
+	}
+	return n, nil
+}
+
+// closedLocked is the error writes fail with once the end is decided.
+func (s *Session) closedLocked() error {
+	select {
+	case <-s.ending:
+		if s.endErr != nil {
+			return s.endErr
+		}
+		return errors.New("session ended")
+	default:
+		return nil
+	}
+}
+
+// Start says what the source is: ffmpeg starts with the ladder and the
+// recording planned for it and receives what was buffered. It may be
+// called once.
+func (s *Session) Start(src Source) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	if err := s.closedLocked(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if s.proc != nil {
+		s.mu.Unlock()
+		return errors.New("session already started")
+	}
+	proc, err := s.startLocked(src)
+	if err != nil {
+		s.mu.Unlock()
+		s.end(err, "no_media")
+		return err
+	}
+	buffered := s.buffered
+	s.buffered = nil
+	s.reports.Add(1)
+	s.mu.Unlock()
+	close(s.startedC)
+	go func() {
+		defer s.reports.Done()
+		s.core.cfg.Control.Started(s.ctx, s.grant, src)
+	}()
+	if _, err := proc.Stdin().Write(buffered); err != nil {
+		return fmt.Errorf("feed ffmpeg: %w", err)
+	}
+	return nil
+}
+
+func (s *Session) startLocked(src Source) (*transcode.Process, error) {
+	if !src.HasVideo {
+		return nil, errors.New("no video in the first seconds of the publish")
+	}
+	if src.Format == "" {
+		return nil, errors.New("source without a container format")
+	}
+	args, err := transcode.Build(transcode.Params{
+		Input: "pipe:0", InputFormat: string(src.Format),
+		Source:     transcode.Source{Width: src.Width, Height: src.Height, FrameRate: src.FrameRate, HasAudio: src.HasAudio, HasVideo: src.HasVideo},
+		Mode:       transcode.Live,
+		Latency:    s.grant.Latency,
+		Ladder:     s.grant.Ladder,
+		OutDir:     s.grant.HLSDir,
+		RecordPath: s.grant.RecordPath,
+		Progress:   true,
+		Tag:        segmentTag(s.grant.SessionID),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build ffmpeg command: %w", err)
+	}
+	proc, err := transcode.Start(s.procCtx, transcode.ProcessConfig{Binary: s.core.cfg.FFmpeg, Args: args, Stdin: true, Logger: s.log})
+	if err != nil {
+		return nil, fmt.Errorf("start ffmpeg: %w", err)
+	}
+	s.proc, s.stdin, s.startedAt, s.src = proc, proc.Stdin(), time.Now(), src
+	s.log.Info("transcoding", "format", src.Format, "width", src.Width, "height", src.Height, "fps", src.FrameRate,
+		"audio", src.HasAudio, "pid", proc.PID())
+	return proc, nil
+}
+
+// Cancel ends the session from the edge's side (stream disabled, edge
+// shutting down): ffmpeg finishes and the adapter's next write fails.
+func (s *Session) Cancel(reason error) { s.end(reason, "cancelled") }
+
+// Close is the adapter's end of the publish: err is nil on a clean
+// unpublish, else why the ingest ended. It returns at once; Done says
+// when the session has finished.
+func (s *Session) Close(err error) {
+	reason := "unpublished"
+	switch {
+	case s.ctx.Err() != nil:
+		reason, err = "cancelled", ErrShuttingDown
+	case errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
+		reason = "stalled"
+	case err != nil:
+		reason = "ingest_error"
+	}
+	s.end(err, reason)
+}
+
+// end decides the end once; the session's goroutine carries it out.
+func (s *Session) end(err error, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.ending:
+		return
+	default:
+	}
+	s.endErr, s.reason = err, reason
+	close(s.ending)
+}
+
+// run is the session's goroutine (the Core owns it): it watches for the
+// end, a stalled input and ffmpeg dying, then finishes the session.
+func (s *Session) run(release func()) {
+	stall := s.core.cfg.StallTimeout
+	timer := time.NewTimer(stall)
+	defer timer.Stop()
+	var procDone <-chan struct{}
+	started := s.startedC
+	for waiting := true; waiting; {
+		select {
+		case <-s.ending:
+			waiting = false
+		case <-started:
+			started, procDone = nil, s.proc.Done()
+		case <-procDone:
+			s.end(errors.New("ffmpeg exited during the publish"), "ffmpeg_failed")
+		case <-timer.C:
+			idle := time.Since(time.Unix(0, s.lastWrite.Load()))
+			if idle >= stall {
+				s.end(errStalled, "stalled")
+			} else {
+				timer.Reset(stall - idle)
+			}
+		}
+	}
+	s.finish(release)
+}
+
+func (s *Session) finish(release func()) {
+	s.mu.Lock()
+	proc := s.proc
+	end := End{Reason: s.reason, Err: s.endErr}
+	s.mu.Unlock()
+
+	if proc == nil {
+		if end.Reason != "cancelled" {
+			end.Reason = "no_media"
+		}
+	} else {
+		end.Duration = time.Since(s.startedAt)
+		// Closing stdin lets ffmpeg flush, write #EXT-X-ENDLIST and exit;
+		// it also fails a write blocked on it.
+		if werr := proc.Stop(s.core.cfg.StopTimeout); werr != nil && end.Reason == "unpublished" {
+			s.log.Warn("ffmpeg exited with error", "err", werr, "stderr", tail(proc.StderrTail(), 5))
+		}
+	}
+	s.procCancel()
+	if p := s.grant.RecordPath; p != "" {
+		kept, ferr := transcode.FinalizeRecording(p)
+		switch {
+		case ferr != nil:
+			s.log.Error("finalize recording", "err", ferr)
+		case kept:
+			if fi, err := os.Stat(p); err == nil {
+				end.RecordingPath, end.RecordingBytes = p, fi.Size()
+			}
+		}
+	}
+	s.reports.Wait()
+	release()
+	s.log.Info("session ended", "reason", end.Reason, "recording_bytes", end.RecordingBytes, "duration", end.Duration.Round(time.Millisecond))
+	s.core.cfg.Control.Ended(s.ctx, s.grant, end)
+	close(s.done)
+}
 
 // Progress returns ffmpeg's latest progress report.
 func (s *Session) Progress() transcode.Progress {
@@ -129,142 +342,14 @@ func (s *Session) StderrTail() []string {
 	return s.proc.StderrTail()
 }
 
-// WriteMessage implements rtmp.Sink.
-func (s *Session) WriteMessage(m rtmp.Message) error {
+// PID returns the transcoder's process id, or 0 before it starts.
+func (s *Session) PID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cancel != nil {
-		return s.cancel
-	}
-	if s.ended {
-		return errors.New("session ended")
-	}
 	if s.proc == nil {
-		s.probe.observe(m)
-		s.buffered = append(s.buffered, m) // the sink owns the payload
-		s.bufBytes += len(m.Payload)
-		if !s.probe.ready(s.cfg.ProbeTimeout) && len(s.buffered) < maxProbeMessages && s.bufBytes < maxProbeBytes {
-			return nil
-		}
-		if err := s.startLocked(); err != nil {
-			s.cancel = err
-			return err
-		}
-		return nil
+		return 0
 	}
-	return s.writeLocked(m)
-}
-
-func (s *Session) writeLocked(m rtmp.Message) error {
-	// Audio that starts after the probe decided there was none has no place
-	// in the ffmpeg graph; drop it rather than confuse the demuxer.
-	if m.Type == rtmp.TypeAudio && !s.src.HasAudio {
-		return nil
-	}
-	if err := s.fw.WriteTag(flv.Tag{Type: m.Type, Timestamp: m.Timestamp, Data: m.Payload}); err != nil {
-		return fmt.Errorf("feed ffmpeg: %w", err)
-	}
-	return nil
-}
-
-func (s *Session) startLocked() error {
-	src := s.probe.source()
-	if !src.HasVideo {
-		return errors.New("no video in the first seconds of the publish")
-	}
-	args, err := transcode.Build(transcode.Params{
-		Input: "pipe:0", InputFormat: "flv",
-		Source:     transcode.Source{Width: src.Width, Height: src.Height, FrameRate: src.FrameRate, HasAudio: src.HasAudio, HasVideo: src.HasVideo},
-		Mode:       transcode.Live,
-		Latency:    s.cfg.Latency,
-		Ladder:     s.cfg.Ladder,
-		OutDir:     s.cfg.HLSDir,
-		RecordPath: s.cfg.RecordPath,
-		Progress:   true,
-		Tag:        segmentTag(s.cfg.ID),
-	})
-	if err != nil {
-		return fmt.Errorf("build ffmpeg command: %w", err)
-	}
-	proc, err := transcode.Start(s.ctx, transcode.ProcessConfig{Binary: s.cfg.FFmpeg, Args: args, Stdin: true, Logger: s.log})
-	if err != nil {
-		return fmt.Errorf("start ffmpeg: %w", err)
-	}
-	s.proc, s.stdin, s.started, s.src = proc, proc.Stdin(), time.Now(), src
-	s.fw = flv.NewWriter(s.stdin, src.HasAudio, src.HasVideo)
-	if err := s.fw.WriteHeader(); err != nil {
-		return fmt.Errorf("feed ffmpeg: %w", err)
-	}
-	s.log.Info("transcoding", "width", src.Width, "height", src.Height, "fps", src.FrameRate, "audio", src.HasAudio, "pid", proc.PID())
-	for _, m := range s.buffered {
-		if err := s.writeLocked(m); err != nil {
-			return err
-		}
-	}
-	s.buffered, s.bufBytes = nil, 0
-	if s.cfg.OnStart != nil {
-		go s.cfg.OnStart(src)
-	}
-	return nil
-}
-
-// Cancel ends the session from the edge's side (stream disabled, edge
-// shutting down): the publisher's next write fails and ffmpeg stops.
-func (s *Session) Cancel(reason error) {
-	s.mu.Lock()
-	if s.cancel == nil {
-		s.cancel = reason
-	}
-	s.mu.Unlock()
-}
-
-// Close implements rtmp.Sink: the publish is over (err nil on a clean
-// unpublish). It finishes ffmpeg, finalizes the recording and reports.
-func (s *Session) Close(err error) {
-	s.mu.Lock()
-	if s.ended {
-		s.mu.Unlock()
-		return
-	}
-	s.ended = true
-	proc, cancelled := s.proc, s.cancel
-	s.mu.Unlock()
-
-	end := End{Reason: "unpublished", Err: err}
-	switch {
-	case cancelled != nil:
-		end.Reason, end.Err = "cancelled", cancelled
-	case errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
-		end.Reason = "stalled"
-	case err != nil:
-		end.Reason = "ingest_error"
-	}
-	if proc == nil {
-		end.Reason = "no_media"
-	} else {
-		end.Duration = time.Since(s.started)
-		// Closing stdin lets ffmpeg flush, write #EXT-X-ENDLIST and exit.
-		if werr := proc.Stop(10 * time.Second); werr != nil && end.Err == nil && cancelled == nil {
-			s.log.Warn("ffmpeg exited with error", "err", werr, "stderr", tail(proc.StderrTail(), 5))
-		}
-	}
-	s.ctxCancel()
-	if s.cfg.RecordPath != "" {
-		kept, ferr := transcode.FinalizeRecording(s.cfg.RecordPath)
-		switch {
-		case ferr != nil:
-			s.log.Error("finalize recording", "err", ferr)
-		case kept:
-			if fi, err := os.Stat(s.cfg.RecordPath); err == nil {
-				end.RecordingPath, end.RecordingBytes = s.cfg.RecordPath, fi.Size()
-			}
-		}
-	}
-	s.log.Info("session ended", "reason", end.Reason, "recording_bytes", end.RecordingBytes, "duration", end.Duration.Round(time.Millisecond))
-	if s.cfg.OnEnd != nil {
-		s.cfg.OnEnd(end)
-	}
-	close(s.done)
+	return s.proc.PID()
 }
 
 // segmentTag turns the session id into the token that makes this session's
@@ -291,14 +376,4 @@ func tail(lines []string, n int) []string {
 		return lines[len(lines)-n:]
 	}
 	return lines
-}
-
-// PID returns the transcoder's process id, or 0 before it starts.
-func (s *Session) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.proc == nil {
-		return 0
-	}
-	return s.proc.PID()
 }

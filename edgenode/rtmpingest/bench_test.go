@@ -1,4 +1,4 @@
-package live
+package rtmpingest
 
 import (
 	"bufio"
@@ -16,25 +16,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/edgenode/live"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/edgenode/transcode"
+	"github.com/livestreams/livestreams/shared/mediatest"
 )
 
 // These benchmarks print the figures of the live path beside their anchors.
 // They need real ffmpeg and take minutes; run them with `make bench` (one
 // iteration each: -benchtime 1x).
 
-func needFFmpeg(b *testing.B) {
-	b.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		b.Skip("ffmpeg not installed")
-	}
-}
-
 // arrivalSink records when each video message arrives (the moment the
-// publisher's frame reaches the edge) before handing it to the session.
+// publisher's frame reaches the edge) before handing it to the adapter.
 type arrivalSink struct {
-	*Session
+	rtmp.Sink
+	sess    *live.Session
 	mu      sync.Mutex
 	first   bool
 	firstTS uint32
@@ -55,7 +51,7 @@ func (s *arrivalSink) WriteMessage(m rtmp.Message) error {
 		s.video = append(s.video, arrival{ts: m.Timestamp - s.firstTS, at: time.Now()})
 		s.mu.Unlock()
 	}
-	return s.Session.WriteMessage(m)
+	return s.Sink.WriteMessage(m)
 }
 
 // lastBefore returns when the last frame with a timestamp before ms arrived.
@@ -72,26 +68,36 @@ func (s *arrivalSink) lastBefore(ms float64) (time.Time, bool) {
 	return time.Time{}, false // the segment's end has not arrived yet
 }
 
-// pipeline is an RTMP ingest feeding live sessions, as on an edge, without
+// grantAll is a Control that lets every publish go live with one grant.
+type grantAll struct{ g live.Grant }
+
+func (c grantAll) Authorize(context.Context, live.PublishRequest) (live.Grant, error) {
+	return c.g, nil
+}
+func (grantAll) Started(context.Context, live.Grant, live.Source) {}
+func (grantAll) Ended(context.Context, live.Grant, live.End)      {}
+
+// pipeline is an RTMP ingest feeding the live core, as on an edge, without
 // the control plane (which is only asked once, before the publish).
 type pipeline struct {
 	addr    string
-	cancel  context.CancelFunc
-	done    chan struct{}
-	mu      sync.Mutex
-	sinks   []*arrivalSink
 	started chan *arrivalSink
 }
 
-func startPipeline(b *testing.B, cfg Config) *pipeline {
+func startPipeline(b *testing.B, g live.Grant) *pipeline {
 	b.Helper()
-	p := &pipeline{done: make(chan struct{}), started: make(chan *arrivalSink, 1)}
+	p := &pipeline{started: make(chan *arrivalSink, 1)}
+	core, err := live.NewCore(live.Config{Control: grantAll{g}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ad := Adapter{Core: core}
 	srv, err := rtmp.NewServer(rtmp.Config{OnPublish: func(ctx context.Context, req rtmp.PublishRequest) (rtmp.Sink, error) {
-		sess, err := New(context.Background(), cfg)
+		sk, err := ad.OnPublish(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		s := &arrivalSink{Session: sess}
+		s := &arrivalSink{Sink: sk, sess: Session(sk)}
 		p.started <- s
 		return s, nil
 	}})
@@ -104,9 +110,10 @@ func startPipeline(b *testing.B, cfg Config) *pipeline {
 	}
 	p.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	go func() { defer close(p.done); srv.Serve(ctx, ln) }()
-	b.Cleanup(func() { cancel(); ln.Close(); <-p.done })
+	var wg sync.WaitGroup
+	wg.Go(func() { core.Run(ctx) })
+	wg.Go(func() { srv.Serve(ctx, ln) })
+	b.Cleanup(func() { cancel(); wg.Wait() })
 	return p
 }
 
@@ -120,19 +127,10 @@ func cpu(who int) time.Duration {
 
 func procCPU(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
 
-// sourceFile encodes a synthetic 720p30 source with audio once, as a creator's
+// sourceFile is a synthetic 720p30 source with audio, as a creator's
 // encoder would send it (H.264 with 2 s GOPs, AAC).
 func sourceFile(b *testing.B, seconds int) string {
-	b.Helper()
-	f := filepath.Join(b.TempDir(), "source.flv")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
-		"-c:v", "libx264", "-preset", "veryfast", "-b:v", "4000k", "-g", "60", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "128k", "-f", "flv", f).CombinedOutput()
-	if err != nil {
-		b.Fatalf("encode source: %v: %s", err, out)
-	}
-	return f
+	return mediatest.File(b, mediatest.Spec{Width: 1280, Height: 720, Seconds: seconds, Audio: true})
 }
 
 // BenchmarkPipelineOverhead runs the 3-rung ladder with recording on a 60 s
@@ -141,12 +139,12 @@ func sourceFile(b *testing.B, seconds int) string {
 // ffmpeg fed on stdin, supervision, progress parsing). It prints wall time
 // and CPU seconds of both and their ratio.
 func BenchmarkPipelineOverhead(b *testing.B) {
-	needFFmpeg(b)
+	mediatest.RequireFFmpeg(b)
 	src := sourceFile(b, 60)
 	dir := b.TempDir()
 	for i := 0; i < b.N; i++ {
 		// Anchor: bare ffmpeg, same ladder and recording, input from the file.
-		args, err := transcode.Build(transcode.Params{Input: src, InputFormat: "flv",
+		args, err := transcode.Build(transcode.Params{Input: src,
 			Source: transcode.Source{Width: 1280, Height: 720, FrameRate: 30, HasAudio: true, HasVideo: true},
 			Mode:   transcode.Live, OutDir: filepath.Join(dir, "bare"), RecordPath: filepath.Join(dir, "bare.mp4")})
 		if err != nil {
@@ -161,7 +159,7 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 		bareWall, bareCPU := time.Since(t0), procCPU(bare.ProcessState)
 
 		// Ours: the publisher copies the file into our RTMP ingest.
-		p := startPipeline(b, Config{ID: "bench", HLSDir: filepath.Join(dir, "ours"), RecordPath: filepath.Join(dir, "ours.mp4")})
+		p := startPipeline(b, live.Grant{SessionID: "bench", HLSDir: filepath.Join(dir, "ours"), RecordPath: filepath.Join(dir, "ours.mp4")})
 		selfBefore, childBefore := cpu(syscall.RUSAGE_SELF), cpu(syscall.RUSAGE_CHILDREN)
 		pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", src, "-c", "copy", "-f", "flv", "rtmp://"+p.addr+"/live/bench")
 		t0 = time.Now()
@@ -178,7 +176,7 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 			b.Fatalf("publisher: %v", err)
 		}
 		select {
-		case <-sink.Done():
+		case <-sink.sess.Done():
 		case <-time.After(5 * time.Minute):
 			b.Fatal("session did not end")
 		}
@@ -212,7 +210,7 @@ func tailString(b []byte) string {
 // in the variant playlist the origin serves, and from its first frame (what
 // a viewer at the live edge waits for). Printed as p50/p95 per latency mode.
 func BenchmarkIngestToPlaylist(b *testing.B) {
-	needFFmpeg(b)
+	mediatest.RequireFFmpeg(b)
 	for _, mode := range []transcode.Latency{transcode.Standard, transcode.Low} {
 		b.Run(string(mode), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
@@ -230,15 +228,9 @@ func BenchmarkIngestToPlaylist(b *testing.B) {
 
 func ingestToPlaylist(b *testing.B, mode transcode.Latency, seconds int) (fromEnd, fromStart []time.Duration) {
 	dir := b.TempDir()
-	p := startPipeline(b, Config{ID: "lat", Latency: mode, HLSDir: filepath.Join(dir, "hls")})
-	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-f", "flv", "rtmp://"+p.addr+"/live/lat")
-	if err := pub.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { pub.Process.Kill(); pub.Wait() }()
+	p := startPipeline(b, live.Grant{SessionID: "lat", Latency: mode, HLSDir: filepath.Join(dir, "hls")})
+	mediatest.Publish(b, "rtmp://"+p.addr+"/live/lat", mediatest.Live{Spec: mediatest.Spec{Width: 1280, Height: 720,
+		Seconds: seconds, GOP: 30, Audio: true}})
 	var sink *arrivalSink
 	select {
 	case sink = <-p.started:

@@ -253,8 +253,13 @@ func Build(p Params) ([]string, error) {
 		// they apply to the recording only. Fragmented MP4 with an empty
 		// moov is playable up to the last complete fragment, whatever
 		// happens to ffmpeg.
-		args = append(args, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
-			"-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+		args = append(args, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy")
+		if p.InputFormat == "mpegts" {
+			// MPEG-TS carries AAC with ADTS headers, which MP4 does not
+			// take as they are (FLV's AAC is raw already).
+			args = append(args, "-bsf:a", "aac_adtstoasc")
+		}
+		args = append(args, "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
 			"-frag_duration", recordingFragment,
 			ffmpegPath(filepath.Clean(p.RecordPath)))
 	}

@@ -256,6 +256,12 @@ func TestBuildRecording(t *testing.T) {
 		}
 	}
 
+	// From MPEG-TS, AAC loses its ADTS headers on the way into MP4.
+	ts := build(t, params(func(p *Params) { p.RecordPath, p.InputFormat = "/rec/s1.mp4", "mpegts" }))
+	if i := slices.Index(ts, "-bsf:a"); i < 0 || ts[i+1] != "aac_adtstoasc" || i < slices.Index(ts, "/hls/abc/%v/index.m3u8") {
+		t.Errorf("recording from mpegts without aac_adtstoasc on its output: %q", ts)
+	}
+
 	without := build(t, params(nil))
 	if has(without, "copy") || has(without, "mp4") {
 		t.Errorf("recording output without RecordPath: %q", without)
