@@ -68,3 +68,32 @@ run "control_only" {
     error_message = "an empty edge group must still be declared:\n${output.ini}"
   }
 }
+
+# The fleet e2e/deploy_test.go renders with Ansible and starts on loopback
+# addresses: the test reads tests/loopback.ini, and this run proves the
+# module renders exactly that file, so the two stay in step.
+run "loopback_fleet_of_the_deploy_test" {
+  command = plan
+
+  variables {
+    control = {
+      "cp-1" = { public_ip = "127.0.0.11" }
+      "cp-2" = { public_ip = "127.0.0.12" }
+      "cp-3" = { public_ip = "127.0.0.13" }
+    }
+    edges = {
+      "edge-fsn1-1" = { public_ip = "127.0.0.21", region = "eu-central", lat = 50.47, lon = 12.37 }
+      "edge-ash-1"  = { public_ip = "127.0.0.22", region = "us-east", lat = 39.04, lon = -77.49 }
+    }
+    group_vars = {
+      livestreams_s3_bucket     = "recordings"
+      livestreams_s3_region     = "us-east-1"
+      livestreams_s3_path_style = "true"
+    }
+  }
+
+  assert {
+    condition     = output.ini == file("tests/loopback.ini")
+    error_message = "the inventory differs from tests/loopback.ini (the deploy test's fleet):\n${output.ini}"
+  }
+}
