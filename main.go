@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/livestreams/livestreams/controlplane/cli"
@@ -16,7 +17,11 @@ import (
 	"github.com/livestreams/livestreams/edgenode/edge"
 )
 
-const usage = `Usage: livestreams <command> [flags]
+// usage is the top-level help. The admin commands come from cli.Commands(),
+// so a command group added there is listed here without a second list.
+func usage() string {
+	var b strings.Builder
+	b.WriteString(`Usage: livestreams <command> [flags]
 
 Servers:
   control     run a control-plane node
@@ -24,9 +29,24 @@ Servers:
   dev         run a control plane and an edge in one process (quick start)
 
 Admin (reads LIVESTREAMS_ADDR and LIVESTREAMS_TOKEN):
-  bootstrap, login, cluster, org, user, apikey, stream, signing-key, snapshot, nodes, node, route
-  Run 'livestreams <command> --help' for details.
-`
+`)
+	names := cli.Commands()
+	line := " "
+	for i, name := range names {
+		word := " " + name
+		if i < len(names)-1 {
+			word += ","
+		}
+		if len(line)+len(word) > 78 {
+			b.WriteString(line + "\n")
+			line = " "
+		}
+		line += word
+	}
+	b.WriteString(line + "\n")
+	b.WriteString("  Run 'livestreams <command> --help' for details.\n")
+	return b.String()
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -36,11 +56,12 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage())
+		return 2
+	}
+	if args[0] == "help" || args[0] == "--help" || args[0] == "-help" || args[0] == "-h" {
+		fmt.Fprint(stdout, usage())
 		return 0
 	}
 	switch args[0] {

@@ -45,6 +45,14 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 // nil once it holds, and its last error is in the failure message.
 func Until(t testing.TB, within time.Duration, what string, cond func() error) time.Duration {
 	t.Helper()
+	return UntilEvery(t, within, PollInterval, what, cond)
+}
+
+// UntilEvery is Until polling every interval instead of PollInterval, for
+// conditions that are costly to check (a child process per check, such as
+// a CLI command).
+func UntilEvery(t testing.TB, within, every time.Duration, what string, cond func() error) time.Duration {
+	t.Helper()
 	begin := time.Now()
 	for {
 		err := cond()
@@ -54,7 +62,7 @@ func Until(t testing.TB, within time.Duration, what string, cond func() error) t
 		if time.Since(begin) > within {
 			t.Fatalf("%s: not within %v: %v", what, within, err)
 		}
-		time.Sleep(PollInterval)
+		time.Sleep(every)
 	}
 }
 
