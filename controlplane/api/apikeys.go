@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
@@ -35,17 +36,9 @@ func (h *Handler) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, items(out))
 }
 
-type createAPIKeyRequest struct {
-	Name         string `json:"name"`
-	Role         string `json:"role"`
-	ClusterAdmin bool   `json:"cluster_admin"`
-}
+type createAPIKeyRequest = client.APIKeyCreate
 
-// createdAPIKey is the create answer, the only time the key is shown.
-type createdAPIKey struct {
-	apiKeyView
-	Key string `json:"key"`
-}
+type createdAPIKey = client.APIKeyCreated
 
 // createAPIKey makes a key in the caller's org. A key cannot outrank its
 // creator: no higher role, and cluster_admin only from a cluster admin.
@@ -83,7 +76,7 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("api key created", "api_key_id", k.ID, "org_id", k.OrgID, "role", k.Role,
 		"cluster_admin", k.ClusterAdmin, "by", k.CreatedBy)
-	writeJSON(w, http.StatusCreated, createdAPIKey{apiKeyView: viewAPIKey(k), Key: secret})
+	writeJSON(w, http.StatusCreated, createdAPIKey{APIKey: viewAPIKey(k), Key: secret})
 }
 
 // revokeAPIKey revokes a key of the caller's org; requests with it get 401

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -132,9 +133,7 @@ func (h *Handler) getAsset(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.renderAsset(r, row))
 }
 
-type updateAssetRequest struct {
-	PlaybackPolicy *string `json:"playback_policy"`
-}
+type updateAssetRequest = client.AssetUpdate
 
 // updateAsset changes the settings present in the body.
 func (h *Handler) updateAsset(w http.ResponseWriter, r *http.Request) {
@@ -199,18 +198,9 @@ func (h *Handler) deleteAsset(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type createClipRequest struct {
-	Start          *float64 `json:"start"`
-	End            *float64 `json:"end"`
-	Reencode       bool     `json:"reencode"`
-	PlaybackPolicy string   `json:"playback_policy"`
-}
+type createClipRequest = client.ClipCreate
 
-// clipAnswer is the new clip asset and the job that cuts it.
-type clipAnswer struct {
-	Asset assetView `json:"asset"`
-	Job   jobView   `json:"job"`
-}
+type clipAnswer = client.Clip
 
 // minClip is the shortest clip: anything shorter is rarely meant and
 // often cuts to no frame at all.

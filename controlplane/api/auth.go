@@ -6,24 +6,15 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
-type signupRequest struct {
-	Email      string `json:"email"`
-	Password   string `json:"password"`
-	Name       string `json:"name"`
-	OrgName    string `json:"org_name"`
-	SetupToken string `json:"setup_token"`
-}
+type signupRequest = client.Signup
 
-type signupAnswer struct {
-	User  userView `json:"user"`
-	Org   orgView  `json:"org"`
-	Token string   `json:"token"`
-}
+type signupAnswer = client.SignupResult
 
 // signup creates a user who owns a new org. With the one-time setup token
 // the user is also a cluster admin, and the token is burnt in the same
@@ -88,16 +79,9 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, signupAnswer{User: viewUser(user), Org: viewOrg(org), Token: token})
 }
 
-type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
+type loginRequest = client.Login
 
-type loginAnswer struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-	User      userView  `json:"user"`
-}
+type loginAnswer = client.LoginResult
 
 var errLogin = &apiError{Code: codeUnauthorized, Message: "wrong email or password"}
 
@@ -187,25 +171,14 @@ func (h *Handler) acquireHashing(ctx context.Context) error {
 	}
 }
 
-type meOrg struct {
-	ID   string     `json:"id"`
-	Name string     `json:"name"`
-	Role state.Role `json:"role"`
-}
+type meOrg = client.MeOrg
 
-type meAnswer struct {
-	User         *userView   `json:"user,omitempty"`
-	APIKey       *apiKeyView `json:"api_key,omitempty"`
-	OrgID        string      `json:"org_id"`
-	Role         state.Role  `json:"role"`
-	ClusterAdmin bool        `json:"cluster_admin"`
-	Orgs         []meOrg     `json:"orgs"`
-}
+type meAnswer = client.Me
 
 // me says who the caller is, where they act and with what role.
 func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
 	p := caller(r.Context())
-	out := meAnswer{OrgID: p.orgID, Role: p.role, ClusterAdmin: p.clusterAdmin, Orgs: []meOrg{}}
+	out := meAnswer{OrgID: p.orgID, Role: string(p.role), ClusterAdmin: p.clusterAdmin, Orgs: []meOrg{}}
 	if p.user != nil {
 		u := viewUser(*p.user)
 		out.User = &u
@@ -221,7 +194,7 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
 			} else if err != nil {
 				return err
 			}
-			out.Orgs = append(out.Orgs, meOrg{ID: o.ID, Name: o.Name, Role: m.Role})
+			out.Orgs = append(out.Orgs, meOrg{ID: o.ID, Name: o.Name, Role: string(m.Role)})
 		}
 		return nil
 	})

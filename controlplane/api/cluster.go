@@ -11,29 +11,14 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
-type clusterNodeView struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-	State    string `json:"state" enum:"leader,follower,candidate"`
-	Voter    bool   `json:"voter"`
-	Healthy  bool   `json:"healthy"`
-}
+type clusterNodeView = client.ClusterNode
 
-type clusterView struct {
-	ClusterID         string            `json:"cluster_id"`
-	LeaderID          string            `json:"leader_id"`
-	Term              uint64            `json:"term"`
-	LastIndex         uint64            `json:"last_index"`
-	AppliedIndex      uint64            `json:"applied_index"`
-	CommitIndex       uint64            `json:"commit_index"`
-	LastSnapshotIndex uint64            `json:"last_snapshot_index"`
-	Nodes             []clusterNodeView `json:"nodes"`
-}
+type clusterView = client.ClusterStatus
 
 // clusterStatus shows the Raft configuration as this node sees it. A node
 // is healthy when its /healthz answers within a second (this node is,
@@ -90,11 +75,7 @@ func (h *Handler) probe(ctx context.Context, base string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-type addMemberRequest struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-}
+type addMemberRequest = client.ClusterMember
 
 // addClusterMember adds a running control-plane node as a voter; the
 // leader does it, wherever the request lands.
@@ -216,13 +197,9 @@ func (h *Handler) restoreSnapshot(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type joinTokenRequest struct {
-	Description string `json:"description"`
-}
+type joinTokenRequest = client.JoinTokenCreate
 
-type joinTokenAnswer struct {
-	Token string `json:"token"`
-}
+type joinTokenAnswer = client.JoinToken
 
 // createJoinToken makes a token an edge joins the cluster with.
 func (h *Handler) createJoinToken(w http.ResponseWriter, r *http.Request) {

@@ -10,21 +10,23 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
-// Error codes of the API, each with one HTTP status (docs/api.md).
+// Error codes of the API, each with one HTTP status (docs/api.md); the
+// client package declares them for its callers.
 const (
-	codeInvalid      = "invalid"
-	codeUnauthorized = "unauthorized"
-	codeForbidden    = "forbidden"
-	codeNotFound     = "not_found"
-	codeConflict     = "conflict"
-	codeTooLarge     = "too_large"
-	codeRateLimited  = "rate_limited"
-	codeUnavailable  = "unavailable"
-	codeInternal     = "internal"
+	codeInvalid      = client.CodeInvalid
+	codeUnauthorized = client.CodeUnauthorized
+	codeForbidden    = client.CodeForbidden
+	codeNotFound     = client.CodeNotFound
+	codeConflict     = client.CodeConflict
+	codeTooLarge     = client.CodeTooLarge
+	codeRateLimited  = client.CodeRateLimited
+	codeUnavailable  = client.CodeUnavailable
+	codeInternal     = client.CodeInternal
 )
 
 var codeStatus = map[string]int{
@@ -107,12 +109,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	writeJSON(w, codeStatus[e.Code], errorBody(e.Code, e.Message))
 }
 
-func errorBody(code, message string) any {
-	type body struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
-	return map[string]body{"error": {Code: code, Message: message}}
+func errorBody(code, message string) client.ErrorBody {
+	var b client.ErrorBody
+	b.Error.Code, b.Error.Message = code, message
+	return b
 }
 
 // writeJSON writes v as the JSON answer with status.
@@ -127,9 +127,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // list is the documented shape of every collection.
-type list[T any] struct {
-	Items []T `json:"items"`
-}
+type list[T any] = client.List[T]
 
 func items[T any](v []T) list[T] {
 	if v == nil {

@@ -7,22 +7,29 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/routing"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
-// ingestView is where a creator publishes: the nearest ingest-capable edge.
-type ingestView struct {
-	EdgeID  string `json:"edge_id"`
-	RTMPURL string `json:"rtmp_url"`
-	SRTURL  string `json:"srt_url,omitempty"`
-	WHIPURL string `json:"whip_url,omitempty"`
+type ingestView = client.Ingest
+
+type nodesView = client.List[client.Node]
+
+// viewNode shows an edge of the fleet.
+func viewNode(n fleet.Node) client.Node {
+	return client.Node{ID: n.ID, State: n.State, Source: n.Source, Region: n.Region, Lat: n.Lat, Lon: n.Lon,
+		HasLocation: n.HasLocation, HLSURL: n.HLSURL, RTMPURL: n.RTMPURL, SRTURL: n.SRTURL, WHIPURL: n.WHIPURL,
+		Draining: n.Draining, Load: n.Load, Streams: n.Streams, LeaseExpiresAt: n.LeaseExpiresAt}
 }
 
-type nodesView struct {
-	Items []fleet.Node `json:"items"`
+// viewRoute shows a routing decision with its candidates.
+func viewRoute(rt fleet.Route) client.Route {
+	return client.Route{EdgeID: rt.EdgeID, URL: rt.URL, RTMP: rt.RTMP, SRT: rt.SRT, WHIP: rt.WHIP,
+		Client: client.RouteClient{IP: rt.Client.IP, Known: rt.Client.Known, Location: rt.Client.Location},
+		Scores: rt.Scores, Reason: rt.Reason}
 }
 
 // routeIP is the address to route for: ?ip= when given (so a creator's
@@ -69,7 +76,7 @@ func (h *Handler) streamIngest(w http.ResponseWriter, r *http.Request) {
 // listNodes shows the edge fleet: state, region, load, streams.
 func (h *Handler) listNodes(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Directory == nil {
-		writeJSON(w, http.StatusOK, nodesView{Items: []fleet.Node{}})
+		writeJSON(w, http.StatusOK, nodesView{Items: []client.Node{}})
 		return
 	}
 	nodes, err := h.cfg.Directory.Nodes()
@@ -77,7 +84,11 @@ func (h *Handler) listNodes(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, nodesView{Items: nodes})
+	out := make([]client.Node, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, viewNode(n))
+	}
+	writeJSON(w, http.StatusOK, nodesView{Items: out})
 }
 
 // drainNode orders an edge to take no new publishes or viewers (POST) or
@@ -125,5 +136,5 @@ func (h *Handler) explainRoute(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rt)
+	writeJSON(w, http.StatusOK, viewRoute(rt))
 }

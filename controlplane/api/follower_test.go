@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // TestThroughFollowers runs a three-node cluster whose third node joins
@@ -21,7 +23,7 @@ func TestThroughFollowers(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	on := func(n *testNode) *client { return &client{t: t, base: n.url, rec: rec} }
+	on := func(n *testNode) *rawClient { return &rawClient{t: t, base: n.url, rec: rec} }
 	leaderOf := func() *testNode {
 		for _, n := range []*testNode{cp1, cp2, cp3} {
 			if n.node.IsLeader() {
@@ -30,7 +32,7 @@ func TestThroughFollowers(t *testing.T) {
 		}
 		return nil
 	}
-	eventually(t, 10*time.Second, "a leader", func() bool { return leaderOf() != nil })
+	testutil.Eventually(t, 10*time.Second, "a leader", func() bool { return leaderOf() != nil })
 	f1 := cp2
 	if leaderOf() == cp2 {
 		f1 = cp1
@@ -44,7 +46,7 @@ func TestThroughFollowers(t *testing.T) {
 
 	// cp3 joins as a voter through the API on a follower.
 	root.must(200, "POST", "/v1/cluster/members", map[string]any{"id": "cp3", "raft_addr": cp3.raft, "http_addr": cp3.url})
-	eventually(t, 15*time.Second, "cp3 to be a voter with the state", func() bool {
+	testutil.Eventually(t, 15*time.Second, "cp3 to be a voter with the state", func() bool {
 		return cp3.node.Status().Leader != "" && len(cp1.node.Status().Servers) == 3 && cp3.node.AppliedIndex() >= cp1.node.AppliedIndex()
 	})
 	followers := []*testNode{}
@@ -99,7 +101,7 @@ func TestThroughFollowers(t *testing.T) {
 	snap := ka.must(200, "GET", "/v1/cluster/snapshot", nil).body
 	later := str(ka.must(201, "POST", "/v1/streams", map[string]any{"name": "after the snapshot"}).json(t), "id")
 	kb.must(204, "POST", "/v1/cluster/restore", snap)
-	eventually(t, 10*time.Second, "every node to drop the later stream", func() bool {
+	testutil.Eventually(t, 10*time.Second, "every node to drop the later stream", func() bool {
 		for _, n := range []*testNode{cp1, cp2, cp3} {
 			if on(n).as(str(k, "key")).do("GET", "/v1/streams/"+later+"?consistent=1", nil).status != 404 {
 				return false
@@ -119,7 +121,7 @@ func TestThroughFollowers(t *testing.T) {
 	}
 	ka = on(stay).as(str(k, "key"))
 	ka.must(204, "DELETE", "/v1/cluster/members/"+leave, nil)
-	eventually(t, 10*time.Second, leave+" to leave the configuration", func() bool {
+	testutil.Eventually(t, 10*time.Second, leave+" to leave the configuration", func() bool {
 		return len(stay.node.Status().Servers) == 2
 	})
 	ka.must(404, "DELETE", "/v1/cluster/members/"+leave, nil)

@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
@@ -24,6 +23,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/objstore"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // The tests run real Raft nodes in-process on 127.0.0.1, each with an HTTP
@@ -58,20 +58,6 @@ type testNode struct {
 	jobs  *jobs.Service
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 200 {
-		port := 10000 + mrand.IntN(22000)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			ln.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -79,7 +65,7 @@ func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	raftAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	raftAddr := testutil.FreeAddr(t)
 	n, err := cluster.Open(cluster.Config{NodeID: id, DataDir: t.TempDir(),
 		RaftAddr: raftAddr, HTTPAdvertise: url,
 		Bootstrap: o.bootstrap, ClusterKey: clusterKey})
@@ -171,9 +157,11 @@ func (fakeDirectory) Nodes() ([]fleet.Node, error) {
 		HLSURL: "http://edge-a.test:8081", Streams: []string{}}}, nil
 }
 
-// client talks to one node as one principal and records every JSON
-// answer, so tests can check no secret ever left.
-type client struct {
+// rawClient talks to one node as one principal and records every JSON
+// answer, so tests can check no secret ever left. It sends what a test
+// gives it, malformed bodies included; typed returns the Go client of the
+// same principal for the requests a test makes the way callers do.
+type rawClient struct {
 	t     testing.TB
 	base  string
 	token string
@@ -201,16 +189,25 @@ func (r *recorder) add(x recorded) {
 	r.mu.Unlock()
 }
 
-func (c *client) as(token string) *client {
+func (c *rawClient) as(token string) *rawClient {
 	cc := *c
 	cc.token, cc.org = token, ""
 	return &cc
 }
 
-func (c *client) inOrg(org string) *client {
+func (c *rawClient) inOrg(org string) *rawClient {
 	cc := *c
 	cc.org = org
 	return &cc
+}
+
+func (c *rawClient) typed() *client.Client {
+	c.t.Helper()
+	tc, err := client.New(client.Config{Addrs: []string{c.base}, Token: c.token, Org: c.org, Timeout: 30 * time.Second})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return tc
 }
 
 type answer struct {
@@ -242,7 +239,7 @@ var httpClient = &http.Client{
 }
 
 // do sends a request; body is JSON-encoded unless it is []byte or string.
-func (c *client) do(method, path string, body any, hdr ...string) answer {
+func (c *rawClient) do(method, path string, body any, hdr ...string) answer {
 	c.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -287,7 +284,7 @@ func (c *client) do(method, path string, body any, hdr ...string) answer {
 }
 
 // must sends a request and fails the test unless the status is want.
-func (c *client) must(want int, method, path string, body any, hdr ...string) answer {
+func (c *rawClient) must(want int, method, path string, body any, hdr ...string) answer {
 	c.t.Helper()
 	a := c.do(method, path, body, hdr...)
 	if a.status != want {
@@ -307,8 +304,8 @@ type env struct {
 	n      *testNode
 	meta   state.Meta
 	rec    *recorder
-	anon   *client
-	admin  *client // the setup user's session: owner of orgA, cluster admin
+	anon   *rawClient
+	admin  *rawClient // the setup user's session: owner of orgA, cluster admin
 	adminU map[string]any
 	orgA   string
 }
@@ -318,7 +315,7 @@ func newEnv(t testing.TB, o nodeOpts) *env {
 	o.bootstrap = true
 	n := startNode(t, "cp1", o)
 	e := &env{t: t, n: n, meta: initMeta(t, n.node), rec: &recorder{}}
-	e.anon = &client{t: t, base: n.url, rec: e.rec}
+	e.anon = &rawClient{t: t, base: n.url, rec: e.rec}
 	a := e.anon.must(201, "POST", "/v1/auth/signup", map[string]any{"email": "root@example.com", "password": testPassword,
 		"name": "Root", "org_name": "Org A", "setup_token": testSetupToken}).json(t)
 	e.admin = e.anon.as(str(a, "token"))
@@ -329,30 +326,24 @@ func newEnv(t testing.TB, o nodeOpts) *env {
 
 // user creates a user with role in org (through the cluster admin) and
 // returns a client holding their session.
-func (e *env) user(email, org, role string) *client {
+func (e *env) user(email, org, role string) *rawClient {
 	e.t.Helper()
-	e.admin.must(201, "POST", "/v1/users", map[string]any{"email": email, "password": testPassword, "org_id": org, "role": role})
-	l := e.anon.must(200, "POST", "/v1/auth/login", map[string]any{"email": email, "password": testPassword}).json(e.t)
-	return e.anon.as(str(l, "token"))
+	ctx := testutil.Context(e.t, 30*time.Second)
+	if _, err := e.admin.typed().Users().Create(ctx, client.UserCreate{Email: email, Password: testPassword, OrgID: org, Role: role}); err != nil {
+		e.t.Fatal(err)
+	}
+	l, err := e.anon.typed().Auth().Login(ctx, client.Login{Email: email, Password: testPassword})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.anon.as(l.Token)
 }
 
 // key creates an API key with role through c and returns a client using it.
-func (e *env) key(c *client, name, role string, clusterAdmin bool) (*client, map[string]any) {
+func (e *env) key(c *rawClient, name, role string, clusterAdmin bool) (*rawClient, map[string]any) {
 	e.t.Helper()
 	k := c.must(201, "POST", "/v1/api-keys", map[string]any{"name": name, "role": role, "cluster_admin": clusterAdmin}).json(e.t)
 	return e.anon.as(str(k, "key")), k
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func mustPrefix(t testing.TB, s string) netip.Prefix {

@@ -3,12 +3,11 @@ package api
 import (
 	"net/http"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
-type statusAnswer struct {
-	Status string `json:"status" enum:"ok,ready"`
-}
+type statusAnswer = client.Health
 
 // healthz answers while the process serves HTTP at all.
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {

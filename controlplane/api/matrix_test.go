@@ -11,7 +11,7 @@ import (
 // who is one principal of the matrix.
 type who struct {
 	name    string
-	c       *client
+	c       *rawClient
 	role    state.Role
 	user    bool // a session token rather than an API key
 	cluster bool // a cluster admin
@@ -239,7 +239,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		c    *client
+		c    *rawClient
 	}{{"A's owner key", aKey}, {"A's owner user", aUser}, {"A's owner key naming org B", aKey.inOrg(B)}} {
 		for _, r := range reqs {
 			a := c.c.do(r.method, r.path, r.body)
@@ -256,7 +256,7 @@ func TestTenantIsolation(t *testing.T) {
 	aKey.must(201, "POST", "/v1/uploads", nil)
 	for _, path := range []string{"/v1/streams", "/v1/api-keys", "/v1/signing-keys", "/v1/orgs", "/v1/assets", "/v1/jobs",
 		"/v1/assets?stream_id=" + bs, "/v1/jobs?asset_id=" + bAsset} {
-		for _, c := range []*client{aKey, aUser} {
+		for _, c := range []*rawClient{aKey, aUser} {
 			for _, item := range c.must(200, "GET", path, nil).json(t)["items"].([]any) {
 				m := item.(map[string]any)
 				if m["org_id"] == B || m["id"] == B || m["id"] == bs || m["id"] == bSig || m["id"] == bAsset || m["id"] == bJob {

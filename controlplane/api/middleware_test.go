@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 func TestRequestID(t *testing.T) {
@@ -188,8 +190,8 @@ func grepLines(b []byte, s string) string {
 func TestReadyz(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, "cp1", nodeOpts{bootstrap: true})
-	c := &client{t: t, base: n.url}
-	eventually(t, 10*time.Second, "a leader", func() bool { return n.node.LeaderID() != "" })
+	c := &rawClient{t: t, base: n.url}
+	testutil.Eventually(t, 10*time.Second, "a leader", func() bool { return n.node.LeaderID() != "" })
 	if a := c.must(503, "GET", "/readyz", nil); a.code() != "unavailable" {
 		t.Fatalf("readyz before meta: %s", a.body)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -41,9 +42,7 @@ func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, items(out))
 }
 
-type createOrgRequest struct {
-	Name string `json:"name"`
-}
+type createOrgRequest = client.OrgCreate
 
 // createOrg makes a new org owned by the calling user.
 func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request) {
@@ -116,9 +115,7 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, items(out))
 }
 
-type putMemberRequest struct {
-	Role string `json:"role"`
-}
+type putMemberRequest = client.MemberPut
 
 // putMember adds a user to the org or changes their role. Nobody grants a
 // role above their own, so only an owner makes (or unmakes) an owner.

@@ -11,6 +11,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/streamkey"
+	"github.com/livestreams/livestreams/shared/testutil"
 	"github.com/livestreams/livestreams/shared/token"
 )
 
@@ -179,7 +180,7 @@ func TestEveryRoute(t *testing.T) {
 	}
 	later := ownerKey.must(201, "POST", "/v1/streams", map[string]any{"name": "after the snapshot"}).json(t)
 	ownerKey.must(204, "POST", "/v1/cluster/restore", snap.body)
-	eventually(t, 10*time.Second, "the restore to drop the later stream", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the restore to drop the later stream", func() bool {
 		return ownerKey.do("GET", "/v1/streams/"+str(later, "id"), nil).status == 404
 	})
 	ownerKey.must(200, "GET", "/v1/streams/"+id, nil)
@@ -366,7 +367,7 @@ func TestAPIKeyRevokeAndTouch(t *testing.T) {
 	kc.must(200, "GET", "/v1/streams", nil)
 	kc.must(200, "GET", "/v1/streams", nil)
 	var lastUsed *time.Time
-	eventually(t, 5*time.Second, "last_used_at to be recorded", func() bool {
+	testutil.Eventually(t, 5*time.Second, "last_used_at to be recorded", func() bool {
 		e.n.node.Store().View(func(tx *state.Tx) error {
 			got, _ := tx.APIKey(str(k, "id"))
 			lastUsed = got.LastUsedAt

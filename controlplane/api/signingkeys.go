@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -37,16 +38,9 @@ func (h *Handler) listSigningKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, items(out))
 }
 
-type createSigningKeyRequest struct {
-	KeepPrivate *bool `json:"keep_private"`
-}
+type createSigningKeyRequest = client.SigningKeyCreate
 
-// createdSigningKey is the create answer, the only time the private half
-// is shown.
-type createdSigningKey struct {
-	signingKeyView
-	PrivatePEM string `json:"private_pem"`
-}
+type createdSigningKey = client.SigningKeyCreated
 
 // createSigningKey makes a P-256 key pair. The private half is stored only
 // with keep_private (the default), which lets the API mint tokens; without
@@ -83,7 +77,7 @@ func (h *Handler) createSigningKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("signing key created", "signing_key_id", k.ID, "org_id", k.OrgID, "kept_private", keep)
-	writeJSON(w, http.StatusCreated, createdSigningKey{signingKeyView: viewSigningKey(k), PrivatePEM: privPEM})
+	writeJSON(w, http.StatusCreated, createdSigningKey{SigningKey: viewSigningKey(k), PrivatePEM: privPEM})
 }
 
 // revokeSigningKey revokes a key: edges stop accepting its tokens and it
@@ -98,15 +92,9 @@ func (h *Handler) revokeSigningKey(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type mintTokenRequest struct {
-	PlaybackID string `json:"playback_id"`
-	TTLSeconds *int64 `json:"ttl_seconds"`
-}
+type mintTokenRequest = client.TokenMint
 
-type mintTokenAnswer struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
+type mintTokenAnswer = client.Token
 
 // mintToken signs a playback token for one of the org's streams with a key
 // whose private half the control plane kept.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -115,12 +116,7 @@ func (h *Handler) listStreams(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, items(out))
 }
 
-type createStreamRequest struct {
-	Name           string `json:"name"`
-	PlaybackPolicy string `json:"playback_policy"`
-	Recording      *bool  `json:"recording"`
-	LatencyMode    string `json:"latency_mode"`
-}
+type createStreamRequest = client.StreamCreate
 
 func checkPolicy(p string) error {
 	if p != state.PolicyPublic && p != state.PolicySigned {
@@ -191,7 +187,7 @@ func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, createdStream{streamView: h.renderStream(r, streamRow{s: s}), StreamKey: key})
+	writeJSON(w, http.StatusCreated, createdStream{Stream: h.renderStream(r, streamRow{s: s}), StreamKey: key})
 }
 
 func (h *Handler) getStream(w http.ResponseWriter, r *http.Request) {
@@ -212,13 +208,7 @@ func (h *Handler) getStream(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.renderStream(r, row))
 }
 
-type updateStreamRequest struct {
-	Name           *string `json:"name"`
-	PlaybackPolicy *string `json:"playback_policy"`
-	Recording      *bool   `json:"recording"`
-	LatencyMode    *string `json:"latency_mode"`
-	Disabled       *bool   `json:"disabled"`
-}
+type updateStreamRequest = client.StreamUpdate
 
 // updateStream changes the settings present in the body.
 func (h *Handler) updateStream(w http.ResponseWriter, r *http.Request) {

@@ -2,8 +2,8 @@ package api
 
 import (
 	"net/http"
-	"time"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
@@ -11,23 +11,9 @@ import (
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
-type createUploadRequest struct {
-	PlaybackPolicy string `json:"playback_policy"`
-	// Size is the file's length in bytes, when the client knows it: a
-	// file over the limit is refused before it is sent.
-	Size *int64 `json:"size"`
-}
+type createUploadRequest = client.UploadCreate
 
-// uploadAnswer is the new upload asset and where to send the file.
-type uploadAnswer struct {
-	Asset assetView `json:"asset"`
-	// UploadURL takes one HTTP PUT of the file's bytes, without other
-	// credentials, until ExpiresAt.
-	UploadURL string    `json:"upload_url"`
-	Method    string    `json:"method" enum:"PUT"`
-	ExpiresAt time.Time `json:"expires_at"`
-	MaxBytes  int64     `json:"max_bytes"`
-}
+type uploadAnswer = client.Upload
 
 // createUpload creates an upload asset, preparing, and a presigned URL the
 // client PUTs the file to. Nothing more happens here: the directupload.Watcher

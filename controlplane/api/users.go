@@ -4,18 +4,13 @@ import (
 	"net/http"
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
-type createUserRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	Name     string `json:"name"`
-	OrgID    string `json:"org_id"`
-	Role     string `json:"role"`
-}
+type createUserRequest = client.UserCreate
 
 // createUser lets a cluster admin make an account, optionally as a member
 // of an org (role member unless said otherwise).

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
@@ -20,75 +21,44 @@ import (
 // storage; these choose what a client may see, so a password hash, a key
 // hash, a sealed stream key or a private key can only leave the server
 // through a field written here on purpose.
-
-type userView struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Admin     bool      `json:"admin"`
-	CreatedAt time.Time `json:"created_at"`
-}
+//
+// The views are package client's types, which the Go client decodes: one
+// declaration of each, so the two sides cannot drift. The names below are
+// the ones the handlers and the route table use.
+type (
+	userView       = client.User
+	orgView        = client.Org
+	memberView     = client.Member
+	apiKeyView     = client.APIKey
+	sessionView    = client.Session
+	sourceView     = client.Source
+	streamView     = client.Stream
+	createdStream  = client.StreamCreated
+	streamKeyView  = client.StreamKey
+	signingKeyView = client.SigningKey
+	trackView      = client.Track
+	renditionView  = client.Rendition
+	assetView      = client.Asset
+	assetJobView   = client.AssetJob
+	progressView   = client.Progress
+	jobView        = client.Job
+	attemptView    = client.Attempt
+	jobPayloadView = client.JobPayload
+)
 
 func viewUser(u state.User) userView {
 	return userView{ID: u.ID, Email: u.Email, Name: u.Name, Admin: u.Admin, CreatedAt: u.CreatedAt}
 }
 
-type orgView struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 func viewOrg(o state.Org) orgView { return orgView{ID: o.ID, Name: o.Name, CreatedAt: o.CreatedAt} }
 
-type memberView struct {
-	UserID    string     `json:"user_id"`
-	Email     string     `json:"email"`
-	Name      string     `json:"name"`
-	Role      state.Role `json:"role"`
-	CreatedAt time.Time  `json:"created_at"`
-}
-
 func viewMember(m state.Member, u state.User) memberView {
-	return memberView{UserID: m.UserID, Email: u.Email, Name: u.Name, Role: m.Role, CreatedAt: m.CreatedAt}
-}
-
-type apiKeyView struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name"`
-	Prefix       string     `json:"prefix"`
-	Role         state.Role `json:"role"`
-	OrgID        string     `json:"org_id"`
-	ClusterAdmin bool       `json:"cluster_admin"`
-	CreatedAt    time.Time  `json:"created_at"`
-	LastUsedAt   *time.Time `json:"last_used_at"`
-	RevokedAt    *time.Time `json:"revoked_at"`
+	return memberView{UserID: m.UserID, Email: u.Email, Name: u.Name, Role: string(m.Role), CreatedAt: m.CreatedAt}
 }
 
 func viewAPIKey(k state.APIKey) apiKeyView {
-	return apiKeyView{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Role: k.Role, OrgID: k.OrgID,
+	return apiKeyView{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Role: string(k.Role), OrgID: k.OrgID,
 		ClusterAdmin: k.ClusterAdmin, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
-}
-
-type sourceView struct {
-	Width      int     `json:"width"`
-	Height     int     `json:"height"`
-	FPS        float64 `json:"fps"`
-	HasAudio   bool    `json:"has_audio"`
-	HasVideo   bool    `json:"has_video"`
-	VideoCodec string  `json:"video_codec"`
-	AudioCodec string  `json:"audio_codec"`
-}
-
-type sessionView struct {
-	ID        string      `json:"id"`
-	StreamID  string      `json:"stream_id"`
-	EdgeID    string      `json:"edge_id"`
-	Protocol  string      `json:"protocol"`
-	StartedAt time.Time   `json:"started_at"`
-	EndedAt   *time.Time  `json:"ended_at,omitempty"`
-	EndReason string      `json:"end_reason,omitempty"`
-	Source    *sourceView `json:"source,omitempty"`
 }
 
 func viewSession(s state.Session) sessionView {
@@ -101,106 +71,9 @@ func viewSession(s state.Session) sessionView {
 	return v
 }
 
-type streamView struct {
-	ID             string       `json:"id"`
-	OrgID          string       `json:"org_id"`
-	Name           string       `json:"name"`
-	PlaybackID     string       `json:"playback_id"`
-	PlaybackPolicy string       `json:"playback_policy"`
-	Recording      bool         `json:"recording"`
-	LatencyMode    string       `json:"latency_mode"`
-	Disabled       bool         `json:"disabled"`
-	Status         string       `json:"status" enum:"idle,active"`
-	CurrentSession *sessionView `json:"current_session"`
-	IngestURL      string       `json:"ingest_url"`
-	PlaybackURL    string       `json:"playback_url"`
-	CreatedAt      time.Time    `json:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
-}
-
-// createdStream is the create answer: the only view with the key besides
-// the key routes themselves.
-type createdStream struct {
-	streamView
-	StreamKey string `json:"stream_key"`
-}
-
-type streamKeyView struct {
-	StreamKey string `json:"stream_key"`
-}
-
-type signingKeyView struct {
-	ID        string     `json:"id"`
-	PublicPEM string     `json:"public_pem"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at"`
-	CanMint   bool       `json:"can_mint"`
-}
-
 func viewSigningKey(k state.SigningKey) signingKeyView {
 	return signingKeyView{ID: k.ID, PublicPEM: k.PublicPEM, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt,
 		CanMint: k.PrivatePEM != "" && k.RevokedAt == nil}
-}
-
-type trackView struct {
-	Type       string  `json:"type" enum:"video,audio"`
-	Codec      string  `json:"codec,omitempty"`
-	Width      int     `json:"width,omitempty"`
-	Height     int     `json:"height,omitempty"`
-	FPS        float64 `json:"fps,omitempty"`
-	Channels   int     `json:"channels,omitempty"`
-	SampleRate int     `json:"sample_rate,omitempty"`
-}
-
-type renditionView struct {
-	Name      string `json:"name"`
-	Width     int    `json:"width,omitempty"`
-	Height    int    `json:"height,omitempty"`
-	Bandwidth int    `json:"bandwidth"`
-}
-
-// assetView shows an asset; where its objects are stored stays inside.
-type assetView struct {
-	ID             string          `json:"id"`
-	OrgID          string          `json:"org_id"`
-	Type           string          `json:"type" enum:"recording,upload,clip"`
-	Status         string          `json:"status" enum:"preparing,ready,errored"`
-	StreamID       string          `json:"stream_id,omitempty"`
-	SessionID      string          `json:"session_id,omitempty"`
-	SourceAssetID  string          `json:"source_asset_id,omitempty"`
-	PlaybackID     string          `json:"playback_id"`
-	PlaybackPolicy string          `json:"playback_policy"`
-	Duration       float64         `json:"duration"`
-	Size           int64           `json:"size"`
-	Tracks         []trackView     `json:"tracks"`
-	Renditions     []renditionView `json:"renditions"`
-	// Progress is the percent done of the job preparing the asset.
-	Progress float64 `json:"progress"`
-	// Job is the asset's latest job: the one preparing it, or the last
-	// one that did.
-	Job       *assetJobView `json:"job"`
-	Error     string        `json:"error,omitempty"`
-	CreatedAt time.Time     `json:"created_at"`
-	UpdatedAt time.Time     `json:"updated_at"`
-	ReadyAt   *time.Time    `json:"ready_at"`
-	// The URLs are set once the asset is ready (the storyboard's when it
-	// has one).
-	PlaybackURL   string `json:"playback_url,omitempty"`
-	ThumbnailURL  string `json:"thumbnail_url,omitempty"`
-	StoryboardURL string `json:"storyboard_url,omitempty"`
-}
-
-type assetJobView struct {
-	ID       string       `json:"id"`
-	Type     string       `json:"type"`
-	State    string       `json:"state" enum:"queued,leased,running,succeeded,failed,cancelled"`
-	Progress progressView `json:"progress"`
-}
-
-type progressView struct {
-	Percent float64 `json:"percent"`
-	FPS     float64 `json:"fps"`
-	Speed   float64 `json:"speed"`
 }
 
 // viewAsset renders a with its latest job (nil for none); base is the
@@ -229,56 +102,6 @@ func viewAsset(a state.Asset, latest *state.Job, base string) assetView {
 		}
 	}
 	return v
-}
-
-// jobView shows a job. Its payload is shown only for the media types,
-// whose payloads are object keys and numbers: a payload of another type
-// (a restream target URL with its key) may hold a secret.
-type jobView struct {
-	ID              string          `json:"id"`
-	OrgID           string          `json:"org_id"`
-	Type            string          `json:"type"`
-	State           string          `json:"state" enum:"queued,leased,running,succeeded,failed,cancelled"`
-	Attempts        int             `json:"attempts"`
-	MaxAttempts     int             `json:"max_attempts"`
-	LastError       string          `json:"last_error,omitempty"`
-	History         []attemptView   `json:"history"`
-	LeaseHolder     string          `json:"lease_holder,omitempty"`
-	LeaseExpiresAt  *time.Time      `json:"lease_expires_at"`
-	QueuedAt        time.Time       `json:"queued_at"`
-	NotBefore       *time.Time      `json:"not_before"`
-	Region          string          `json:"region,omitempty"`
-	Progress        progressView    `json:"progress"`
-	AssetID         string          `json:"asset_id,omitempty"`
-	StreamID        string          `json:"stream_id,omitempty"`
-	SessionID       string          `json:"session_id,omitempty"`
-	Payload         *jobPayloadView `json:"payload,omitempty"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
-	FinishedAt      *time.Time      `json:"finished_at"`
-	CancelRequested bool            `json:"cancel_requested"`
-}
-
-type attemptView struct {
-	Edge      string     `json:"edge"`
-	StartedAt time.Time  `json:"started_at"`
-	EndedAt   *time.Time `json:"ended_at"`
-	Error     string     `json:"error,omitempty"`
-}
-
-// jobPayloadView is the input of a vod, recording-vod or clip job
-// (protocol.VODJob, protocol.ClipJob), field by field.
-type jobPayloadView struct {
-	SourceKey      string `json:"source_key,omitempty"`
-	Prefix         string `json:"prefix,omitempty"`
-	MaxSourceBytes int64  `json:"max_source_bytes,omitempty"`
-	DeleteRejected bool   `json:"delete_rejected,omitempty"`
-	// StoryboardInterval is seconds between storyboard tiles (0: chosen
-	// from the duration).
-	StoryboardInterval float64  `json:"storyboard_interval,omitempty"`
-	Start              *float64 `json:"start,omitempty"`
-	End                *float64 `json:"end,omitempty"`
-	Reencode           bool     `json:"reencode,omitempty"`
 }
 
 func viewJob(j state.Job) jobView {
@@ -310,10 +133,7 @@ func viewJob(j state.Job) jobView {
 
 // page is the shape of a paginated list: the items, newest first, and the
 // cursor of the next page ("" on the last).
-type page[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor"`
-}
+type page[T any] = client.Page[T]
 
 // Input checks shared by several routes.
 
