@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/fleet"
@@ -364,13 +365,13 @@ func (s *Server) initCluster(ctx context.Context) error {
 	if ok && meta.SetupTokenHash == "" {
 		return nil // set up already
 	}
-	token := "lst_" + ids.Random(20)
+	token, hash := auth.NewSetupToken()
 	if !ok {
 		m, err := newMeta(s.cfg.NodeID)
 		if err != nil {
 			return err
 		}
-		m.SetupTokenHash = hashSetupToken(token)
+		m.SetupTokenHash = hash
 		var gotID string
 		if err := s.node.ApplyInto(wctx, fsm.CmdInitCluster, fsm.InitCluster{Meta: m}, &gotID); err != nil {
 			return fmt.Errorf("initialize cluster: %w", err)
@@ -378,7 +379,7 @@ func (s *Server) initCluster(ctx context.Context) error {
 		if gotID != m.ClusterID {
 			return nil // another bootstrap won the race
 		}
-	} else if err := s.node.ApplyInto(wctx, fsm.CmdSetSetupToken, fsm.SetSetupToken{Hash: hashSetupToken(token)}, nil); err != nil {
+	} else if err := s.node.ApplyInto(wctx, fsm.CmdSetSetupToken, fsm.SetSetupToken{Hash: hash}, nil); err != nil {
 		return fmt.Errorf("issue setup token: %w", err)
 	}
 	s.mu.Lock()

@@ -1,21 +1,12 @@
 package server
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 
 	"github.com/livestreams/livestreams/controlplane/api"
 	"github.com/livestreams/livestreams/dashboard"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
-
-// hashSetupToken is how the one-time setup token is stored and compared; the
-// API's signup route hashes the presented token the same way.
-func hashSetupToken(t string) string {
-	h := sha256.Sum256([]byte(t))
-	return hex.EncodeToString(h[:])
-}
 
 // buildHandler routes one node's HTTP listener: the node-to-node endpoints,
 // the public API (with health, readiness and metrics) and the dashboard.

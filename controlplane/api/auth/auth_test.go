@@ -165,8 +165,13 @@ func TestAPIKeys(t *testing.T) {
 }
 
 func TestHashSetupToken(t *testing.T) {
-	// The server stores hex SHA-256 of the plaintext; this must agree.
+	// The stored form is hex SHA-256 of the plaintext, and must stay so: a
+	// cluster made by an earlier version holds a pending token's hash.
 	if got := HashSetupToken("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Fatalf("HashSetupToken(abc) = %s", got)
+	}
+	tok, hash := NewSetupToken()
+	if !strings.HasPrefix(tok, SetupTokenPrefix) || hash != HashSetupToken(tok) || strings.Contains(hash, tok) {
+		t.Fatalf("NewSetupToken() = %q, %q", tok, hash)
 	}
 }

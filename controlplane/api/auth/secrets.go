@@ -32,8 +32,18 @@ func HashAPIKey(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// HashSetupToken is how the one-time setup token is stored and compared:
-// the hex SHA-256 of the plaintext, as the server hashes the token it prints.
+// SetupTokenPrefix starts the one-time setup token a new cluster prints.
+const SetupTokenPrefix = "lst_"
+
+// NewSetupToken returns a fresh one-time setup token (160 random bits) and
+// the hash it is stored by.
+func NewSetupToken() (token, hash string) {
+	token = SetupTokenPrefix + ids.Random(20)
+	return token, HashSetupToken(token)
+}
+
+// HashSetupToken is how the one-time setup token is stored when issued and
+// compared when presented at signup: the hex SHA-256 of the plaintext.
 func HashSetupToken(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
