@@ -23,10 +23,20 @@ deps:
 		echo "installing ffmpeg (Debian package)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
 
-# deps-test adds what the tests need: a real S3 server.
+# deps-test adds what the tests need: a real S3 server, and Ansible for the
+# deploy test and deploy-check (Debian's ansible-core and ansible-lint).
 deps-test: deps
 	@[ -x $(VERSITYGW) ] || { echo "installing versitygw v1.8.0"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
+	@command -v ansible-playbook >/dev/null && command -v ansible-lint >/dev/null || { \
+		echo "installing ansible-core and ansible-lint (Debian packages)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ansible-core ansible-lint >/dev/null; }
+
+# deploy-check lints deploy/: ansible-lint and --syntax-check of every
+# playbook, terraform fmt and the provider-free modules' terraform tests.
+.PHONY: deploy-check
+deploy-check: deps-test
+	$(MAKE) -C deploy check
 
 # deps-bench adds the anchors the benchmarks compare against (nginx).
 deps-bench: deps-test
@@ -39,7 +49,7 @@ run: deps build
 	@mkdir -p $(DATA)
 	./$(BIN) dev --data-dir $(DATA)
 
-test: deps-test
+test: deps-test deploy-check
 	PATH="$(GOBIN):$$PATH" $(GO) test -count=1 -timeout 20m ./...
 
 # bench prints the figures the issues ask for, each beside its anchor.

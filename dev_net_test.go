@@ -1,5 +1,0 @@
-package main
-
-import "net"
-
-func netListenUDP(addr string) (net.PacketConn, error) { return net.ListenPacket("udp", addr) }
