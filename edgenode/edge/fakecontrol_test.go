@@ -1,0 +1,182 @@
+package edge_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/pki"
+	"github.com/livestreams/livestreams/shared/testutil"
+	"github.com/livestreams/livestreams/shared/token"
+)
+
+// fakeControl is a control plane as an edge sees it: a protocol.Server that
+// authorizes publishes of one stream key, hands out queued jobs, and
+// records what the edge reports. Edge tests use it instead of a real
+// control plane, which edgenode/ may not import.
+type fakeControl struct {
+	t    testing.TB
+	srv  *protocol.Server
+	join string
+	key  string
+	org  string
+	// policy is the stream's playback policy; tokens signed with priv
+	// (key id "key_1") play it.
+	policy string
+	priv   *ecdsa.PrivateKey
+	keys   []protocol.SigningKey
+	mu     sync.Mutex
+	seq    int
+	live   bool
+	jobs   []protocol.Job // handed out by the next lease
+	calls  map[string]int
+	// ended and uploaded are by session id.
+	ended    map[string]protocol.SessionEnded
+	uploaded map[string]protocol.RecordingUploaded
+}
+
+// startFakeControl serves on a loopback port until the test ends. Its one
+// stream, playback id "pb1", has the given stream key and playback policy.
+func startFakeControl(t *testing.T, streamKey, policy string) *fakeControl {
+	t.Helper()
+	ca, err := pki.NewCA("edge-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.IssueServerCert([]string{protocol.ServerName, "127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, join, err := pki.NewJoinToken(ca.Fingerprint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := token.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := token.PublicPEM(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeControl{t: t, join: join, key: streamKey, org: "org_test", policy: policy, priv: priv,
+		keys: []protocol.SigningKey{{ID: "key_1", PublicPEM: pub}}, calls: map[string]int{},
+		ended: map[string]protocol.SessionEnded{}, uploaded: map[string]protocol.RecordingUploaded{}}
+	f.srv, err = protocol.NewServer(protocol.ServerConfig{Addr: "127.0.0.1:0", TLS: pki.ServerTLSConfig(cert), Logger: testutil.Logger(t),
+		Authenticate: func(ctx context.Context, h protocol.Hello) (protocol.HelloReply, error) {
+			return protocol.HelloReply{ClusterID: "test", NodeID: "cp", HeartbeatIntervalMS: 500, LeaseTTLMS: 3000}, nil
+		},
+		Handler: protocol.HandlerFunc(f.handle)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.srv.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); f.srv.Close(); <-done })
+	return f
+}
+
+func (f *fakeControl) addr() string { return f.srv.Addr().String() }
+
+// mint signs a playback token for pb1, valid for an hour.
+func (f *fakeControl) mint() string {
+	tok, err := token.Sign(f.priv, "key_1", "pb1", time.Now().Add(time.Hour))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return tok
+}
+
+// count returns how often the edge sent msgType.
+func (f *fakeControl) count(msgType string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[msgType]
+}
+
+func (f *fakeControl) sessionEnded(id string) (protocol.SessionEnded, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.ended[id]
+	return e, ok
+}
+
+func (f *fakeControl) recordingUploaded(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.uploaded[id]
+	return ok
+}
+
+func (f *fakeControl) queueJob(j protocol.Job) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.jobs = append(f.jobs, j)
+}
+
+func (f *fakeControl) handle(ctx context.Context, peer protocol.Peer, msgType string, body json.RawMessage) (any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[msgType]++
+	switch msgType {
+	case protocol.TypeAuthorizePublish:
+		var req protocol.AuthorizePublishRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
+		}
+		if req.StreamKey != f.key {
+			return nil, &protocol.Error{Code: protocol.CodeForbidden, Message: "unknown stream key"}
+		}
+		if f.live {
+			return nil, &protocol.Error{Code: protocol.CodeConflict, Message: "stream is already live"}
+		}
+		f.live = true
+		f.seq++
+		return protocol.AuthorizePublishReply{SessionID: fmt.Sprintf("ses_%d", f.seq), SigningKeys: f.keys,
+			Stream: protocol.StreamInfo{ID: "str_1", OrgID: f.org, Name: "test", PlaybackID: "pb1",
+				PlaybackPolicy: f.policy, Recording: true, LatencyMode: protocol.LatencyStandard}}, nil
+	case protocol.TypeSessionEnded:
+		var req protocol.SessionEnded
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
+		}
+		f.ended[req.SessionID] = req
+		f.live = false
+		return nil, nil
+	case protocol.TypeHeartbeat:
+		return protocol.HeartbeatReply{LeaseTTLMS: 3000}, nil
+	case protocol.TypeLeaseJobs:
+		jobs := f.jobs
+		f.jobs = nil
+		return protocol.LeaseJobsReply{Jobs: jobs, LeaseTTLMS: 3000}, nil
+	case protocol.TypeWatchJobs:
+		f.mu.Unlock()
+		select { // a long-poll that never says stop
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+		f.mu.Lock()
+		return protocol.WatchJobsReply{}, nil
+	case protocol.TypeRecordingUploaded:
+		var req protocol.RecordingUploaded
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
+		}
+		f.uploaded[req.SessionID] = req
+		return protocol.RecordingUploadedReply{AssetID: protocol.RecordingAssetID(req.SessionID)}, nil
+	case protocol.TypePlaybackInfo:
+		var req protocol.PlaybackInfoRequest
+		if err := json.Unmarshal(body, &req); err != nil || req.PlaybackID != "pb1" {
+			return nil, &protocol.Error{Code: protocol.CodeNotFound, Message: "no such playback id"}
+		}
+		return protocol.PlaybackInfoReply{StreamID: "str_1", OrgID: f.org, PlaybackPolicy: f.policy, Live: f.live, SigningKeys: f.keys}, nil
+	default: // session_started, renew_jobs, finish_job
+		return nil, nil
+	}
+}
