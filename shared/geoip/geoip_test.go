@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // logBuf collects log lines from concurrent goroutines.
@@ -36,18 +37,6 @@ func (b *logBuf) count(substr string) int {
 func newLogger() (*slog.Logger, *logBuf) {
 	b := &logBuf{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // watch runs r.Watch until the test ends.
@@ -217,7 +206,7 @@ func TestHotReload(t *testing.T) {
 	if err := geoiptest.Write(path, moved); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "lookup sees the new database", func() bool {
+	testutil.Eventually(t, 5*time.Second, "lookup sees the new database", func() bool {
 		loc, _ := r.Lookup(geoiptest.LondonIP)
 		return loc.City == "Paris"
 	})
@@ -242,7 +231,7 @@ func TestBrokenReplacementKeepsOldDatabase(t *testing.T) {
 
 	waitPolls := func(n int64) {
 		start := r.polls.Load()
-		eventually(t, 5*time.Second, "watch polls", func() bool { return r.polls.Load() >= start+n })
+		testutil.Eventually(t, 5*time.Second, "watch polls", func() bool { return r.polls.Load() >= start+n })
 	}
 	stillLondon := func() {
 		t.Helper()
@@ -254,7 +243,7 @@ func TestBrokenReplacementKeepsOldDatabase(t *testing.T) {
 	if err := geoiptest.WriteBytes(path, []byte("truncated download")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "broken file logged", func() bool { return logs.count(warning) >= 1 })
+	testutil.Eventually(t, 5*time.Second, "broken file logged", func() bool { return logs.count(warning) >= 1 })
 	waitPolls(10)
 	stillLondon()
 	if n := logs.count(warning); n != 1 {
@@ -268,7 +257,7 @@ func TestBrokenReplacementKeepsOldDatabase(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "missing file logged", func() bool { return logs.count(warning) >= 2 })
+	testutil.Eventually(t, 5*time.Second, "missing file logged", func() bool { return logs.count(warning) >= 2 })
 	waitPolls(10)
 	stillLondon()
 	if n := logs.count(warning); n != 2 {
@@ -279,7 +268,7 @@ func TestBrokenReplacementKeepsOldDatabase(t *testing.T) {
 	if err := geoiptest.Write(path, []geoiptest.Entry{{Network: "81.2.69.0/24", Lat: 1, Lon: 2, City: "Elsewhere"}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "good file loaded", func() bool {
+	testutil.Eventually(t, 5*time.Second, "good file loaded", func() bool {
 		loc, _ := r.Lookup(geoiptest.LondonIP)
 		return loc.City == "Elsewhere"
 	})

@@ -3,9 +3,7 @@ package gossip
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 var testKey = bytes.Repeat([]byte{0x42}, 32)
@@ -20,12 +20,8 @@ var testKey = bytes.Repeat([]byte{0x42}, 32)
 // testConfig shortens memberlist's timers so that a crash is detected in
 // about a second; the waits below allow several times that.
 func testConfig(id string, role Role, seeds ...string) Config {
-	var logger *slog.Logger
-	if os.Getenv("GOSSIP_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test_node", id)
-	}
 	return Config{
-		NodeID: id, Role: role, BindAddr: "127.0.0.1:0", Join: seeds, Key: testKey, Logger: logger,
+		NodeID: id, Role: role, BindAddr: "127.0.0.1:0", Join: seeds, Key: testKey,
 		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
 		SuspicionMult: 3, SuspicionMaxTimeoutMult: 2,
 		GossipInterval: 20 * time.Millisecond, PushPullInterval: time.Second, TCPTimeout: time.Second,
@@ -33,28 +29,19 @@ func testConfig(id string, role Role, seeds ...string) Config {
 	}
 }
 
+// start starts a node for the test; its logs go to the test log when
+// LIVESTREAMS_TEST_LOG is set.
 func start(t *testing.T, cfg Config, info Info) *Node {
 	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = testutil.Logger(t).With("test_node", cfg.NodeID)
+	}
 	n, err := Start(cfg, info)
 	if err != nil {
 		t.Fatalf("start %s: %v", cfg.NodeID, err)
 	}
 	t.Cleanup(func() { n.Close() })
 	return n
-}
-
-// waitFor polls cond every 10 ms until it holds or timeout passes, and
-// returns how long it took.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	begin := time.Now()
-	for !cond() {
-		if time.Since(begin) > timeout {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(begin)
 }
 
 func memberOf(n *Node, id string) (Member, bool) {
@@ -113,7 +100,7 @@ func startCluster(t *testing.T) *cluster {
 			}
 		}
 	})
-	waitFor(t, 5*time.Second, "all four see all four alive", func() bool {
+	testutil.Eventually(t, 5*time.Second, "all four see all four alive", func() bool {
 		for _, n := range c.nodes {
 			ms := n.Members()
 			if len(ms) != 4 {
@@ -176,7 +163,7 @@ func TestMembersCarryInfoAndUpdatesSpread(t *testing.T) {
 		i.Load = Load{CPU: 0.9, Transcodes: 4, Viewers: 300, EgressBps: 90_000_000}
 		i.Draining = true
 	})
-	took := waitFor(t, 2*time.Second, "update of edge-2 seen by all", func() bool {
+	took := testutil.Eventually(t, 2*time.Second, "update of edge-2 seen by all", func() bool {
 		for _, n := range c.others("edge-2") {
 			m, _ := memberOf(n, "edge-2")
 			if !slices.Contains(m.Streams, "pb-new") || !m.Draining || m.Load.CPU != 0.9 || m.Load.EgressBps != 90_000_000 {
@@ -239,7 +226,7 @@ func TestCrashedMemberReportedDead(t *testing.T) {
 	if err := c.node("edge-3").Close(); err != nil {
 		t.Fatal(err)
 	}
-	took := waitFor(t, 5*time.Second, "edge-3 dead on all peers", func() bool {
+	took := testutil.Eventually(t, 5*time.Second, "edge-3 dead on all peers", func() bool {
 		for _, n := range c.others("edge-3") {
 			if stateOf(n, "edge-3") != StateDead {
 				return false
@@ -267,7 +254,7 @@ func TestLeaveReportedLeft(t *testing.T) {
 	if err := c.node("edge-2").Leave(2 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	took := waitFor(t, 2*time.Second, "edge-2 left on all peers", func() bool {
+	took := testutil.Eventually(t, 2*time.Second, "edge-2 left on all peers", func() bool {
 		for _, n := range c.others("edge-2") {
 			if stateOf(n, "edge-2") != StateLeft {
 				return false
@@ -290,12 +277,12 @@ func TestLeaveReportedLeft(t *testing.T) {
 func TestOtherKeyCannotJoin(t *testing.T) {
 	e1 := start(t, testConfig("edge-1", RoleEdge), edgeInfo("edge-1", "eu", 1, 1))
 	e2 := start(t, testConfig("edge-2", RoleEdge, e1.Addr()), edgeInfo("edge-2", "eu", 1, 1))
-	waitFor(t, 5*time.Second, "edge-2 joins", func() bool { return stateOf(e1, "edge-2") == StateAlive })
+	testutil.Eventually(t, 5*time.Second, "edge-2 joins", func() bool { return stateOf(e1, "edge-2") == StateAlive })
 
 	cfg := testConfig("intruder", RoleEdge, e1.Addr(), e2.Addr())
 	cfg.Key = bytes.Repeat([]byte{0x17}, 32)
 	x := start(t, cfg, edgeInfo("intruder", "eu", 1, 1, "pb-fake"))
-	waitFor(t, 5*time.Second, "three join attempts", func() bool { return x.joinAttempts.Load() >= 3 })
+	testutil.Eventually(t, 5*time.Second, "three join attempts", func() bool { return x.joinAttempts.Load() >= 3 })
 	for _, n := range []*Node{e1, e2} {
 		if _, ok := memberOf(n, "intruder"); ok {
 			t.Errorf("%s lists the intruder", n.cfg.NodeID)
@@ -310,44 +297,23 @@ func TestOtherKeyCannotJoin(t *testing.T) {
 }
 
 func TestJoinRetriesUntilSeedStarts(t *testing.T) {
-	seedAddr := freeAddr(t)
+	seedAddr := testutil.FreeAddr(t)
 	e := start(t, testConfig("edge-early", RoleEdge, seedAddr), edgeInfo("edge-early", "eu", 1, 1))
-	waitFor(t, 5*time.Second, "two failed join attempts", func() bool { return e.joinAttempts.Load() >= 2 })
+	testutil.Eventually(t, 5*time.Second, "two failed join attempts", func() bool { return e.joinAttempts.Load() >= 2 })
 
 	cfg := testConfig("seed", RoleEdge)
 	cfg.BindAddr = seedAddr
 	seed := start(t, cfg, edgeInfo("seed", "eu", 1, 1))
-	took := waitFor(t, 5*time.Second, "edge-early joins the late seed", func() bool {
+	took := testutil.Eventually(t, 5*time.Second, "edge-early joins the late seed", func() bool {
 		return stateOf(seed, "edge-early") == StateAlive && stateOf(e, "seed") == StateAlive
 	})
 	t.Logf("joined %v after the seed started, after %d attempts", took, e.joinAttempts.Load())
 }
 
-// freeAddr returns a loopback address whose port is free for both TCP and
-// UDP, as memberlist binds both.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			u.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port for TCP and UDP")
-	return ""
-}
-
 func TestLargeRecordAndMetaChangeSpread(t *testing.T) {
 	e1 := start(t, testConfig("edge-1", RoleEdge), edgeInfo("edge-1", "eu", 1, 1))
 	e2 := start(t, testConfig("edge-2", RoleEdge, e1.Addr()), edgeInfo("edge-2", "eu", 1, 1))
-	waitFor(t, 5*time.Second, "edge-2 joins", func() bool { return stateOf(e1, "edge-2") == StateAlive })
+	testutil.Eventually(t, 5*time.Second, "edge-2 joins", func() bool { return stateOf(e1, "edge-2") == StateAlive })
 
 	var many []string
 	for i := range 300 {
@@ -365,7 +331,7 @@ func TestLargeRecordAndMetaChangeSpread(t *testing.T) {
 	if len(encodeRecordMsg(record{NodeID: "edge-2", Streams: many})) <= maxBroadcastLen {
 		t.Fatal("record fits a broadcast; the test needs one that does not")
 	}
-	waitFor(t, 3*time.Second, "large record and new meta reach edge-1", func() bool {
+	testutil.Eventually(t, 3*time.Second, "large record and new meta reach edge-1", func() bool {
 		m, _ := memberOf(e1, "edge-2")
 		return slices.Equal(m.Streams, many) && m.Region == "eu-north" && m.HLSURL == "https://edge-2.example.org/hls"
 	})

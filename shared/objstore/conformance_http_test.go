@@ -2,6 +2,7 @@ package objstore_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/shared/objstore"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // The conformance cases that go over real HTTP: presigned URLs.
@@ -169,18 +171,15 @@ func testPresignExpires(t *testing.T, st objstore.Store, s suite) {
 		t.Fatal(err)
 	}
 	// Poll: the URL works, then within a bounded time it stops working.
-	deadline := time.Now().Add(10 * time.Second)
-	for i := 0; ; i++ {
-		code, _ := doHTTP(t, http.MethodGet, u, nil, nil)
-		if code == http.StatusForbidden {
-			break
-		}
-		if code != http.StatusOK {
+	testutil.UntilEvery(t, 10*time.Second, 100*time.Millisecond, "the presigned URL with a 1s ttl expiring", func() error {
+		switch code, _ := doHTTP(t, http.MethodGet, u, nil, nil); code {
+		case http.StatusForbidden:
+			return nil
+		case http.StatusOK:
+			return errors.New("it still works")
+		default:
 			t.Fatalf("GET presigned = %d", code)
+			return nil
 		}
-		if time.Now().After(deadline) || i > 200 {
-			t.Fatalf("presigned URL with 1s ttl still works after %d tries", i)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	})
 }

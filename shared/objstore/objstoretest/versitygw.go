@@ -5,12 +5,10 @@
 package objstoretest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"go/build"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // VersityGW is a versitygw process serving the S3 API from a posix
@@ -40,7 +40,7 @@ type VersityGW struct {
 	cmd    *exec.Cmd
 	cancel context.CancelFunc // kills cmd
 	done   chan struct{}      // closed when cmd has been reaped
-	out    *syncBuffer
+	out    *testutil.SyncBuffer
 }
 
 const (
@@ -67,7 +67,7 @@ func StartVersityGW(t testing.TB) *VersityGW {
 	t.Cleanup(g.Stop)
 	var err error
 	for range startAttempts { // a free port can be taken between probe and bind
-		g.addr = freeAddr(t)
+		g.addr = testutil.FreeAddr(t)
 		g.Endpoint = "http://" + g.addr
 		if err = g.start(); err == nil {
 			return g
@@ -89,15 +89,6 @@ func findVersityGW(t testing.TB) string {
 	return ""
 }
 
-func freeAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // Start starts the server again after Stop, on the same port and directory.
 func (g *VersityGW) Start() {
 	g.t.Helper()
@@ -112,7 +103,7 @@ func (g *VersityGW) start() error {
 	if g.cmd != nil {
 		return errors.New("versitygw already running")
 	}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	// The process outlives this call: Stop cancels ctx, which kills it,
 	// and waits until it is reaped.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -205,21 +196,4 @@ func (g *VersityGW) Output() string {
 		return ""
 	}
 	return g.out.String()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
