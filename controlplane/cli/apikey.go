@@ -3,27 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
-
-// apiKeyView is an API key as listed. It has no key field: the key itself
-// is in the create answer only.
-type apiKeyView struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Prefix       string    `json:"prefix"`
-	Role         string    `json:"role"`
-	OrgID        string    `json:"org_id"`
-	ClusterAdmin bool      `json:"cluster_admin"`
-	CreatedAt    timestamp `json:"created_at"`
-	LastUsedAt   timestamp `json:"last_used_at"`
-	RevokedAt    timestamp `json:"revoked_at"`
-}
-
-// apiKeyCreated is the create answer: the view plus the key, shown once.
-type apiKeyCreated struct {
-	apiKeyView
-	Key string `json:"key"`
-}
 
 const keyShownOnce = "This is the only time the key is shown: store it now (e.g. export LIVESTREAMS_TOKEN=…)."
 
@@ -49,13 +31,13 @@ outrank the user or key that creates it.`)
 	if err != nil {
 		return err
 	}
-	k, raw, err := createAPIKey(ctx, cl, *name, *role, *clusterAdmin)
+	k, err := createAPIKey(c.keep(ctx), cl, *name, *role, *clusterAdmin)
 	if err != nil {
 		return err
 	}
 	switch {
 	case c.g.json:
-		return c.printJSON(raw)
+		return c.printAnswer()
 	case *quiet:
 		fmt.Fprintln(c.stdout, k.Key)
 		return nil
@@ -74,20 +56,12 @@ outrank the user or key that creates it.`)
 	return nil
 }
 
-func createAPIKey(ctx context.Context, cl *client, name, role string, clusterAdmin bool) (apiKeyCreated, []byte, error) {
-	body := map[string]any{"name": name}
-	if role != "" {
-		body["role"] = role
-	}
-	if clusterAdmin {
-		body["cluster_admin"] = true
-	}
-	var k apiKeyCreated
-	raw, err := cl.post(ctx, "/v1/api-keys", body, &k)
+func createAPIKey(ctx context.Context, cl *client.Client, name, role string, clusterAdmin bool) (client.APIKeyCreated, error) {
+	k, err := cl.APIKeys().Create(ctx, client.APIKeyCreate{Name: name, Role: role, ClusterAdmin: clusterAdmin})
 	if err == nil && k.Key == "" {
 		err = fmt.Errorf("POST /v1/api-keys: answer has no key")
 	}
-	return k, raw, err
+	return k, err
 }
 
 func apikeyList(ctx context.Context, e *env, args []string) error {
@@ -95,9 +69,10 @@ func apikeyList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	return listTable(ctx, c, "/v1/api-keys", "No API keys.", []string{"ID", "NAME", "PREFIX", "ROLE", "CLUSTER ADMIN", "CREATED", "LAST USED", "REVOKED"}, func(k apiKeyView) []string {
+	list := func(ctx context.Context, cl *client.Client) ([]client.APIKey, error) { return cl.APIKeys().List(ctx) }
+	return listTable(ctx, c, list, "No API keys.", []string{"ID", "NAME", "PREFIX", "ROLE", "CLUSTER ADMIN", "CREATED", "LAST USED", "REVOKED"}, func(k client.APIKey) []string {
 		return []string{k.ID, k.Name, orDash(k.Prefix), k.Role, yesno(k.ClusterAdmin),
-			c.ago(k.CreatedAt), c.ago(k.LastUsedAt), c.ago(k.RevokedAt)}
+			c.ago(k.CreatedAt), c.ago(at(k.LastUsedAt)), c.ago(at(k.RevokedAt))}
 	})
 }
 
@@ -106,5 +81,5 @@ func apikeyRevoke(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.deleteAndSay(ctx, pathf("/v1/api-keys/%s", c.pos[0]), "Revoked API key "+c.pos[0])
+	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.APIKeys().Revoke(ctx, c.pos[0]) }, "Revoked API key "+c.pos[0])
 }

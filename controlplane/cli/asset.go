@@ -3,56 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
 
-// assetView is the API's asset view.
-type assetView struct {
-	ID             string           `json:"id"`
-	OrgID          string           `json:"org_id"`
-	Type           string           `json:"type"`
-	Status         string           `json:"status"`
-	StreamID       string           `json:"stream_id"`
-	SessionID      string           `json:"session_id"`
-	SourceAssetID  string           `json:"source_asset_id"`
-	PlaybackID     string           `json:"playback_id"`
-	PlaybackPolicy string           `json:"playback_policy"`
-	Duration       float64          `json:"duration"`
-	Size           int64            `json:"size"`
-	Tracks         []assetTrack     `json:"tracks"`
-	Renditions     []assetRendition `json:"renditions"`
-	Progress       float64          `json:"progress"`
-	Job            *struct {
-		ID       string   `json:"id"`
-		Type     string   `json:"type"`
-		State    string   `json:"state"`
-		Progress progress `json:"progress"`
-	} `json:"job"`
-	Error         string    `json:"error"`
-	CreatedAt     timestamp `json:"created_at"`
-	UpdatedAt     timestamp `json:"updated_at"`
-	ReadyAt       timestamp `json:"ready_at"`
-	PlaybackURL   string    `json:"playback_url"`
-	ThumbnailURL  string    `json:"thumbnail_url"`
-	StoryboardURL string    `json:"storyboard_url"`
-}
-
-type assetTrack struct {
-	Type       string  `json:"type"`
-	Codec      string  `json:"codec"`
-	Width      int     `json:"width"`
-	Height     int     `json:"height"`
-	FPS        float64 `json:"fps"`
-	Channels   int     `json:"channels"`
-	SampleRate int     `json:"sample_rate"`
-}
-
-// String renders a track as "video h264 1920x1080@30" or "audio aac 2ch 48000 Hz".
-func (t assetTrack) String() string {
+// trackText renders a track as "video h264 1920x1080@30" or "audio aac 2ch 48000 Hz".
+func trackText(t client.Track) string {
 	parts := []string{t.Type}
 	if t.Codec != "" {
 		parts = append(parts, t.Codec)
@@ -71,13 +31,6 @@ func (t assetTrack) String() string {
 		parts = append(parts, fmt.Sprintf("%d Hz", t.SampleRate))
 	}
 	return strings.Join(parts, " ")
-}
-
-type assetRendition struct {
-	Name      string `json:"name"`
-	Width     int    `json:"width"`
-	Height    int    `json:"height"`
-	Bandwidth int    `json:"bandwidth"`
 }
 
 var (
@@ -121,26 +74,21 @@ sessions, uploads and clips, with their status.`)
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *status != "" {
-		if !slices.Contains(assetStatuses, *status) {
-			return c.usage("--status must be one of %s, not %q", strings.Join(assetStatuses, ", "), *status)
-		}
-		q.Set("status", *status)
+	if *status != "" && !slices.Contains(assetStatuses, *status) {
+		return c.usage("--status must be one of %s, not %q", strings.Join(assetStatuses, ", "), *status)
 	}
-	if *typ != "" {
-		if !slices.Contains(assetTypes, *typ) {
-			return c.usage("--type must be one of %s, not %q", strings.Join(assetTypes, ", "), *typ)
-		}
-		q.Set("type", *typ)
+	if *typ != "" && !slices.Contains(assetTypes, *typ) {
+		return c.usage("--type must be one of %s, not %q", strings.Join(assetTypes, ", "), *typ)
 	}
-	if *stream != "" {
-		q.Set("stream_id", *stream)
-	}
-	if err := paging(q); err != nil {
+	f := client.AssetFilter{Status: *status, Type: *typ, StreamID: *stream}
+	if err := paging(&f.ListOptions); err != nil {
 		return err
 	}
-	return listTable(ctx, c, withQuery("/v1/assets", q), "No assets.", []string{"ID", "TYPE", "STATUS", "DURATION", "SIZE", "PLAYBACK", "STREAM", "CREATED"}, func(a assetView) []string {
+	list := func(ctx context.Context, cl *client.Client) ([]client.Asset, error) {
+		p, err := cl.Assets().List(ctx, f)
+		return p.Items, err
+	}
+	return listTable(ctx, c, list, "No assets.", []string{"ID", "TYPE", "STATUS", "DURATION", "SIZE", "PLAYBACK", "STREAM", "CREATED"}, func(a client.Asset) []string {
 		status := a.Status
 		if a.Status == "preparing" {
 			status += fmt.Sprintf(" (%.0f%%)", a.Progress)
@@ -158,18 +106,17 @@ func assetShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var a assetView
-	raw, err := cl.get(ctx, pathf("/v1/assets/%s", c.pos[0]), &a)
+	a, err := cl.Assets().Get(c.keep(ctx), c.pos[0])
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	return c.printAsset(&a)
 }
 
-func (c *cmd) printAsset(a *assetView) error {
+func (c *cmd) printAsset(a *client.Asset) error {
 	pairs := [][2]string{
 		{"ID", a.ID},
 		{"Type", a.Type},
@@ -191,7 +138,7 @@ func (c *cmd) printAsset(a *assetView) error {
 	if len(a.Tracks) > 0 {
 		var tracks []string
 		for _, t := range a.Tracks {
-			tracks = append(tracks, t.String())
+			tracks = append(tracks, trackText(t))
 		}
 		pairs = append(pairs, [2]string{"Tracks", strings.Join(tracks, "; ")})
 	}
@@ -203,7 +150,7 @@ func (c *cmd) printAsset(a *assetView) error {
 		pairs = append(pairs, [2]string{"Renditions", strings.Join(names, ", ")})
 	}
 	if j := a.Job; j != nil {
-		pairs = append(pairs, [2]string{"Job", fmt.Sprintf("%s (%s, %s, %s)", j.ID, j.Type, j.State, j.Progress)})
+		pairs = append(pairs, [2]string{"Job", fmt.Sprintf("%s (%s, %s, %s)", j.ID, j.Type, j.State, progressText(j.Progress))})
 	} else {
 		pairs = append(pairs, [2]string{"Job", "-"})
 	}
@@ -213,7 +160,7 @@ func (c *cmd) printAsset(a *assetView) error {
 		[2]string{"Storyboard URL", orDash(a.StoryboardURL)},
 		[2]string{"Created", c.when(a.CreatedAt)},
 		[2]string{"Updated", c.when(a.UpdatedAt)},
-		[2]string{"Ready", c.when(a.ReadyAt)},
+		[2]string{"Ready", c.when(at(a.ReadyAt))},
 	)
 	return fields(c.stdout, pairs)
 }
@@ -225,5 +172,5 @@ thumbnail, storyboard). Its unfinished jobs are cancelled.`)
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.deleteAndSay(ctx, pathf("/v1/assets/%s", c.pos[0]), "Deleted asset "+c.pos[0]+" and its files")
+	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.Assets().Delete(ctx, c.pos[0]) }, "Deleted asset "+c.pos[0]+" and its files")
 }

@@ -6,19 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
-
-type signupAnswer struct {
-	User  userView `json:"user"`
-	Org   orgView  `json:"org"`
-	Token string   `json:"token"`
-}
-
-type loginAnswer struct {
-	Token     string    `json:"token"`
-	ExpiresAt timestamp `json:"expires_at"`
-	User      userView  `json:"user"`
-}
 
 func bootstrap(ctx context.Context, e *env, args []string) error {
 	c := e.command("bootstrap", "", `
@@ -59,15 +49,8 @@ printed on stderr.`)
 		return err
 	}
 
-	body := map[string]string{"email": *email, "password": password, "setup_token": *setup}
-	if *name != "" {
-		body["name"] = *name
-	}
-	if *orgName != "" {
-		body["org_name"] = *orgName
-	}
-	var s signupAnswer
-	if _, err := cl.post(ctx, "/v1/auth/signup", body, &s); err != nil {
+	s, err := cl.Auth().Signup(ctx, client.Signup{Email: *email, Password: password, SetupToken: *setup, Name: *name, OrgName: *orgName})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "Created user %s (%s), owner of org %q (%s) and cluster admin.\n", s.User.Email, s.User.ID, s.Org.Name, s.Org.ID)
@@ -79,18 +62,19 @@ printed on stderr.`)
 	}
 	jwt := s.Token
 	if jwt == "" {
-		var l loginAnswer
-		if _, err := cl.post(ctx, "/v1/auth/login", map[string]string{"email": *email, "password": password}, &l); err != nil {
+		l, err := cl.Auth().Login(ctx, client.Login{Email: *email, Password: password})
+		if err != nil {
 			return failed(fmt.Errorf("login failed: %w", err))
 		}
 		jwt = l.Token
 	}
-	cl.token, cl.org = jwt, s.Org.ID
-	k, raw, err := createAPIKey(ctx, cl, "admin", "owner", true)
+	cl = c.as(cl, jwt, s.Org.ID)
+	var raw []byte
+	k, err := createAPIKey(client.KeepAnswer(ctx, &raw), cl, "admin", "owner", true)
 	if err != nil {
 		return failed(fmt.Errorf("creating the API key failed: %w", err))
 	}
-	addr := strings.Join(cl.addrs, ",")
+	addr := strings.Join(cl.Addrs(), ",")
 	if c.g.json {
 		return c.printValue(map[string]any{"addr": addr, "user": s.User, "org": s.Org, "api_key": json.RawMessage(raw)})
 	}
@@ -121,14 +105,13 @@ Log in with email and password and print the session token (a JWT, valid
 	if err != nil {
 		return err
 	}
-	cl.token = "" // a stale LIVESTREAMS_TOKEN has no business on a login
-	var l loginAnswer
-	raw, err := cl.post(ctx, "/v1/auth/login", map[string]string{"email": *email, "password": password}, &l)
+	cl = c.as(cl, "", "") // a stale LIVESTREAMS_TOKEN has no business on a login
+	l, err := cl.Auth().Login(c.keep(ctx), client.Login{Email: *email, Password: password})
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	if l.Token == "" {
 		return fmt.Errorf("POST /v1/auth/login: answer has no token")

@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
 
 // requestTimeout bounds every API call except the snapshot transfers, which
@@ -64,6 +66,9 @@ type env struct {
 	// httpc is set by run for the duration of one command, so that its
 	// idle connections are closed when the command returns.
 	httpc *http.Client
+	// tokenSent says the last client built sent a token: a 401 then
+	// needs no hint to set one.
+	tokenSent bool
 }
 
 // action runs one command with the arguments after its name.
@@ -148,7 +153,7 @@ func nouns() []noun {
 }
 
 func (e *env) run(ctx context.Context, args []string) int {
-	e.httpc = newHTTPClient()
+	e.httpc = client.NewHTTPClient()
 	defer e.httpc.CloseIdleConnections()
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "livestreams: no command given")
@@ -207,7 +212,7 @@ func (e *env) exit(err error) int {
 		fmt.Fprintf(e.stderr, "Run 'livestreams %s -h' for usage.\n", usage.cmd)
 		return 2
 	default:
-		fmt.Fprintf(e.stderr, "livestreams: %v\n", err)
+		fmt.Fprintf(e.stderr, "livestreams: %s\n", e.explain(err))
 		return 1
 	}
 }

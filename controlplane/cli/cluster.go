@@ -4,27 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
-
-type clusterView struct {
-	ClusterID         string        `json:"cluster_id"`
-	LeaderID          string        `json:"leader_id"`
-	Term              uint64        `json:"term"`
-	LastIndex         uint64        `json:"last_index"`
-	AppliedIndex      uint64        `json:"applied_index"`
-	CommitIndex       uint64        `json:"commit_index"`
-	LastSnapshotIndex uint64        `json:"last_snapshot_index"`
-	Nodes             []clusterNode `json:"nodes"`
-}
-
-type clusterNode struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-	State    string `json:"state"`
-	Voter    bool   `json:"voter"`
-	Healthy  bool   `json:"healthy"`
-}
 
 func clusterStatus(ctx context.Context, e *env, args []string) error {
 	c := e.command("cluster status", "", `
@@ -38,13 +20,12 @@ admin.`)
 	if err != nil {
 		return err
 	}
-	var v clusterView
-	raw, err := cl.get(ctx, "/v1/cluster", &v)
+	v, err := cl.Cluster().Status(c.keep(ctx))
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	rows := make([][]string, 0, len(v.Nodes))
 	for _, n := range v.Nodes {
@@ -85,12 +66,11 @@ running with the same cluster key; the request is forwarded to the leader.`)
 	if err != nil {
 		return err
 	}
-	raw, err := cl.post(ctx, "/v1/cluster/members", map[string]string{"id": *id, "raft_addr": *raftAddr, "http_addr": *httpAddr}, nil)
-	if err != nil {
+	if _, err := cl.Cluster().AddMember(c.keep(ctx), client.ClusterMember{ID: *id, RaftAddr: *raftAddr, HTTPAddr: *httpAddr}); err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	fmt.Fprintf(c.stdout, "Added node %s (raft %s, http %s) as a voter\n", *id, *raftAddr, *httpAddr)
 	return nil
@@ -101,7 +81,7 @@ func clusterRemove(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.deleteAndSay(ctx, pathf("/v1/cluster/members/%s", c.pos[0]), "Removed node "+c.pos[0])
+	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.Cluster().RemoveMember(ctx, c.pos[0]) }, "Removed node "+c.pos[0])
 }
 
 func clusterJoinToken(ctx context.Context, e *env, args []string) error {
@@ -117,23 +97,16 @@ Create an edge join token and print it alone on stdout, for scripts:
 	if err != nil {
 		return err
 	}
-	body := map[string]string{}
-	if *desc != "" {
-		body["description"] = *desc
-	}
-	var t struct {
-		Token string `json:"token"`
-	}
-	raw, err := cl.post(ctx, "/v1/cluster/join-tokens", body, &t)
+	token, err := cl.Cluster().JoinToken(c.keep(ctx), client.JoinTokenCreate{Description: *desc})
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
-	if t.Token == "" {
+	if token == "" {
 		return fmt.Errorf("POST /v1/cluster/join-tokens: answer has no token")
 	}
-	fmt.Fprintln(c.stdout, t.Token)
+	fmt.Fprintln(c.stdout, token)
 	return nil
 }

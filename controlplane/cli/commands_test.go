@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -352,10 +354,19 @@ func TestJSONVerbatim(t *testing.T) {
 // answerTo repeats req against the fake and returns its answer.
 func (f *fakeAPI) answerTo(t *testing.T, req recorded) []byte {
 	t.Helper()
-	cl := newClient(nil, []string{f.srv.URL}, adminKey, "", false, 0)
-	raw, err := cl.get(t.Context(), req.Path, nil)
+	r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.srv.URL+req.Path, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	r.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", req.Path, resp.StatusCode, err)
 	}
 	return raw
 }

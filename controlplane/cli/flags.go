@@ -41,6 +41,8 @@ type cmd struct {
 	pos  []string
 	// globals names the global flags registered on fs.
 	globals map[string]bool
+	// answer is the last answer of a call made under keep, for --json.
+	answer []byte
 }
 
 // command starts a leaf command. The caller registers its own flags on
@@ -170,33 +172,6 @@ func printFlags(w io.Writer, flags []*flag.Flag) {
 		}
 		fmt.Fprintf(w, "%s\n      %s\n", line, usage)
 	}
-}
-
-// client builds the API client from the global flags and the environment.
-func (c *cmd) client() (*client, error) {
-	addr := c.g.addr
-	if !c.g.addrSet {
-		addr = c.getenv("LIVESTREAMS_ADDR")
-	}
-	if strings.TrimSpace(addr) == "" {
-		addr = defaultAddr
-	}
-	addrs, err := parseAddrs(addr)
-	if err != nil {
-		return nil, c.usage("--addr: %v", err)
-	}
-	// A command that defines its own --token or --org (bootstrap, user
-	// create) means something else by it and takes nothing from the
-	// environment either.
-	token := c.g.token
-	if c.globals["token"] && !c.g.tokenSet {
-		token = c.getenv("LIVESTREAMS_TOKEN")
-	}
-	org := c.g.org
-	if c.globals["org"] && org == "" {
-		org = c.getenv("LIVESTREAMS_ORG")
-	}
-	return newClient(c.httpc, addrs, strings.TrimSpace(token), strings.TrimSpace(org), c.g.consistent, c.timeout), nil
 }
 
 // parseAddrs splits a comma-separated address list; a bare host:port means

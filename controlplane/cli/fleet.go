@@ -4,30 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
-)
 
-type fleetNode struct {
-	ID       string   `json:"id"`
-	State    string   `json:"state"`
-	Source   string   `json:"source"`
-	Region   string   `json:"region"`
-	Lat      float64  `json:"lat"`
-	Lon      float64  `json:"lon"`
-	HasLoc   bool     `json:"has_location"`
-	HLSURL   string   `json:"hls_url"`
-	RTMPURL  string   `json:"rtmp_url"`
-	Draining bool     `json:"draining"`
-	Streams  []string `json:"streams"`
-	Load     struct {
-		CPU        float64
-		Transcodes int
-		Viewers    int
-		EgressBps  float64
-	} `json:"load"`
-}
+	"github.com/livestreams/livestreams/controlplane/client"
+)
 
 func nodesList(ctx context.Context, e *env, args []string) error {
 	c := e.command("nodes", "", `
@@ -38,13 +19,14 @@ live streams each edge originates. Needs a cluster admin.`)
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	return listTable(ctx, c, "/v1/nodes", "No edges have joined.", []string{"ID", "STATE", "REGION", "LOCATION", "CPU", "TRANSCODES", "VIEWERS", "STREAMS", "HLS"}, func(n fleetNode) []string {
+	list := func(ctx context.Context, cl *client.Client) ([]client.Node, error) { return cl.Nodes().List(ctx) }
+	return listTable(ctx, c, list, "No edges have joined.", []string{"ID", "STATE", "REGION", "LOCATION", "CPU", "TRANSCODES", "VIEWERS", "STREAMS", "HLS"}, func(n client.Node) []string {
 		state := n.State
 		if n.Draining {
 			state += " (draining)"
 		}
 		loc := "-"
-		if n.HasLoc {
+		if n.HasLocation {
 			loc = fmt.Sprintf("%.2f,%.2f", n.Lat, n.Lon)
 		}
 		return []string{n.ID, state, orDash(n.Region), loc, fmt.Sprintf("%.0f%%", n.Load.CPU*100),
@@ -60,17 +42,8 @@ undrain ID' lifts the order.`)
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	if _, err := cl.post(ctx, pathf("/v1/nodes/%s/drain", c.pos[0]), nil, nil); err != nil {
-		return err
-	}
-	if !c.g.json {
-		fmt.Fprintf(c.stdout, "Draining %s: no new publishes or viewers; running sessions go on.\n", c.pos[0])
-	}
-	return nil
+	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.Nodes().Drain(ctx, c.pos[0]) },
+		"Draining "+c.pos[0]+": no new publishes or viewers; running sessions go on.")
 }
 
 func nodeUndrain(ctx context.Context, e *env, args []string) error {
@@ -78,7 +51,7 @@ func nodeUndrain(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.deleteAndSay(ctx, pathf("/v1/nodes/%s/drain", c.pos[0]), "Edge "+c.pos[0]+" takes new work again.")
+	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.Nodes().Undrain(ctx, c.pos[0]) }, "Edge "+c.pos[0]+" takes new work again.")
 }
 
 func routeExplain(ctx context.Context, e *env, args []string) error {
@@ -90,56 +63,33 @@ reason it was excluded. Needs a cluster admin.`)
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	q := url.Values{"playback_id": {c.pos[0]}}
 	if *ip != "" {
 		if _, err := netip.ParseAddr(*ip); err != nil {
 			return c.usage("--ip %q is not an IP address", *ip)
 		}
-		q.Set("ip", *ip)
 	}
 	cl, err := c.client()
 	if err != nil {
 		return err
 	}
-	var v struct {
-		EdgeID string `json:"edge_id"`
-		URL    string `json:"url"`
-		Client struct {
-			IP       string `json:"ip"`
-			Known    bool   `json:"known"`
-			Location *struct {
-				City, Country string
-				Lat, Lon      float64
-			} `json:"location"`
-		} `json:"client"`
-		Candidates []struct {
-			Candidate struct {
-				ID, Region string
-				IsOrigin   bool
-			}
-			DistanceKm, LoadFraction, LoadPenalty, OriginBonus, RegionPenalty, Score float64
-			Excluded                                                                 string
-		} `json:"candidates"`
-		Fallback string `json:"fallback"`
-	}
-	raw, err := cl.get(ctx, "/v1/route?"+q.Encode(), &v)
+	v, err := cl.Nodes().Route(c.keep(ctx), c.pos[0], *ip)
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	where := "unknown location"
 	if l := v.Client.Location; l != nil {
 		where = strings.TrimLeft(fmt.Sprintf("%s, %s (%.2f,%.2f)", l.City, l.Country, l.Lat, l.Lon), ", ")
 	}
 	fmt.Fprintf(c.stdout, "Viewer %s: %s\nChosen:  %s  %s\n", orDash(v.Client.IP), where, orDash(v.EdgeID), v.URL)
-	if v.Fallback != "" {
-		fmt.Fprintf(c.stdout, "Note:    %s\n", v.Fallback)
+	if v.Reason != "" {
+		fmt.Fprintf(c.stdout, "Note:    %s\n", v.Reason)
 	}
 	fmt.Fprintln(c.stdout)
-	rows := make([][]string, 0, len(v.Candidates))
-	for _, s := range v.Candidates {
+	rows := make([][]string, 0, len(v.Scores))
+	for _, s := range v.Scores {
 		dist := "-"
 		if s.DistanceKm >= 0 {
 			dist = fmt.Sprintf("%.0f", s.DistanceKm)
@@ -162,29 +112,21 @@ URLs of the edge nearest you, or nearest --ip.`)
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	path := pathf("/v1/streams/%s/ingest", c.pos[0])
 	if *ip != "" {
 		if _, err := netip.ParseAddr(*ip); err != nil {
 			return c.usage("--ip %q is not an IP address", *ip)
 		}
-		path += "?ip=" + url.QueryEscape(*ip)
 	}
 	cl, err := c.client()
 	if err != nil {
 		return err
 	}
-	var v struct {
-		EdgeID  string `json:"edge_id"`
-		RTMPURL string `json:"rtmp_url"`
-		SRTURL  string `json:"srt_url"`
-		WHIPURL string `json:"whip_url"`
-	}
-	raw, err := cl.get(ctx, path, &v)
+	v, err := cl.Streams().Ingest(c.keep(ctx), c.pos[0], *ip)
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	return fields(c.stdout, [][2]string{{"Edge", v.EdgeID}, {"RTMP", orDash(v.RTMPURL)}, {"SRT", orDash(v.SRTURL)}, {"WHIP", orDash(v.WHIPURL)}})
 }

@@ -3,55 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
 
-// jobView is the API's job view.
-type jobView struct {
-	ID              string      `json:"id"`
-	OrgID           string      `json:"org_id"`
-	Type            string      `json:"type"`
-	State           string      `json:"state"`
-	Attempts        int         `json:"attempts"`
-	MaxAttempts     int         `json:"max_attempts"`
-	LastError       string      `json:"last_error"`
-	History         []attempt   `json:"history"`
-	LeaseHolder     string      `json:"lease_holder"`
-	LeaseExpiresAt  timestamp   `json:"lease_expires_at"`
-	QueuedAt        timestamp   `json:"queued_at"`
-	NotBefore       timestamp   `json:"not_before"`
-	Region          string      `json:"region"`
-	Progress        progress    `json:"progress"`
-	AssetID         string      `json:"asset_id"`
-	StreamID        string      `json:"stream_id"`
-	SessionID       string      `json:"session_id"`
-	Payload         *jobPayload `json:"payload"`
-	CreatedAt       timestamp   `json:"created_at"`
-	UpdatedAt       timestamp   `json:"updated_at"`
-	FinishedAt      timestamp   `json:"finished_at"`
-	CancelRequested bool        `json:"cancel_requested"`
-}
-
-type attempt struct {
-	Edge      string    `json:"edge"`
-	StartedAt timestamp `json:"started_at"`
-	EndedAt   timestamp `json:"ended_at"`
-	Error     string    `json:"error"`
-}
-
-type progress struct {
-	Percent float64 `json:"percent"`
-	FPS     float64 `json:"fps"`
-	Speed   float64 `json:"speed"`
-}
-
-// String renders progress as "40% 120 fps 4x", leaving out what is not
-// known.
-func (p progress) String() string {
+// progressText renders progress as "40% 120 fps 4x", leaving out what is
+// not known.
+func progressText(p client.Progress) string {
 	s := strconv.FormatFloat(p.Percent, 'f', 0, 64) + "%"
 	if p.FPS > 0 {
 		s += " " + strconv.FormatFloat(p.FPS, 'f', -1, 64) + " fps"
@@ -62,40 +23,19 @@ func (p progress) String() string {
 	return s
 }
 
-type jobPayload struct {
-	SourceKey string   `json:"source_key"`
-	Prefix    string   `json:"prefix"`
-	Start     *float64 `json:"start"`
-	End       *float64 `json:"end"`
-	Reencode  bool     `json:"reencode"`
-}
-
 var jobStates = []string{"queued", "leased", "running", "succeeded", "failed", "cancelled"}
 
-// pageFlags registers --limit and --cursor and adds them to q once parsed.
-func (c *cmd) pageFlags() func(q url.Values) error {
+// pageFlags registers --limit and --cursor and sets them in o once parsed.
+func (c *cmd) pageFlags() func(o *client.ListOptions) error {
 	limit := c.fs.Int("limit", 0, "how many to list, newest first: 1 to 200 (server default: 50)")
 	cursor := c.fs.String("cursor", "", "list from this next_cursor of a previous --json answer")
-	return func(q url.Values) error {
+	return func(o *client.ListOptions) error {
 		if *limit < 0 || *limit > 200 {
 			return c.usage("--limit must be 1 to 200, not %d", *limit)
 		}
-		if *limit > 0 {
-			q.Set("limit", strconv.Itoa(*limit))
-		}
-		if *cursor != "" {
-			q.Set("cursor", *cursor)
-		}
+		o.Limit, o.Cursor = *limit, *cursor
 		return nil
 	}
-}
-
-// withQuery appends q to path when it holds anything.
-func withQuery(path string, q url.Values) string {
-	if len(q) == 0 {
-		return path
-	}
-	return path + "?" + q.Encode()
 }
 
 func jobList(ctx context.Context, e *env, args []string) error {
@@ -110,38 +50,33 @@ with --org.`)
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *st != "" {
-		if !slices.Contains(jobStates, *st) {
-			return c.usage("--state must be one of %s, not %q", strings.Join(jobStates, ", "), *st)
-		}
-		q.Set("state", *st)
+	if *st != "" && !slices.Contains(jobStates, *st) {
+		return c.usage("--state must be one of %s, not %q", strings.Join(jobStates, ", "), *st)
 	}
-	if *typ != "" {
-		q.Set("type", *typ)
-	}
-	if *asset != "" {
-		q.Set("asset_id", *asset)
-	}
-	if err := paging(q); err != nil {
+	f := client.JobFilter{State: *st, Type: *typ, AssetID: *asset}
+	if err := paging(&f.ListOptions); err != nil {
 		return err
 	}
-	return listTable(ctx, c, withQuery("/v1/jobs", q), "No jobs.", []string{"ID", "TYPE", "STATE", "ATTEMPTS", "PROGRESS", "EDGE", "ASSET", "CREATED"}, func(j jobView) []string {
+	list := func(ctx context.Context, cl *client.Client) ([]client.Job, error) {
+		p, err := cl.Jobs().List(ctx, f)
+		return p.Items, err
+	}
+	return listTable(ctx, c, list, "No jobs.", []string{"ID", "TYPE", "STATE", "ATTEMPTS", "PROGRESS", "EDGE", "ASSET", "CREATED"}, func(j client.Job) []string {
 		state := j.State
-		if j.CancelRequested && !j.finished() {
+		if j.CancelRequested && !jobFinished(j.State) {
 			state += " (cancelling)"
 		}
 		prog := "-"
 		if j.State == "running" || j.State == "succeeded" {
-			prog = j.Progress.String()
+			prog = progressText(j.Progress)
 		}
 		return []string{j.ID, j.Type, state, fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts), prog, orDash(j.LeaseHolder),
 			orDash(j.AssetID), c.ago(j.CreatedAt)}
 	})
 }
 
-func (j *jobView) finished() bool {
-	return j.State == "succeeded" || j.State == "failed" || j.State == "cancelled"
+func jobFinished(state string) bool {
+	return state == "succeeded" || state == "failed" || state == "cancelled"
 }
 
 func jobShow(ctx context.Context, e *env, args []string) error {
@@ -153,18 +88,17 @@ func jobShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var j jobView
-	raw, err := cl.get(ctx, pathf("/v1/jobs/%s", c.pos[0]), &j)
+	j, err := cl.Jobs().Get(c.keep(ctx), c.pos[0])
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	return c.printJob(&j)
 }
 
-func (c *cmd) printJob(j *jobView) error {
+func (c *cmd) printJob(j *client.Job) error {
 	pairs := [][2]string{
 		{"ID", j.ID},
 		{"Type", j.Type},
@@ -176,15 +110,15 @@ func (c *cmd) printJob(j *jobView) error {
 		{"Session", orDash(j.SessionID)},
 		{"Attempts", fmt.Sprintf("%d of %d", j.Attempts, j.MaxAttempts)},
 		{"Last error", orDash(j.LastError)},
-		{"Progress", j.Progress.String()},
+		{"Progress", progressText(j.Progress)},
 		{"Edge", orDash(j.LeaseHolder)},
-		{"Lease expires", c.when(j.LeaseExpiresAt)},
+		{"Lease expires", c.when(at(j.LeaseExpiresAt))},
 		{"Region", orDash(j.Region)},
 		{"Queued", c.when(j.QueuedAt)},
-		{"Not before", c.when(j.NotBefore)},
+		{"Not before", c.when(at(j.NotBefore))},
 		{"Created", c.when(j.CreatedAt)},
 		{"Updated", c.when(j.UpdatedAt)},
-		{"Finished", c.when(j.FinishedAt)},
+		{"Finished", c.when(at(j.FinishedAt))},
 	}
 	if p := j.Payload; p != nil {
 		pairs = append(pairs, [2]string{"Source", orDash(p.SourceKey)}, [2]string{"Output prefix", orDash(p.Prefix)})
@@ -202,8 +136,8 @@ func (c *cmd) printJob(j *jobView) error {
 	rows := make([][]string, 0, len(j.History))
 	for i, a := range j.History {
 		ended := "running"
-		if !a.EndedAt.IsZero() {
-			ended = c.ago(a.EndedAt)
+		if a.EndedAt != nil && !a.EndedAt.IsZero() {
+			ended = c.ago(*a.EndedAt)
 		}
 		rows = append(rows, []string{strconv.Itoa(i + 1), orDash(a.Edge), c.ago(a.StartedAt), ended, orDash(a.Error)})
 	}
@@ -222,13 +156,12 @@ succeeded or failed cannot be cancelled.`)
 	if err != nil {
 		return err
 	}
-	var j jobView
-	raw, err := cl.call(ctx, request{method: http.MethodDelete, path: pathf("/v1/jobs/%s", c.pos[0])}, &j)
+	j, err := cl.Jobs().Cancel(c.keep(ctx), c.pos[0])
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	if j.State == "cancelled" {
 		fmt.Fprintf(c.stdout, "Cancelled job %s\n", j.ID)

@@ -3,21 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
-
-type orgView struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt timestamp `json:"created_at"`
-}
-
-type memberView struct {
-	UserID    string    `json:"user_id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	CreatedAt timestamp `json:"created_at"`
-}
 
 func orgCreate(ctx context.Context, e *env, args []string) error {
 	c := e.command("org create", "NAME", `
@@ -30,13 +18,12 @@ Create an org; you become its owner. Needs a user session token (from
 	if err != nil {
 		return err
 	}
-	var o orgView
-	raw, err := cl.post(ctx, "/v1/orgs", map[string]string{"name": c.pos[0]}, &o)
+	o, err := cl.Orgs().Create(c.keep(ctx), client.OrgCreate{Name: c.pos[0]})
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	fmt.Fprintf(c.stdout, "Created org %s (%s)\n", o.ID, o.Name)
 	return nil
@@ -47,7 +34,8 @@ func orgList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	return listTable(ctx, c, "/v1/orgs", "No orgs.", []string{"ID", "NAME", "CREATED"}, func(o orgView) []string {
+	list := func(ctx context.Context, cl *client.Client) ([]client.Org, error) { return cl.Orgs().List(ctx) }
+	return listTable(ctx, c, list, "No orgs.", []string{"ID", "NAME", "CREATED"}, func(o client.Org) []string {
 		return []string{o.ID, o.Name, c.ago(o.CreatedAt)}
 	})
 }
@@ -59,7 +47,7 @@ the owner role.`)
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.deleteAndSay(ctx, pathf("/v1/orgs/%s", c.pos[0]), "Deleted org "+c.pos[0])
+	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.Orgs().Delete(ctx, c.pos[0]) }, "Deleted org "+c.pos[0])
 }
 
 func orgMembers(ctx context.Context, e *env, args []string) error {
@@ -67,7 +55,10 @@ func orgMembers(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return listTable(ctx, c, pathf("/v1/orgs/%s/members", c.pos[0]), "No members.", []string{"USER ID", "EMAIL", "NAME", "ROLE", "SINCE"}, func(m memberView) []string {
+	list := func(ctx context.Context, cl *client.Client) ([]client.Member, error) {
+		return cl.Orgs().Members(ctx, c.pos[0])
+	}
+	return listTable(ctx, c, list, "No members.", []string{"USER ID", "EMAIL", "NAME", "ROLE", "SINCE"}, func(m client.Member) []string {
 		return []string{m.UserID, m.Email, orDash(m.Name), m.Role, c.ago(m.CreatedAt)}
 	})
 }

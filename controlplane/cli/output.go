@@ -6,25 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
-
-// timestamp is a time in an API answer. It accepts null and "" as well as
-// RFC 3339, so an absent time renders as "-" instead of failing the decode.
-type timestamp struct{ time.Time }
-
-func (t *timestamp) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" || s == `""` {
-		t.Time = time.Time{}
-		return nil
-	}
-	return t.Time.UnmarshalJSON(b)
-}
 
 // printJSON prints an API answer indented, otherwise unchanged. An empty
 // answer (204) prints nothing.
@@ -71,11 +59,11 @@ func fields(w io.Writer, pairs [][2]string) error {
 
 // ago renders t relative to now for tables: "3m ago", "in 59m", "-" when
 // unset. Beyond a month the date says more than a count of days.
-func (e *env) ago(t timestamp) string {
+func (e *env) ago(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	d := e.now().Sub(t.Time)
+	d := e.now().Sub(t)
 	future := d < 0
 	if future {
 		d = -d
@@ -102,7 +90,7 @@ func (e *env) ago(t timestamp) string {
 }
 
 // when renders t in full for detail views: "2024-05-01T10:00:00Z (3m ago)".
-func (e *env) when(t timestamp) string {
+func (e *env) when(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
@@ -118,40 +106,35 @@ func orDash(s string) string {
 	return s
 }
 
-// pathf builds an API path, escaping each argument as one path segment so
-// an ID cannot reach another route.
-func pathf(format string, args ...string) string {
-	esc := make([]any, len(args))
-	for i, a := range args {
-		esc[i] = url.PathEscape(a)
+// at is the time *t, or the zero time (rendered "-") when t is nil.
+func at(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
 	}
-	return fmt.Sprintf(format, esc...)
+	return *t
 }
 
-// listTable fetches a list route and prints it: the answer as it came with
-// --json, else a line saying the list is empty, else a table of one row
-// per item.
-func listTable[T any](ctx context.Context, c *cmd, path, empty string, header []string, row func(T) []string) error {
+// listTable prints a list: the answer as it came with --json, else a line
+// saying the list is empty, else a table of one row per item. fetch makes
+// the call under the context it is given.
+func listTable[T any](ctx context.Context, c *cmd, fetch func(context.Context, *client.Client) ([]T, error), empty string, header []string, row func(T) []string) error {
 	cl, err := c.client()
 	if err != nil {
 		return err
 	}
-	var list struct {
-		Items []T `json:"items"`
-	}
-	raw, err := cl.get(ctx, path, &list)
+	items, err := fetch(c.keep(ctx), cl)
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
-	if len(list.Items) == 0 {
+	if len(items) == 0 {
 		fmt.Fprintln(c.stdout, empty)
 		return nil
 	}
-	rows := make([][]string, 0, len(list.Items))
-	for _, it := range list.Items {
+	rows := make([][]string, 0, len(items))
+	for _, it := range items {
 		rows = append(rows, row(it))
 	}
 	return table(c.stdout, header, rows)

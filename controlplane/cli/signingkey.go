@@ -5,15 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-)
 
-type signingKeyView struct {
-	ID        string    `json:"id"`
-	PublicPEM string    `json:"public_pem"`
-	CreatedAt timestamp `json:"created_at"`
-	RevokedAt timestamp `json:"revoked_at"`
-	CanMint   bool      `json:"can_mint"`
-}
+	"github.com/livestreams/livestreams/controlplane/client"
+)
 
 func signingKeyCreate(ctx context.Context, e *env, args []string) error {
 	c := e.command("signing-key create", "", `
@@ -29,17 +23,13 @@ is not stored, and your own backend signs the tokens.`)
 	if err != nil {
 		return err
 	}
-	var k struct {
-		ID         string `json:"id"`
-		PublicPEM  string `json:"public_pem"`
-		PrivatePEM string `json:"private_pem"`
-	}
-	raw, err := cl.post(ctx, "/v1/signing-keys", map[string]bool{"keep_private": !*noKeep}, &k)
+	keep := !*noKeep
+	k, err := cl.SigningKeys().Create(c.keep(ctx), client.SigningKeyCreate{KeepPrivate: &keep})
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	fmt.Fprintf(c.stdout, "ID: %s\n\nPublic key:\n%s\n", k.ID, pemBlock(k.PublicPEM))
 	if k.PrivatePEM != "" {
@@ -55,8 +45,11 @@ func signingKeyList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	return listTable(ctx, c, "/v1/signing-keys", "No signing keys.", []string{"ID", "CAN MINT", "CREATED", "REVOKED"}, func(k signingKeyView) []string {
-		return []string{k.ID, yesno(k.CanMint), c.ago(k.CreatedAt), c.ago(k.RevokedAt)}
+	list := func(ctx context.Context, cl *client.Client) ([]client.SigningKey, error) {
+		return cl.SigningKeys().List(ctx)
+	}
+	return listTable(ctx, c, list, "No signing keys.", []string{"ID", "CAN MINT", "CREATED", "REVOKED"}, func(k client.SigningKey) []string {
+		return []string{k.ID, yesno(k.CanMint), c.ago(k.CreatedAt), c.ago(at(k.RevokedAt))}
 	})
 }
 
@@ -65,7 +58,7 @@ func signingKeyRevoke(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.deleteAndSay(ctx, pathf("/v1/signing-keys/%s", c.pos[0]), "Revoked signing key "+c.pos[0])
+	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.SigningKeys().Revoke(ctx, c.pos[0]) }, "Revoked signing key "+c.pos[0])
 }
 
 func signingKeyToken(ctx context.Context, e *env, args []string) error {
@@ -84,17 +77,13 @@ whose private half the control plane kept.`)
 	if err != nil {
 		return err
 	}
-	var t struct {
-		Token     string    `json:"token"`
-		ExpiresAt timestamp `json:"expires_at"`
-	}
-	body := map[string]any{"playback_id": c.pos[1], "ttl_seconds": int64(*ttl / time.Second)}
-	raw, err := cl.post(ctx, pathf("/v1/signing-keys/%s/tokens", c.pos[0]), body, &t)
+	secs := int64(*ttl / time.Second)
+	t, err := cl.SigningKeys().Mint(c.keep(ctx), c.pos[0], client.TokenMint{PlaybackID: c.pos[1], TTLSeconds: &secs})
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	if t.Token == "" {
 		return fmt.Errorf("POST /v1/signing-keys/…/tokens: answer has no token")

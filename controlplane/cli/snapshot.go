@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 )
@@ -23,12 +22,12 @@ created readable by you only. Needs a cluster admin.`)
 	if err != nil {
 		return err
 	}
-	resp, err := cl.do(ctx, request{method: http.MethodGet, path: "/v1/cluster/snapshot", noTimeout: true})
+	snap, err := cl.Cluster().Snapshot(ctx)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	n, err := writeAtomic(path, resp.Body)
+	defer snap.Close()
+	n, err := writeAtomic(path, snap)
 	if err != nil {
 		return fmt.Errorf("save snapshot: %w", err)
 	}
@@ -113,7 +112,7 @@ snapshot is lost, so the command asks for --yes. Needs a cluster admin.`)
 		}
 		return io.NopCloser(f), st.Size(), nil
 	}
-	if _, err := cl.call(ctx, request{method: http.MethodPost, path: "/v1/cluster/restore", raw: raw, noTimeout: true}, nil); err != nil {
+	if err := cl.Cluster().Restore(ctx, raw); err != nil {
 		return err
 	}
 	if !c.g.json {

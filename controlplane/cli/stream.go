@@ -5,50 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
 
-// streamView is the API's stream view. It has no key field on purpose:
-// only the key answers carry the stream key.
-type streamView struct {
-	ID             string       `json:"id"`
-	OrgID          string       `json:"org_id"`
-	Name           string       `json:"name"`
-	PlaybackID     string       `json:"playback_id"`
-	PlaybackPolicy string       `json:"playback_policy"`
-	Recording      bool         `json:"recording"`
-	LatencyMode    string       `json:"latency_mode"`
-	Disabled       bool         `json:"disabled"`
-	Status         string       `json:"status"`
-	CurrentSession *sessionView `json:"current_session"`
-	IngestURL      string       `json:"ingest_url"`
-	PlaybackURL    string       `json:"playback_url"`
-	CreatedAt      timestamp    `json:"created_at"`
-	UpdatedAt      timestamp    `json:"updated_at"`
-}
-
-type sessionView struct {
-	ID        string      `json:"id"`
-	StreamID  string      `json:"stream_id"`
-	EdgeID    string      `json:"edge_id"`
-	Protocol  string      `json:"protocol"`
-	StartedAt timestamp   `json:"started_at"`
-	EndedAt   timestamp   `json:"ended_at"`
-	EndReason string      `json:"end_reason"`
-	Source    *sourceInfo `json:"source"`
-}
-
-type sourceInfo struct {
-	Width      int     `json:"width"`
-	Height     int     `json:"height"`
-	FPS        float64 `json:"fps"`
-	HasAudio   bool    `json:"has_audio"`
-	HasVideo   bool    `json:"has_video"`
-	VideoCodec string  `json:"video_codec"`
-	AudioCodec string  `json:"audio_codec"`
-}
-
-// String renders the source as "1920x1080@30 h264/aac".
-func (s *sourceInfo) String() string {
+// sourceText renders the source as "1920x1080@30 h264/aac".
+func sourceText(s *client.Source) string {
 	if s == nil {
 		return "-"
 	}
@@ -75,10 +37,6 @@ func (s *sourceInfo) String() string {
 	return strings.Join(parts, " ")
 }
 
-type streamKeyAnswer struct {
-	StreamKey string `json:"stream_key"`
-}
-
 func streamCreate(ctx context.Context, e *env, args []string) error {
 	c := e.command("stream create", "NAME", `
 Create a stream in the org. The answer includes the stream key, which
@@ -89,17 +47,17 @@ Create a stream in the org. The answer includes the stream key, which
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	body := map[string]any{"name": c.pos[0]}
+	body := client.StreamCreate{Name: c.pos[0]}
 	if *signed {
-		body["playback_policy"] = "signed"
+		body.PlaybackPolicy = "signed"
 	}
 	if *noRecord {
-		body["recording"] = false
+		body.Recording = new(bool)
 	}
 	switch *latency {
 	case "":
 	case "standard", "low":
-		body["latency_mode"] = *latency
+		body.LatencyMode = *latency
 	default:
 		return c.usage("--latency must be standard or low, not %q", *latency)
 	}
@@ -107,18 +65,14 @@ Create a stream in the org. The answer includes the stream key, which
 	if err != nil {
 		return err
 	}
-	var s struct {
-		streamView
-		streamKeyAnswer
-	}
-	raw, err := cl.post(ctx, "/v1/streams", body, &s)
+	s, err := cl.Streams().Create(c.keep(ctx), body)
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
-	if err := c.printStream(&s.streamView); err != nil {
+	if err := c.printStream(&s.Stream); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "\nStream key: %s\nKeep it secret: whoever has it can publish. 'livestreams stream key %s' prints it again.\n", s.StreamKey, s.ID)
@@ -130,7 +84,8 @@ func streamList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	return listTable(ctx, c, "/v1/streams", "No streams.", []string{"ID", "NAME", "STATUS", "PLAYBACK", "LATENCY", "RECORDING", "CREATED"}, func(s streamView) []string {
+	list := func(ctx context.Context, cl *client.Client) ([]client.Stream, error) { return cl.Streams().List(ctx) }
+	return listTable(ctx, c, list, "No streams.", []string{"ID", "NAME", "STATUS", "PLAYBACK", "LATENCY", "RECORDING", "CREATED"}, func(s client.Stream) []string {
 		status := s.Status
 		if s.Disabled {
 			status += " (disabled)"
@@ -148,18 +103,17 @@ func streamShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var s streamView
-	raw, err := cl.get(ctx, pathf("/v1/streams/%s", c.pos[0]), &s)
+	s, err := cl.Streams().Get(c.keep(ctx), c.pos[0])
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	return c.printStream(&s)
 }
 
-func (c *cmd) printStream(s *streamView) error {
+func (c *cmd) printStream(s *client.Stream) error {
 	pairs := [][2]string{
 		{"ID", s.ID},
 		{"Name", s.Name},
@@ -181,7 +135,7 @@ func (c *cmd) printStream(s *streamView) error {
 			[2]string{"  Edge", cs.EdgeID},
 			[2]string{"  Protocol", cs.Protocol},
 			[2]string{"  Started", c.when(cs.StartedAt)},
-			[2]string{"  Source", cs.Source.String()},
+			[2]string{"  Source", sourceText(cs.Source)},
 		)
 	}
 	return fields(c.stdout, pairs)
@@ -194,7 +148,7 @@ Print the stream key, alone on stdout so scripts can capture it:
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.printKey(ctx, request{method: "GET", path: pathf("/v1/streams/%s/key", c.pos[0])})
+	return c.printKey(ctx, client.Streams.Key)
 }
 
 func streamResetKey(ctx context.Context, e *env, args []string) error {
@@ -204,26 +158,26 @@ stops working at once: a publisher using it is refused on its next connect.`)
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.printKey(ctx, request{method: "POST", path: pathf("/v1/streams/%s/reset-key", c.pos[0]), body: struct{}{}})
+	return c.printKey(ctx, client.Streams.ResetKey)
 }
 
-func (c *cmd) printKey(ctx context.Context, r request) error {
+// printKey prints the key that get answers for the stream c.pos[0].
+func (c *cmd) printKey(ctx context.Context, get func(client.Streams, context.Context, string) (string, error)) error {
 	cl, err := c.client()
 	if err != nil {
 		return err
 	}
-	var k streamKeyAnswer
-	raw, err := cl.call(ctx, r, &k)
+	key, err := get(cl.Streams(), c.keep(ctx), c.pos[0])
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
-	if k.StreamKey == "" {
-		return fmt.Errorf("%s %s: answer has no stream_key", r.method, r.path)
+	if key == "" {
+		return fmt.Errorf("stream %s: answer has no stream_key", c.pos[0])
 	}
-	fmt.Fprintln(c.stdout, k.StreamKey)
+	fmt.Fprintln(c.stdout, key)
 	return nil
 }
 
@@ -232,17 +186,17 @@ func streamDelete(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return c.deleteAndSay(ctx, pathf("/v1/streams/%s", c.pos[0]), "Deleted stream "+c.pos[0])
+	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.Streams().Delete(ctx, c.pos[0]) }, "Deleted stream "+c.pos[0])
 }
 
-// deleteAndSay sends a DELETE and confirms it in one line, or prints nothing
-// with --json (the API answers 204, no body).
-func (c *cmd) deleteAndSay(ctx context.Context, path, msg string) error {
+// deleteAndSay makes a call whose answer has no body (a DELETE, a drain)
+// and confirms it in one line, or prints nothing with --json.
+func (c *cmd) deleteAndSay(ctx context.Context, call func(*client.Client) error, msg string) error {
 	cl, err := c.client()
 	if err != nil {
 		return err
 	}
-	if err := cl.delete(ctx, path); err != nil {
+	if err := call(cl); err != nil {
 		return err
 	}
 	if !c.g.json {
@@ -256,13 +210,16 @@ func streamSessions(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	return listTable(ctx, c, pathf("/v1/streams/%s/sessions", c.pos[0]), "No sessions.", []string{"ID", "EDGE", "PROTOCOL", "STARTED", "ENDED", "DURATION", "END REASON", "SOURCE"}, func(s sessionView) []string {
-		ended, duration := "live", c.now().Sub(s.StartedAt.Time)
-		if !s.EndedAt.IsZero() {
-			ended = c.ago(s.EndedAt)
-			duration = s.EndedAt.Sub(s.StartedAt.Time)
+	list := func(ctx context.Context, cl *client.Client) ([]client.Session, error) {
+		return cl.Streams().Sessions(ctx, c.pos[0])
+	}
+	return listTable(ctx, c, list, "No sessions.", []string{"ID", "EDGE", "PROTOCOL", "STARTED", "ENDED", "DURATION", "END REASON", "SOURCE"}, func(s client.Session) []string {
+		ended, duration := "live", c.now().Sub(s.StartedAt)
+		if s.EndedAt != nil && !s.EndedAt.IsZero() {
+			ended = c.ago(*s.EndedAt)
+			duration = s.EndedAt.Sub(s.StartedAt)
 		}
 		return []string{s.ID, orDash(s.EdgeID), orDash(s.Protocol), c.ago(s.StartedAt), ended,
-			duration.Round(time.Second).String(), orDash(s.EndReason), s.Source.String()}
+			duration.Round(time.Second).String(), orDash(s.EndReason), sourceText(s.Source)}
 	})
 }

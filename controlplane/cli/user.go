@@ -3,15 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
-)
 
-type userView struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Admin     bool      `json:"admin"`
-	CreatedAt timestamp `json:"created_at"`
-}
+	"github.com/livestreams/livestreams/controlplane/client"
+)
 
 func userCreate(ctx context.Context, e *env, args []string) error {
 	c := e.command("user create", "", `
@@ -42,23 +36,16 @@ other users of the machine while the command runs.`)
 	if err != nil {
 		return err
 	}
-	body := map[string]string{"email": *email, "password": password}
-	for k, v := range map[string]string{"name": *name, "org_id": *org, "role": *role} {
-		if v != "" {
-			body[k] = v
-		}
-	}
 	cl, err := c.client()
 	if err != nil {
 		return err
 	}
-	var u userView
-	raw, err := cl.post(ctx, "/v1/users", body, &u)
+	u, err := cl.Users().Create(c.keep(ctx), client.UserCreate{Email: *email, Password: password, Name: *name, OrgID: *org, Role: *role})
 	if err != nil {
 		return err
 	}
 	if c.g.json {
-		return c.printJSON(raw)
+		return c.printAnswer()
 	}
 	msg := fmt.Sprintf("Created user %s (%s)", u.ID, u.Email)
 	if *org != "" {

@@ -49,8 +49,7 @@ type Config struct {
 	Consistent bool
 	// Timeout bounds each request but the snapshot streams; zero for none.
 	Timeout time.Duration
-	// HTTPClient sends the requests; nil means one with a short dial
-	// timeout, so that a node dropping packets is skipped quickly.
+	// HTTPClient sends the requests; nil means NewHTTPClient().
 	HTTPClient *http.Client
 	// UserAgent defaults to "livestreams-client".
 	UserAgent string
@@ -71,6 +70,7 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.Addrs) == 0 {
 		return nil, errors.New("client: no control-plane address")
 	}
+	cfg.Addrs = append([]string(nil), cfg.Addrs...)
 	for i, a := range cfg.Addrs {
 		u, err := url.Parse(a)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -83,21 +83,32 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-		hc = &http.Client{Transport: t}
+		hc = NewHTTPClient()
 	}
 	return &Client{cfg: cfg, http: hc}, nil
 }
 
-// WithToken returns a client of the same nodes acting with another token
-// (a session token after Login, an API key after APIKeys().Create).
-func (c *Client) WithToken(token string) *Client {
+// NewHTTPClient returns the HTTP client New uses when Config.HTTPClient is
+// nil. Its dial timeout is short so that a node that drops packets (rather
+// than refusing) is skipped quickly.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: t}
+}
+
+// As returns a client of the same nodes acting with another token (a
+// session token after Login, an API key after APIKeys().Create) in org
+// ("" for the token's own or first org).
+func (c *Client) As(token, org string) *Client {
 	cfg := c.cfg
-	cfg.Addrs = append([]string(nil), c.cfg.Addrs...)
-	cfg.Token = token
+	cfg.Addrs = c.Addrs()
+	cfg.Token, cfg.Org = token, org
 	return &Client{cfg: cfg, http: c.http, cur: c.lastAddr()}
 }
+
+// Addrs are the base URLs of the nodes the client tries.
+func (c *Client) Addrs() []string { return append([]string(nil), c.cfg.Addrs...) }
 
 // Addr is the base URL of the node that answered last (the first one
 // before any request).
@@ -271,6 +282,15 @@ func unwrapURL(err error) error {
 	return err
 }
 
+type answerKey struct{}
+
+// KeepAnswer returns a context under which each call stores its answer's
+// JSON body in *dst as the server sent it, fields this package does not
+// know included (the CLI prints it for --json).
+func KeepAnswer(ctx context.Context, dst *[]byte) context.Context {
+	return context.WithValue(ctx, answerKey{}, dst)
+}
+
 // call sends r and decodes a JSON answer into out (when out is not nil).
 func (c *Client) call(ctx context.Context, r request, out any) error {
 	resp, err := c.do(ctx, r)
@@ -281,6 +301,9 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return fmt.Errorf("%s %s: read answer: %w", r.method, r.path, err)
+	}
+	if dst, ok := ctx.Value(answerKey{}).(*[]byte); ok {
+		*dst = raw
 	}
 	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {

@@ -258,3 +258,15 @@ func TestNewChecksAddrs(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepAnswer(t *testing.T) {
+	t.Parallel()
+	const body = `{"id":"str_1","name":"demo","added_later":true}`
+	s := server(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) })
+	c := newClient(t, client.Config{Addrs: []string{s.URL}})
+	var raw []byte
+	st, err := c.Streams().Get(client.KeepAnswer(context.Background(), &raw), "str_1")
+	if err != nil || st.Name != "demo" || string(raw) != body {
+		t.Fatalf("Get = %+v, %v; raw %q", st, err, raw)
+	}
+}

@@ -21,7 +21,7 @@ func (a Auth) Signup(ctx context.Context, s Signup) (SignupResult, error) {
 	return out, a.c.post(ctx, "/v1/auth/signup", s, &out)
 }
 
-// Login returns a session token; c.WithToken(res.Token) acts with it.
+// Login returns a session token; c.As(res.Token, "") acts with it.
 func (a Auth) Login(ctx context.Context, l Login) (LoginResult, error) {
 	var out LoginResult
 	return out, a.c.post(ctx, "/v1/auth/login", l, &out)

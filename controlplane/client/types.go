@@ -10,7 +10,9 @@ import (
 // The wire types of /v1, declared once: the API server encodes and decodes
 // these very structs, so a field cannot be named one way on one side and
 // another way on the other. Request types are named for what they ask
-// (StreamCreate), answers for what they are (Stream). Times are UTC.
+// (StreamCreate), answers for what they are (Stream). A request's optional
+// fields are left out when empty and the server applies its default.
+// Times are UTC.
 
 // List is the shape of every collection that is not paginated.
 type List[T any] struct {
@@ -42,10 +44,10 @@ type Health struct {
 type Signup struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
-	Name     string `json:"name"`
-	OrgName  string `json:"org_name"`
+	Name     string `json:"name,omitempty"`
+	OrgName  string `json:"org_name,omitempty"`
 	// SetupToken makes the first user the owner and a cluster admin.
-	SetupToken string `json:"setup_token"`
+	SetupToken string `json:"setup_token,omitempty"`
 }
 
 type SignupResult struct {
@@ -94,10 +96,10 @@ type User struct {
 type UserCreate struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
-	Name     string `json:"name"`
+	Name     string `json:"name,omitempty"`
 	// OrgID and Role make the new user a member of that org.
-	OrgID string `json:"org_id"`
-	Role  string `json:"role"`
+	OrgID string `json:"org_id,omitempty"`
+	Role  string `json:"role,omitempty"`
 }
 
 type Org struct {
@@ -138,8 +140,8 @@ type APIKey struct {
 
 type APIKeyCreate struct {
 	Name         string `json:"name"`
-	Role         string `json:"role"`
-	ClusterAdmin bool   `json:"cluster_admin"`
+	Role         string `json:"role,omitempty"`
+	ClusterAdmin bool   `json:"cluster_admin,omitempty"`
 }
 
 // APIKeyCreated is the create answer, the only time the key is shown.
@@ -176,19 +178,19 @@ type StreamCreated struct {
 
 type StreamCreate struct {
 	Name           string `json:"name"`
-	PlaybackPolicy string `json:"playback_policy"`
+	PlaybackPolicy string `json:"playback_policy,omitempty"`
 	// Recording nil means the server's default (on).
-	Recording   *bool  `json:"recording"`
-	LatencyMode string `json:"latency_mode"`
+	Recording   *bool  `json:"recording,omitempty"`
+	LatencyMode string `json:"latency_mode,omitempty"`
 }
 
 // StreamUpdate changes the fields that are not nil.
 type StreamUpdate struct {
-	Name           *string `json:"name"`
-	PlaybackPolicy *string `json:"playback_policy"`
-	Recording      *bool   `json:"recording"`
-	LatencyMode    *string `json:"latency_mode"`
-	Disabled       *bool   `json:"disabled"`
+	Name           *string `json:"name,omitempty"`
+	PlaybackPolicy *string `json:"playback_policy,omitempty"`
+	Recording      *bool   `json:"recording,omitempty"`
+	LatencyMode    *string `json:"latency_mode,omitempty"`
+	Disabled       *bool   `json:"disabled,omitempty"`
 }
 
 type StreamKey struct {
@@ -292,15 +294,15 @@ type Progress struct {
 
 // AssetUpdate changes the fields that are not nil.
 type AssetUpdate struct {
-	PlaybackPolicy *string `json:"playback_policy"`
+	PlaybackPolicy *string `json:"playback_policy,omitempty"`
 }
 
 // ClipCreate cuts [Start, End) seconds of a ready asset.
 type ClipCreate struct {
 	Start          *float64 `json:"start"`
 	End            *float64 `json:"end"`
-	Reencode       bool     `json:"reencode"`
-	PlaybackPolicy string   `json:"playback_policy"`
+	Reencode       bool     `json:"reencode,omitempty"`
+	PlaybackPolicy string   `json:"playback_policy,omitempty"`
 }
 
 // Clip is the new clip asset and the job cutting it.
@@ -310,10 +312,10 @@ type Clip struct {
 }
 
 type UploadCreate struct {
-	PlaybackPolicy string `json:"playback_policy"`
+	PlaybackPolicy string `json:"playback_policy,omitempty"`
 	// Size is the file's length in bytes, when the client knows it: a
 	// file over the limit is refused before it is sent.
-	Size *int64 `json:"size"`
+	Size *int64 `json:"size,omitempty"`
 }
 
 // Upload is the new upload asset and where to send the file.
@@ -391,7 +393,7 @@ type SigningKey struct {
 
 type SigningKeyCreate struct {
 	// KeepPrivate nil means the server's default.
-	KeepPrivate *bool `json:"keep_private"`
+	KeepPrivate *bool `json:"keep_private,omitempty"`
 }
 
 // SigningKeyCreated is the create answer, the only time the private half
@@ -404,7 +406,7 @@ type SigningKeyCreated struct {
 type TokenMint struct {
 	PlaybackID string `json:"playback_id"`
 	// TTLSeconds nil means the server's default.
-	TTLSeconds *int64 `json:"ttl_seconds"`
+	TTLSeconds *int64 `json:"ttl_seconds,omitempty"`
 }
 
 type Token struct {
@@ -443,7 +445,7 @@ type ClusterMember struct {
 }
 
 type JoinTokenCreate struct {
-	Description string `json:"description"`
+	Description string `json:"description,omitempty"`
 }
 
 type JoinToken struct {
