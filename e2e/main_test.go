@@ -1,392 +1,158 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/livestreams/livestreams/controlplane/testcluster"
 	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
-// binary is the `livestreams` binary built once for the tests that drive
-// real processes, the way an operator does.
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "livestreams-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "livestreams")
-	out, err := exec.Command("go", "build", "-o", binary, "..").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build livestreams: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// cliRun runs the binary with a bounded time and returns stdout; a failed
-// command fails the test unless allowFail.
-func cliRun(t testing.TB, env []string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		err = fmt.Errorf("livestreams %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), err
-}
-
-func mustCLI(t testing.TB, env []string, args ...string) string {
-	t.Helper()
-	out, err := cliRun(t, env, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-var setupTokenRe = regexp.MustCompile(`--token (lst_[A-Za-z0-9_-]+)`)
-
-// TestThreeNodeClusterCLI is the operator's view of the foundation: three
-// control-plane processes, set up and inspected with the CLI; the leader's
-// process is killed and the cluster takes writes again within seconds; the
-// killed node restarts from its data dir and catches up.
+// TestThreeNodeClusterCLI is the operator's view of the foundation, as the
+// README does it by hand: three control-plane processes, the first
+// bootstrapping and the others joining with its cluster key, set up and
+// inspected with the CLI; the leader's process is killed and the cluster
+// takes writes again within seconds; the killed node restarts from its
+// data dir and catches up.
 func TestThreeNodeClusterCLI(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Nodes: 3, Binary: binary})
-	var setup string
-	if !testcluster.Eventually(20*time.Second, 100*time.Millisecond, func() bool {
-		m := setupTokenRe.FindStringSubmatch(c.Members[0].Output())
-		if m != nil {
-			setup = m[1]
-		}
-		return setup != ""
-	}) {
-		t.Fatalf("bootstrap node printed no setup token:\n%s", c.Members[0].Output())
+	dir := t.TempDir()
+	members := map[string]*proc{}
+	urls := map[string]string{}
+	var ids []string
+	start := func(id string, args ...string) {
+		httpAddr := testutil.FreeAddr(t)
+		ids = append(ids, id)
+		urls[id] = "http://" + httpAddr
+		members[id] = startProc(t, procSpec{Name: "control " + id, Args: append([]string{"control", "--node-id", id,
+			"--data-dir", filepath.Join(dir, id), "--http-addr", httpAddr, "--raft-addr", testutil.FreeAddr(t),
+			"--quic-addr", testutil.FreeAddr(t)}, args...)})
+	}
+	start("cp1", "--bootstrap")
+	setup := waitSetupToken(t, "cp1", members["cp1"].Output)
+	key, err := os.ReadFile(filepath.Join(dir, "cp1", "cluster.key"))
+	if err != nil {
+		t.Fatalf("the bootstrap node kept no cluster key: %v", err)
+	}
+	start("cp2", "--join", urls["cp1"], "--cluster-key", strings.TrimSpace(string(key)))
+	start("cp3", "--join", urls["cp1"], "--cluster-key", strings.TrimSpace(string(key)))
+	for _, id := range ids {
+		testutil.UntilEvery(t, 30*time.Second, 50*time.Millisecond, id+" ready", func() error {
+			resp, err := http.Get(urls[id] + "/readyz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return errors.New(resp.Status)
+			}
+			return nil
+		})
 	}
 	var addrs []string
-	for _, m := range c.Members {
-		addrs = append(addrs, m.URL())
+	for _, id := range ids {
+		addrs = append(addrs, urls[id])
 	}
 	allAddrs := strings.Join(addrs, ",")
 
-	out := mustCLI(t, nil, "bootstrap", "--addr", c.Members[1].URL(), "--token", setup,
-		"--email", "ops@example.com", "--password", "correct horse battery", "--org", "Ops")
-	m := regexp.MustCompile(`LIVESTREAMS_TOKEN=(\S+)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("bootstrap printed no export line: %q", out)
-	}
-	env := []string{"LIVESTREAMS_ADDR=" + allAddrs, "LIVESTREAMS_TOKEN=" + strings.Trim(m[1], `"'`)}
-	if _, err := cliRun(t, nil, "bootstrap", "--addr", c.Members[0].URL(), "--token", setup,
+	// Bootstrap through a follower: the write is forwarded.
+	token := bootstrap(t, urls["cp2"], setup, "--org", "Ops")
+	env := []string{"LIVESTREAMS_ADDR=" + allAddrs, "LIVESTREAMS_TOKEN=" + token}
+	if _, err := cliRun(t, nil, "bootstrap", "--addr", urls["cp1"], "--token", setup,
 		"--email", "again@example.com", "--password", "correct horse battery"); err == nil {
 		t.Fatal("the setup token worked twice")
 	}
 
-	leaderOf := func(addr string) (leader string, states map[string]string) {
+	leaderOf := func(addr string) (leader string, states map[string]string, err error) {
 		var st struct {
 			LeaderID string `json:"leader_id"`
 			Nodes    []struct{ ID, State string }
 		}
-		raw := mustCLI(t, env, "cluster", "status", "--json", "--addr", addr)
+		raw, err := cliRun(t, env, "cluster", "status", "--json", "--addr", addr)
+		if err != nil {
+			return "", nil, err
+		}
 		if err := json.Unmarshal([]byte(raw), &st); err != nil {
-			t.Fatalf("cluster status --json: %v: %s", err, raw)
+			return "", nil, fmt.Errorf("cluster status --json: %v: %s", err, raw)
 		}
 		states = map[string]string{}
 		for _, n := range st.Nodes {
 			states[n.ID] = n.State
 		}
-		return st.LeaderID, states
+		return st.LeaderID, states, nil
 	}
-	leader, states := leaderOf(allAddrs)
-	counts := map[string]int{}
-	for _, s := range states {
-		counts[s]++
-	}
-	if counts["leader"] != 1 || counts["follower"] != 2 {
-		t.Fatalf("cluster status: %v, want one leader and two followers", states)
-	}
+	var leader string
+	testutil.UntilEvery(t, 30*time.Second, 100*time.Millisecond, "one leader and two followers", func() error {
+		l, states, err := leaderOf(allAddrs)
+		if err != nil {
+			return err
+		}
+		counts := map[string]int{}
+		for _, s := range states {
+			counts[s]++
+		}
+		if counts["leader"] != 1 || counts["follower"] != 2 {
+			return fmt.Errorf("cluster status: %v", states)
+		}
+		leader = l
+		return nil
+	})
 	t.Logf("cluster status:\n%s", mustCLI(t, env, "cluster", "status"))
 
 	// Writes through a follower are forwarded.
-	var follower, leaderM *testcluster.Member
-	for _, mem := range c.Members {
-		if mem.ID == leader {
-			leaderM = mem
-		} else if follower == nil {
-			follower = mem
+	var follower string
+	for _, id := range ids {
+		if id != leader {
+			follower = id
+			break
 		}
 	}
-	mustCLI(t, env, "stream", "create", "--addr", follower.URL(), "before-failover")
+	mustCLI(t, env, "stream", "create", "--addr", urls[follower], "before-failover")
 
 	// Kill the leader's process; time until a write through the survivors
 	// succeeds.
 	var survivors []string
-	for _, mem := range c.Members {
-		if mem != leaderM {
-			survivors = append(survivors, mem.URL())
+	for _, id := range ids {
+		if id != leader {
+			survivors = append(survivors, urls[id])
 		}
 	}
-	survEnv := append(env[1:], "LIVESTREAMS_ADDR="+strings.Join(survivors, ","))
-	leaderM.Kill()
-	killed := time.Now()
-	var failover time.Duration
-	for i := 0; ; i++ {
-		if _, err := cliRun(t, survEnv, "stream", "create", "during-failover"); err == nil {
-			failover = time.Since(killed)
-			break
-		} else if time.Since(killed) > 20*time.Second {
-			t.Fatalf("no write accepted within 20s of killing the leader: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	survEnv := []string{"LIVESTREAMS_TOKEN=" + token, "LIVESTREAMS_ADDR=" + strings.Join(survivors, ",")}
+	members[leader].Kill()
+	failover := testutil.UntilEvery(t, 20*time.Second, 50*time.Millisecond, "a write accepted after killing the leader", func() error {
+		_, err := cliRun(t, survEnv, "stream", "create", "during-failover")
+		return err
+	})
 	t.Logf("FIGURE failover: leader process killed -> write accepted through a survivor in %v (target 3s)", failover.Round(time.Millisecond))
 	if failover > 10*time.Second {
 		t.Errorf("failover took %v", failover)
 	}
-	newLeader, _ := leaderOf(strings.Join(survivors, ","))
-	if newLeader == "" || newLeader == leader {
-		t.Errorf("leader after failover = %q (old %q)", newLeader, leader)
+	if newLeader, _, err := leaderOf(strings.Join(survivors, ",")); err != nil || newLeader == "" || newLeader == leader {
+		t.Errorf("leader after failover = %q (old %q): %v", newLeader, leader, err)
 	}
 
 	// The killed node restarts from its data dir and catches up.
-	leaderM.Start()
-	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		raw, err := cliRun(t, env, "stream", "list", "--json", "--addr", leaderM.URL())
-		return err == nil && strings.Contains(raw, "during-failover") && strings.Contains(raw, "before-failover")
-	}) {
-		t.Fatalf("restarted node %s did not catch up:\n%s", leaderM.ID, leaderM.Output())
-	}
-}
-
-// proc is a livestreams subprocess; its output is kept for failures.
-type proc struct {
-	cmd *exec.Cmd
-	out *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startProc(t testing.TB, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), out: &syncBuffer{}}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// A graceful stop lets an edge end its sessions and reap its
-		// ffmpeg, which would otherwise go on writing into the test's
-		// directory while it is removed.
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			p.cmd.Process.Kill()
-			<-done
+	members[leader] = members[leader].Restart(t)
+	testutil.UntilEvery(t, 30*time.Second, 200*time.Millisecond, "the restarted "+leader+" catching up", func() error {
+		raw, err := cliRun(t, env, "stream", "list", "--json", "--addr", urls[leader])
+		if err == nil && !(strings.Contains(raw, "during-failover") && strings.Contains(raw, "before-failover")) {
+			err = fmt.Errorf("streams: %s", raw)
 		}
-		if t.Failed() {
-			t.Logf("output of livestreams %s:\n%s", args[0], lastLines(p.out.String(), 40))
-		}
+		return err
 	})
-	return p
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func addr(t testing.TB) string { return fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t)) }
-
-// redirectFor asks the control plane where a viewer at ip plays pid, as a
-// load balancer in front of it would pass the address.
-func redirectFor(t testing.TB, api, pid string, ip netip.Addr) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, api+"/v1/play/"+pid+".m3u8", nil)
-	req.Header.Set("X-Forwarded-For", ip.String())
-	c := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, ""
-	}
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("Location")
-}
-
-// city is one edge of a test fleet.
-type city struct {
-	id, region, lat, lon string
-	ip                   netip.Addr
-	rtmp, hls            string
-	p                    *proc
-	args                 []string // the edge's command line, for restarts
-}
-
-// fleet is a control plane with a GeoIP database and gossip, and edges in
-// the given cities, each its own process.
-type fleet struct {
-	api  string
-	env  []string
-	byID map[string]*city
-}
-
-func testCities() []*city {
-	return []*city{
-		{id: "lon", region: "eu-west", lat: "51.51", lon: "-0.13", ip: geoiptest.LondonIP},
-		{id: "lin", region: "eu-north", lat: "58.41", lon: "15.62", ip: geoiptest.LinkopingIP},
-		{id: "sea", region: "us-west", lat: "47.61", lon: "-122.33", ip: geoiptest.SeattleIP},
-	}
-}
-
-// startFleet starts the fleet with the gossip probe interval given (the
-// product's default is 500ms) and waits until every edge is alive in the
-// control plane's gossip view.
-// fleetExtra adds flags to the control plane's and every edge's command
-// line.
-type fleetExtra struct{ control, edge []string }
-
-func startFleet(t testing.TB, probe string, cities []*city, extra ...fleetExtra) *fleet {
-	var more fleetExtra
-	for _, e := range extra {
-		more.control = append(more.control, e.control...)
-		more.edge = append(more.edge, e.edge...)
-	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Fatal("ffmpeg is required (make deps installs it)")
-	}
-	dir := t.TempDir()
-	db := geoiptest.TempDB(t, geoiptest.Sample())
-	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-	httpAddr, quicAddr, gossipAddr := addr(t), addr(t), addr(t)
-	f := &fleet{api: "http://" + httpAddr, byID: map[string]*city{}}
-	cp := startProc(t, append([]string{"control", "--bootstrap", "--node-id", "cp1", "--data-dir", filepath.Join(dir, "cp1"),
-		"--http-addr", httpAddr, "--raft-addr", addr(t), "--quic-addr", quicAddr,
-		"--gossip-addr", gossipAddr, "--gossip-key", key, "--gossip-probe-interval", probe,
-		"--geoip-db", db, "--trusted-proxies", "127.0.0.1/32", "--log-level", "warn"}, more.control...)...)
-	var setup string
-	if !testcluster.Eventually(20*time.Second, 100*time.Millisecond, func() bool {
-		if m := setupTokenRe.FindStringSubmatch(cp.out.String()); m != nil {
-			setup = m[1]
-		}
-		return setup != ""
-	}) {
-		t.Fatal("no setup token")
-	}
-	out := mustCLI(t, nil, "bootstrap", "--addr", f.api, "--token", setup, "--email", "ops@example.com", "--password", "correct horse battery")
-	m := regexp.MustCompile(`LIVESTREAMS_TOKEN=(\S+)`).FindStringSubmatch(out)
-	f.env = []string{"LIVESTREAMS_ADDR=" + f.api, "LIVESTREAMS_TOKEN=" + strings.Trim(m[1], `"'`)}
-	join := strings.TrimSpace(mustCLI(t, f.env, "cluster", "join-token"))
-	for _, c := range cities {
-		rtmpAddr, httpA := addr(t), addr(t)
-		c.rtmp, c.hls = "rtmp://"+rtmpAddr+"/live", "http://"+httpA
-		c.args = append([]string{"edge", "--node-id", c.id, "--data-dir", filepath.Join(dir, c.id), "--control", quicAddr,
-			"--join-token", join, "--rtmp-addr", rtmpAddr, "--http-addr", httpA, "--region", c.region,
-			"--lat", c.lat, "--lon", c.lon, "--gossip-addr", addr(t), "--gossip-join", gossipAddr,
-			"--gossip-key", key, "--gossip-probe-interval", probe}, more.edge...)
-		c.p = startProc(t, c.args...)
-		f.byID[c.id] = c
-	}
-	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		raw, err := cliRun(t, f.env, "nodes", "--json")
-		var v struct {
-			Items []struct{ State, Source string }
-		}
-		json.Unmarshal([]byte(raw), &v)
-		n := 0
-		for _, it := range v.Items {
-			if it.State == "alive" && it.Source == "gossip" {
-				n++
-			}
-		}
-		return err == nil && n == len(cities)
-	}) {
-		raw, _ := cliRun(t, f.env, "nodes", "--json")
-		t.Fatalf("the fleet did not form: %s", raw)
-	}
-	return f
-}
-
-type liveStream struct {
-	ID         string `json:"id"`
-	PlaybackID string `json:"playback_id"`
-	StreamKey  string `json:"stream_key"`
-}
-
-// publishTo creates a stream and publishes a synthetic source to edge c
-// until the test ends; it returns once the stream plays.
-func (f *fleet) publishTo(t testing.TB, c *city) liveStream {
-	var st liveStream
-	if err := json.Unmarshal([]byte(mustCLI(t, f.env, "stream", "create", "--json", "fleet")), &st); err != nil {
-		t.Fatal(err)
-	}
-	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-		"-t", "120", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p", "-f", "flv", c.rtmp+"/"+st.StreamKey)
-	if err := pub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
-	var code int
-	var loc string
-	if !testcluster.Eventually(45*time.Second, 200*time.Millisecond, func() bool {
-		code, loc = redirectFor(t, f.api, st.PlaybackID, c.ip)
-		return code == http.StatusFound
-	}) {
-		show, _ := cliRun(t, f.env, "stream", "show", "--json", st.ID)
-		nodes, _ := cliRun(t, f.env, "nodes", "--json")
-		t.Fatalf("the stream never went live: play answered %d %q\nstream: %s\nnodes: %s", code, loc, show, nodes)
-	}
-	return st
 }
 
 // untilRoutedAway kills edge c with SIGKILL and returns how long until
 // neither a viewer nor a creator at its city's address is sent to it.
 func (f *fleet) untilRoutedAway(t testing.TB, c *city, st liveStream) time.Duration {
-	c.p.cmd.Process.Kill()
-	killed := time.Now()
-	for {
+	c.p.Kill()
+	return testutil.UntilEvery(t, 20*time.Second, 20*time.Millisecond, "no traffic to the kill -9ed edge "+c.id, func() error {
 		_, loc := redirectFor(t, f.api, st.PlaybackID, c.ip)
 		var in struct {
 			EdgeID string `json:"edge_id"`
@@ -394,13 +160,10 @@ func (f *fleet) untilRoutedAway(t testing.TB, c *city, st liveStream) time.Durat
 		raw, _ := cliRun(t, f.env, "stream", "ingest", "--json", "--ip", c.ip.String(), st.ID)
 		json.Unmarshal([]byte(raw), &in)
 		if loc != "" && !strings.HasPrefix(loc, c.hls) && in.EdgeID != "" && in.EdgeID != c.id {
-			return time.Since(killed)
+			return nil
 		}
-		if time.Since(killed) > 20*time.Second {
-			t.Fatalf("20s after kill -9, viewers in %s still go to %q and creators to %q", c.id, loc, in.EdgeID)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("viewers in %s still go to %q and creators to %q", c.id, loc, in.EdgeID)
+	})
 }
 
 // TestEdgeFleet runs a control plane with a GeoIP database and three edges
@@ -410,7 +173,7 @@ func (f *fleet) untilRoutedAway(t testing.TB, c *city, st liveStream) time.Durat
 // its live session goes on.
 func TestEdgeFleet(t *testing.T) {
 	cities := testCities()
-	f := startFleet(t, "200ms", cities)
+	f := startFleet(t, fleetOptions{Probe: "200ms", Cities: cities})
 	api, env, byID := f.api, f.env, f.byID
 	t.Logf("livestreams nodes:\n%s", mustCLI(t, env, "nodes"))
 
@@ -464,7 +227,7 @@ func TestEdgeFleet(t *testing.T) {
 func BenchmarkEdgeDeathToRouting(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		cities := testCities()
-		f := startFleet(b, "500ms", cities)
+		f := startFleet(b, fleetOptions{Probe: "500ms", Cities: cities})
 		st := f.publishTo(b, f.byID["lon"])
 		gone := f.untilRoutedAway(b, f.byID["sea"], st)
 		b.ReportMetric(gone.Seconds()*1000, "ms-to-reroute")

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/jpeg"
 	"io"
@@ -17,13 +18,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/livestreams/livestreams/controlplane/testcluster"
+	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/objstore"
 	"github.com/livestreams/livestreams/shared/objstore/objstoretest"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // mediaFleet is a fleet of two edges sharing an S3 bucket on a real S3
@@ -33,7 +34,6 @@ type mediaFleet struct {
 	*fleet
 	gw     *objstoretest.VersityGW
 	s3     *objstore.S3
-	token  string
 	cities []*city
 	// t is the whole test's: processes restarted in a subtest live on.
 	t *testing.T
@@ -55,17 +55,11 @@ func startMediaFleet(t *testing.T) *mediaFleet {
 	store := []string{"--object-store", "s3://media?endpoint=" + gw.Endpoint + "&region=" + gw.Region + "&path_style=1",
 		"--s3-access-key", gw.AccessKey, "--s3-secret-key", gw.SecretKey}
 	cities := testCities()[:2]
-	f := startFleet(t, "200ms", cities, fleetExtra{
-		control: append([]string{"--job-lease-ttl", "3s"}, store...),
-		edge:    append([]string{"--max-jobs", "1", "--upload-backoff-max", "1s"}, store...),
+	f := startFleet(t, fleetOptions{Probe: "200ms", Cities: cities,
+		ControlArgs: append([]string{"--job-lease-ttl", "3s"}, store...),
+		EdgeArgs:    append([]string{"--max-jobs", "1", "--upload-backoff-max", "1s"}, store...),
 	})
-	m := &mediaFleet{fleet: f, gw: gw, s3: st, cities: cities, t: t}
-	for _, kv := range f.env {
-		if v, ok := strings.CutPrefix(kv, "LIVESTREAMS_TOKEN="); ok {
-			m.token = v
-		}
-	}
-	return m
+	return &mediaFleet{fleet: f, gw: gw, s3: st, cities: cities, t: t}
 }
 
 // call sends a JSON request to the API and decodes the answer into out.
@@ -129,12 +123,13 @@ type jobJSON struct {
 func (m *mediaFleet) waitAsset(t testing.TB, id string, limit time.Duration, cond func(assetJSON) bool) assetJSON {
 	t.Helper()
 	var a assetJSON
-	if !testcluster.Eventually(limit, 250*time.Millisecond, func() bool {
+	testutil.UntilEvery(t, limit, 250*time.Millisecond, "asset "+id, func() error {
 		a = assetJSON{}
-		return m.call(t, "GET", "/v1/assets/"+id, nil, &a) == http.StatusOK && cond(a)
-	}) {
-		t.Fatalf("asset %s: %+v after %v", id, a, limit)
-	}
+		if m.call(t, "GET", "/v1/assets/"+id, nil, &a) != http.StatusOK || !cond(a) {
+			return fmt.Errorf("%+v", a)
+		}
+		return nil
+	})
 	return a
 }
 
@@ -142,42 +137,24 @@ func (m *mediaFleet) waitAsset(t testing.TB, id string, limit time.Duration, con
 func (m *mediaFleet) recordingOf(t testing.TB, streamID string, limit time.Duration) assetJSON {
 	t.Helper()
 	var found assetJSON
-	if !testcluster.Eventually(limit, 250*time.Millisecond, func() bool {
+	testutil.UntilEvery(t, limit, 250*time.Millisecond, "the recording asset of stream "+streamID, func() error {
 		var page struct{ Items []assetJSON }
 		m.call(t, "GET", "/v1/assets?stream_id="+streamID+"&type=recording", nil, &page)
-		if len(page.Items) > 0 {
-			found = page.Items[0]
-			return true
+		if len(page.Items) == 0 {
+			return errors.New("none yet")
 		}
-		return false
-	}) {
-		t.Fatalf("no recording asset of stream %s after %v", streamID, limit)
-	}
+		found = page.Items[0]
+		return nil
+	})
 	return found
 }
 
 func ready(a assetJSON) bool { return a.Status == "ready" }
 
-func (m *mediaFleet) createStream(t testing.TB) liveStream {
-	var st liveStream
-	if err := json.Unmarshal([]byte(mustCLI(t, m.env, "stream", "create", "--json", "media")), &st); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// publish sends seconds of a synthetic 640x360 source with 2 s GOPs to
-// edge c in real time; it returns the running publisher.
+// publish sends seconds of a synthetic 640x360 source with audio and 2 s
+// GOPs to edge c in real time; it returns the running publisher.
 func publish(t testing.TB, c *city, key string, seconds int) *exec.Cmd {
-	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "96k", "-f", "flv", c.rtmp+"/"+key)
-	if err := pub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
-	return pub
+	return mediatest.Publish(t, c.rtmp+"/"+key, mediatest.Live{Spec: mediatest.Spec{Width: 640, Height: 360, Seconds: seconds, GOP: 60, Audio: true}})
 }
 
 // probeDuration asks ffprobe how long what url points to plays.
@@ -194,28 +171,17 @@ func probeDuration(t testing.TB, url string) float64 {
 	return d
 }
 
-func get(t testing.TB, url string) (int, []byte) {
-	t.Helper()
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, body
-}
-
 var xywhRe = regexp.MustCompile(`#xywh=(\d+),(\d+),(\d+),(\d+)`)
 
 // checkStoryboard fetches a ready asset's storyboard and checks that every
 // cue's tile lies inside the sprite sheet and the cues cover the asset.
 func checkStoryboard(t testing.TB, m *mediaFleet, a assetJSON) {
 	t.Helper()
-	code, vtt := get(t, a.StoryboardURL)
+	code, vtt := httpGet(t, a.StoryboardURL)
 	if code != http.StatusOK || !bytes.HasPrefix(vtt, []byte("WEBVTT")) {
 		t.Fatalf("storyboard.vtt: %d %.200s", code, vtt)
 	}
-	code, sprite := get(t, m.api+"/v1/play/"+a.PlaybackID+"/storyboard.jpg")
+	code, sprite := httpGet(t, m.api+"/v1/play/"+a.PlaybackID+"/storyboard.jpg")
 	if code != http.StatusOK {
 		t.Fatalf("storyboard.jpg: %d", code)
 	}
@@ -291,34 +257,21 @@ func (m *mediaFleet) upload(t testing.TB, path string) assetJSON {
 	return up.Asset
 }
 
-// makeSource writes a synthetic MP4 of the given size and length.
-func makeSource(t testing.TB, size string, seconds int) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "source-"+size+".mp4")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30",
-		"-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", strconv.Itoa(seconds),
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("make source: %v\n%s", err, out)
-	}
-	return path
-}
-
 // jobOf waits for the asset's job to satisfy cond.
 func (m *mediaFleet) jobOf(t testing.TB, assetID string, limit time.Duration, cond func(jobJSON) bool) jobJSON {
 	t.Helper()
 	var j jobJSON
-	if !testcluster.Eventually(limit, 100*time.Millisecond, func() bool {
+	testutil.UntilEvery(t, limit, 100*time.Millisecond, "the job of asset "+assetID, func() error {
 		var page struct{ Items []jobJSON }
 		m.call(t, "GET", "/v1/jobs?asset_id="+assetID, nil, &page)
 		if len(page.Items) == 0 {
-			return false
+			return errors.New("no job yet")
 		}
-		j = page.Items[0]
-		return cond(j)
-	}) {
-		t.Fatalf("job of asset %s: %+v after %v", assetID, j, limit)
-	}
+		if j = page.Items[0]; !cond(j) {
+			return fmt.Errorf("%+v", j)
+		}
+		return nil
+	})
 	return j
 }
 
@@ -331,7 +284,7 @@ func (m *mediaFleet) city(id string) *city {
 	return nil
 }
 
-// ffmpegChildren lists the ffmpeg processes whose parent is pid.
+// ffmpegChildren lists the running ffmpeg processes whose parent is pid.
 func ffmpegChildren(pid int) []int {
 	var out []int
 	entries, _ := os.ReadDir("/proc")
@@ -340,45 +293,42 @@ func ffmpegChildren(pid int) []int {
 		if err != nil {
 			continue
 		}
-		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …
-		s := string(raw)
-		lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if lp < 0 || rp < 0 || s[lp+1:rp] != "ffmpeg" {
-			continue
-		}
-		fields := strings.Fields(s[rp+1:])
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) && fields[0] != "Z" {
+		if comm, state, ppid := procStat(child); comm == "ffmpeg" && state != "Z" && ppid == pid {
 			out = append(out, child)
 		}
 	}
 	return out
 }
 
-// restart starts edge c again with its command line and waits until the
-// control plane sees it.
-func (m *mediaFleet) restart(t testing.TB, c *city) {
-	t.Helper()
-	c.p = startProc(m.t, c.args...)
-	if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		raw, err := cliRun(t, m.env, "nodes", "--json")
-		var v struct {
-			Items []struct{ ID, State, Source string }
-		}
-		json.Unmarshal([]byte(raw), &v)
-		for _, it := range v.Items {
-			if it.ID == c.id && it.State == "alive" {
-				return err == nil
-			}
-		}
-		return false
-	}) {
-		t.Fatalf("edge %s did not come back", c.id)
-	}
+// isFFmpeg says whether pid is a running (not zombie) ffmpeg.
+func isFFmpeg(pid int) bool {
+	comm, state, _ := procStat(pid)
+	return comm == "ffmpeg" && state != "Z"
 }
+
+// procStat reads a process's command name, state and parent from
+// /proc/PID/stat ("pid (comm) state ppid …"); comm is "" when it is gone.
+func procStat(pid int) (comm, state string, ppid int) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", "", 0
+	}
+	s := string(raw)
+	lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if lp < 0 || rp < lp {
+		return "", "", 0
+	}
+	fields := strings.Fields(s[rp+1:])
+	if len(fields) < 2 {
+		return "", "", 0
+	}
+	ppid, _ = strconv.Atoi(fields[1])
+	return s[lp+1 : rp], fields[0], ppid
+}
+
+// restart starts edge c again after it stopped; the process belongs to
+// the whole test, so that it outlives the subtest.
+func (m *mediaFleet) restart(t testing.TB, c *city) { m.fleet.restart(t, m.t, c) }
 
 func sha256File(t testing.TB, path string) string {
 	t.Helper()
@@ -393,7 +343,7 @@ func sha256File(t testing.TB, path string) string {
 }
 
 func recordings(c *city) []string {
-	dir := filepath.Join(c.args[4], "recordings")
+	dir := filepath.Join(c.dataDir, "recordings")
 	matches, _ := filepath.Glob(filepath.Join(dir, "*.mp4"))
 	return matches
 }
@@ -413,7 +363,7 @@ func TestMediaFleet(t *testing.T) {
 
 	var rec assetJSON
 	t.Run("RecordingBecomesVOD", func(t *testing.T) {
-		st := m.createStream(t)
+		st := m.createStream(t, "media")
 		pub := publish(t, lon, st.StreamKey, 20)
 		pub.Wait()
 		unpublished := time.Now()
@@ -442,7 +392,7 @@ func TestMediaFleet(t *testing.T) {
 			t.Errorf("the VOD plays %.2fs", d)
 		}
 		for _, u := range []string{rec.ThumbnailURL, rec.ThumbnailURL + "?time=12.5"} {
-			code, body := get(t, u)
+			code, body := httpGet(t, u)
 			if code != http.StatusOK || !bytes.HasPrefix(body, []byte{0xff, 0xd8}) {
 				t.Errorf("%s: %d, %d bytes, not a JPEG", u, code, len(body))
 			}
@@ -464,14 +414,14 @@ func TestMediaFleet(t *testing.T) {
 		if clip.Duration < 5-2 || clip.Duration > 5+2 {
 			t.Errorf("a 5 s clip lasts %.2fs", clip.Duration)
 		}
-		if code, body := get(t, clip.ThumbnailURL); code != http.StatusOK || !bytes.HasPrefix(body, []byte{0xff, 0xd8}) {
+		if code, body := httpGet(t, clip.ThumbnailURL); code != http.StatusOK || !bytes.HasPrefix(body, []byte{0xff, 0xd8}) {
 			t.Errorf("clip thumbnail: %d", code)
 		}
 		t.Logf("5 s clip: %.2fs", clip.Duration)
 	})
 
 	t.Run("Upload", func(t *testing.T) {
-		a := m.upload(t, makeSource(t, "320x240", 4))
+		a := m.upload(t, mediatest.File(t, mediatest.Spec{Width: 320, Height: 240, Seconds: 4, Audio: true}))
 		a = m.waitAsset(t, a.ID, 2*time.Minute, ready)
 		if d := probeDuration(t, a.PlaybackURL); d < 3 || d > 5 {
 			t.Errorf("uploaded VOD plays %.2fs", d)
@@ -489,13 +439,12 @@ func TestMediaFleet(t *testing.T) {
 		t.Logf("text upload: %s", bad.Error)
 	})
 
-	big := makeSource(t, "1280x720", 40)
+	big := mediatest.File(t, mediatest.Spec{Width: 1280, Height: 720, Seconds: 40, Audio: true})
 	t.Run("EdgeKilledMidJob", func(t *testing.T) {
 		a := m.upload(t, big)
 		j := m.jobOf(t, a.ID, time.Minute, func(j jobJSON) bool { return j.State == "running" && j.LeaseHolder != "" })
 		victim := m.city(j.LeaseHolder)
-		victim.p.cmd.Process.Kill()
-		victim.p.cmd.Wait()
+		victim.p.Kill()
 		killed := time.Now()
 		a = m.waitAsset(t, a.ID, 4*time.Minute, ready)
 		j = m.jobOf(t, a.ID, 10*time.Second, func(j jobJSON) bool { return j.State == "succeeded" })
@@ -511,23 +460,21 @@ func TestMediaFleet(t *testing.T) {
 		j := m.jobOf(t, a.ID, time.Minute, func(j jobJSON) bool { return j.State == "running" && j.LeaseHolder != "" })
 		holder := m.city(j.LeaseHolder)
 		var pids []int
-		if !testcluster.Eventually(20*time.Second, 50*time.Millisecond, func() bool {
-			pids = ffmpegChildren(holder.p.cmd.Process.Pid)
-			return len(pids) > 0
-		}) {
-			t.Fatal("no ffmpeg under the edge running the job")
-		}
+		testutil.Until(t, 20*time.Second, "an ffmpeg under the edge running the job", func() error {
+			if pids = ffmpegChildren(holder.p.Pid()); len(pids) == 0 {
+				return errors.New("none")
+			}
+			return nil
+		})
 		if code := m.call(t, "DELETE", "/v1/jobs/"+j.ID, nil, &j); code != http.StatusOK {
 			t.Fatalf("cancel: %d", code)
 		}
-		cancelled := time.Now()
-		for len(ffmpegChildren(holder.p.cmd.Process.Pid)) > 0 {
-			if time.Since(cancelled) > 10*time.Second {
-				t.Fatalf("ffmpeg %v still runs 10 s after the cancel", pids)
+		gone := testutil.Until(t, 10*time.Second, "ffmpeg gone after the cancel", func() error {
+			if left := ffmpegChildren(holder.p.Pid()); len(left) > 0 {
+				return fmt.Errorf("ffmpeg %v still runs", left)
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		gone := time.Since(cancelled)
+			return nil
+		})
 		t.Logf("cancel → ffmpeg gone: %v", gone.Round(time.Millisecond))
 		if gone > time.Second {
 			t.Errorf("ffmpeg took %v to go after the cancel, want under 1s", gone)
@@ -536,18 +483,26 @@ func TestMediaFleet(t *testing.T) {
 	})
 
 	t.Run("EdgeKilledMidPublish", func(t *testing.T) {
-		st := m.createStream(t)
+		st := m.createStream(t, "media")
 		publish(t, lon, st.StreamKey, 120)
-		if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-			code, _ := redirectFor(t, m.api, st.PlaybackID, lon.ip)
-			return code == http.StatusFound
-		}) {
-			t.Fatal("the stream did not go live")
-		}
-		time.Sleep(8 * time.Second)
-		lon.p.cmd.Process.Kill()
-		lon.p.cmd.Wait()
-		time.Sleep(time.Second) // the orphaned ffmpeg sees its input end and exits
+		testutil.UntilEvery(t, 30*time.Second, 200*time.Millisecond, "the stream going live", func() error {
+			if code, loc := redirectFor(t, m.api, st.PlaybackID, lon.ip); code != http.StatusFound {
+				return fmt.Errorf("play answered %d %q", code, loc)
+			}
+			return nil
+		})
+		time.Sleep(8 * time.Second) // the length of the publish before the crash, not a wait for something
+		ffmpegs := ffmpegChildren(lon.p.Pid())
+		lon.p.Kill()
+		// The orphaned ffmpeg sees its input end and exits.
+		testutil.Until(t, 10*time.Second, "the killed edge's ffmpeg exiting", func() error {
+			for _, pid := range ffmpegs {
+				if isFFmpeg(pid) {
+					return fmt.Errorf("ffmpeg %d still runs", pid)
+				}
+			}
+			return nil
+		})
 		m.restart(t, lon)
 		a := m.recordingOf(t, st.ID, time.Minute)
 		a = m.waitAsset(t, a.ID, 3*time.Minute, ready)
@@ -559,19 +514,20 @@ func TestMediaFleet(t *testing.T) {
 
 	t.Run("S3OutageAndRestart", func(t *testing.T) {
 		m.gw.Stop()
-		st := m.createStream(t)
+		st := m.createStream(t, "media")
 		publish(t, lin, st.StreamKey, 8).Wait()
 		var files []string
-		if !testcluster.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-			files = recordings(lin)
-			return len(files) == 1
-		}) {
-			t.Fatalf("recordings on the edge: %v", files)
-		}
-		time.Sleep(2 * time.Second) // let the queue try and fail
+		testutil.UntilEvery(t, 30*time.Second, 200*time.Millisecond, "one recording on the edge", func() error {
+			if files = recordings(lin); len(files) != 1 {
+				return fmt.Errorf("recordings: %v", files)
+			}
+			return nil
+		})
+		time.Sleep(2 * time.Second) // the outage lasts long enough for the queue to try and fail
 		sum := sha256File(t, files[0])
-		lin.p.cmd.Process.Signal(syscall.SIGTERM)
-		lin.p.cmd.Wait()
+		if err := lin.p.Stop(); err != nil {
+			t.Errorf("edge lin on SIGTERM: %v", err)
+		}
 		m.restart(t, lin)
 		m.gw.Start()
 		a := m.recordingOf(t, st.ID, time.Minute)
