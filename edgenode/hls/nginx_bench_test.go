@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/hls"
+	"github.com/livestreams/livestreams/shared/testutil"
 	"github.com/livestreams/livestreams/shared/token"
 )
 
@@ -25,26 +26,15 @@ func (r oneStream) Resolve(ctx context.Context, pid string) (hls.Stream, bool) {
 	return r.s, pid == r.s.PlaybackID
 }
 
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func waitListening(b *testing.B, addr string) {
 	b.Helper()
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
+	testutil.Eventually(b, 5*time.Second, addr+" listening", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
 			c.Close()
-			return
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b.Fatalf("%s is not listening", addr)
+		return err == nil
+	})
 }
 
 // load fetches url from conc goroutines for d and returns requests/s; every
@@ -118,13 +108,13 @@ func BenchmarkSegmentsVersusNginx(b *testing.B) {
 	}
 	origin := hls.NewOrigin(hls.Config{Resolver: oneStream{hls.Stream{PlaybackID: "pid1", Signed: true,
 		Keys: token.Keys{"k1": &priv.PublicKey}, Dir: filepath.Join(root, "hls", "pid1"), Live: true}}})
-	ours := freeAddr(b)
+	ours := testutil.FreeAddr(b)
 	srv := &http.Server{Addr: ours, Handler: origin}
 	go srv.ListenAndServe()
 	defer srv.Close()
 	waitListening(b, ours)
 
-	ngx := freeAddr(b)
+	ngx := testutil.FreeAddr(b)
 	conf := filepath.Join(root, "nginx.conf")
 	user := "" // as root, workers would run as nobody and not read our temp dir
 	if os.Geteuid() == 0 {

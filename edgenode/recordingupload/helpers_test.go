@@ -19,18 +19,6 @@ import (
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
-// waitFor polls cond every 10ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // writeRecording writes size pseudo-random bytes (from seed) to dir/name and
 // returns the path and the content's hex SHA-256.
 func writeRecording(t *testing.T, dir, name string, size int, seed uint64) (string, string) {

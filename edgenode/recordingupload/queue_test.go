@@ -14,6 +14,7 @@ import (
 
 	"github.com/livestreams/livestreams/edgenode/recordingupload"
 	"github.com/livestreams/livestreams/shared/objstore"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 func TestOpenValidatesConfig(t *testing.T) {
@@ -141,7 +142,7 @@ func TestOnUploadedFailureRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	runQueue(t, q)
-	waitFor(t, 10*time.Second, "item done", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
+	testutil.Eventually(t, 10*time.Second, "item done", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
 	it := item(t, q, "s1")
 	if it.Attempts != 4 || !strings.Contains(it.LastError, "control plane unreachable") {
 		t.Errorf("done item: attempts %d, last error %q; want 4 and the callback's error", it.Attempts, it.LastError)
@@ -168,7 +169,7 @@ func TestChecksumMismatchRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runQueue(t, q)
-	waitFor(t, 10*time.Second, "three attempts", func() bool { return item(t, q, "s1").Attempts >= 3 })
+	testutil.Eventually(t, 10*time.Second, "three attempts", func() bool { return item(t, q, "s1").Attempts >= 3 })
 	stop()
 	it := item(t, q, "s1")
 	if it.State != recordingupload.StatePending || !strings.Contains(it.LastError, objstore.ErrChecksumMismatch.Error()) {
@@ -196,7 +197,7 @@ func TestMissingFileIsLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runQueue(t, q)
-	waitFor(t, 10*time.Second, "item lost", func() bool { return itemState(q, "s1") == recordingupload.StateLost })
+	testutil.Eventually(t, 10*time.Second, "item lost", func() bool { return itemState(q, "s1") == recordingupload.StateLost })
 	// Several backoff periods (at most 100ms each) pass without an attempt.
 	time.Sleep(300 * time.Millisecond)
 	stop()
@@ -245,7 +246,7 @@ func TestFinishesAfterCrashBeforeDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	runQueue(t, q)
-	waitFor(t, 10*time.Second, "item done", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
+	testutil.Eventually(t, 10*time.Second, "item done", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
 	if calls != 1 {
 		t.Errorf("OnUploaded called %d times, want 1", calls)
 	}
@@ -279,7 +280,7 @@ func TestWorkersUploadEachOnce(t *testing.T) {
 		}
 	}
 	runQueue(t, q)
-	waitFor(t, 20*time.Second, "ten items done", func() bool { return q.Stats().Done == 10 })
+	testutil.Eventually(t, 20*time.Second, "ten items done", func() bool { return q.Stats().Done == 10 })
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range 10 {
@@ -316,7 +317,7 @@ func TestDoneHistoryBounded(t *testing.T) {
 		}
 	}
 	stop := runQueue(t, q)
-	waitFor(t, 10*time.Second, "five items done", func() bool { return q.Stats().Done == 5 })
+	testutil.Eventually(t, 10*time.Second, "five items done", func() bool { return q.Stats().Done == 5 })
 	stop()
 	if n := len(q.Items()); n != 3 {
 		t.Errorf("%d items kept, want 3", n)
@@ -385,7 +386,7 @@ func TestRecoverOrphans(t *testing.T) {
 	}
 
 	runQueue(t, q)
-	waitFor(t, 10*time.Second, "recovered item done", func() bool { return itemState(q, "sess-orphan") == recordingupload.StateDone })
+	testutil.Eventually(t, 10*time.Second, "recovered item done", func() bool { return itemState(q, "sess-orphan") == recordingupload.StateDone })
 	if got := objectSHA(t, st, "rec/sess-orphan.mp4"); got != sum {
 		t.Errorf("object sha256 %s, want %s", got, sum)
 	}
@@ -401,7 +402,7 @@ func TestDiskWarning(t *testing.T) {
 	cfg.WarnFreeBytes = 1 << 62
 	q := openQueue(t, cfg)
 	runQueue(t, q)
-	waitFor(t, 10*time.Second, "disk check", func() bool { return !q.Stats().DiskCheckedAt.IsZero() })
+	testutil.Eventually(t, 10*time.Second, "disk check", func() bool { return !q.Stats().DiskCheckedAt.IsZero() })
 	s := q.Stats()
 	if !s.DiskLow || s.DiskCritical || s.DiskFreeBytes <= 0 {
 		t.Errorf("stats = %+v, want DiskLow only", s)
@@ -415,7 +416,7 @@ func TestRunAndCloseMisuse(t *testing.T) {
 	cfg, _ := testConfig(t, newLocalStore(t))
 	q := openQueue(t, cfg)
 	stop := runQueue(t, q)
-	waitFor(t, 10*time.Second, "Run started", func() bool { return !q.Stats().DiskCheckedAt.IsZero() })
+	testutil.Eventually(t, 10*time.Second, "Run started", func() bool { return !q.Stats().DiskCheckedAt.IsZero() })
 	if err := q.Close(); err == nil {
 		t.Fatal("Close succeeded while Run runs")
 	}

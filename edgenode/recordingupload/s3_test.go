@@ -17,6 +17,7 @@ import (
 	"github.com/livestreams/livestreams/edgenode/recordingupload"
 	"github.com/livestreams/livestreams/shared/objstore"
 	"github.com/livestreams/livestreams/shared/objstore/objstoretest"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // bigSize makes an object of three parts at the smallest part size, so
@@ -86,7 +87,7 @@ func TestS3UploadsConfirmsAndDeletes(t *testing.T) {
 		}
 	}
 	runQueue(t, q)
-	waitFor(t, 60*time.Second, "three items done", func() bool { return q.Stats().Done == 3 })
+	testutil.Eventually(t, 60*time.Second, "three items done", func() bool { return q.Stats().Done == 3 })
 	mu.Lock()
 	defer mu.Unlock()
 	for id, sum := range sums {
@@ -127,7 +128,7 @@ func TestS3OutageMidUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	runQueue(t, q)
-	waitFor(t, 30*time.Second, "four failed attempts", func() bool {
+	testutil.Eventually(t, 30*time.Second, "four failed attempts", func() bool {
 		it := item(t, q, "s1")
 		return it.Attempts >= 4 && it.State == recordingupload.StatePending
 	})
@@ -142,7 +143,7 @@ func TestS3OutageMidUpload(t *testing.T) {
 		t.Fatal("local file deleted during the outage")
 	}
 	gw.Start()
-	waitFor(t, 60*time.Second, "item done after the outage", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
+	testutil.Eventually(t, 60*time.Second, "item done after the outage", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
 	if got := objectSHA(t, st, "rec/s1.mp4"); got != sum {
 		t.Errorf("object content hashes to %s, want %s", got, sum)
 	}
@@ -225,12 +226,12 @@ func TestS3RestartResumes(t *testing.T) {
 		t.Error("reopen did not log the interrupted upload")
 	}
 	runQueue(t, q)
-	waitFor(t, 30*time.Second, "attempts while S3 is down", func() bool { return item(t, q, "s1").Attempts >= 3 })
+	testutil.Eventually(t, 30*time.Second, "attempts while S3 is down", func() bool { return item(t, q, "s1").Attempts >= 3 })
 	if !exists(path) {
 		t.Fatal("local file deleted while S3 is down")
 	}
 	gw.Start()
-	waitFor(t, 60*time.Second, "item done", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
+	testutil.Eventually(t, 60*time.Second, "item done", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
 	if !registered.Load() {
 		t.Error("OnUploaded not called")
 	}
@@ -318,7 +319,7 @@ func TestS3KillDuringUpload(t *testing.T) {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	waitFor(t, 30*time.Second, "the child's upload to reach its middle", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the child's upload to reach its middle", func() bool {
 		select {
 		case <-exited:
 			t.Fatalf("child exited early: %s", out)
@@ -343,7 +344,7 @@ func TestS3KillDuringUpload(t *testing.T) {
 		t.Fatalf("after the kill: %+v, local file exists %v", it, exists(path))
 	}
 	runQueue(t, q)
-	waitFor(t, 60*time.Second, "item done", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
+	testutil.Eventually(t, 60*time.Second, "item done", func() bool { return itemState(q, "s1") == recordingupload.StateDone })
 	if got := objectSHA(t, s3, "rec/s1.mp4"); got != sum {
 		t.Errorf("object content hashes to %s, want %s", got, sum)
 	}

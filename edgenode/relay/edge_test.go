@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/hls"
+	"github.com/livestreams/livestreams/shared/testutil"
 	"github.com/livestreams/livestreams/shared/token"
 )
 
@@ -243,18 +244,6 @@ func get(t testing.TB, c *http.Client, url string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-// waitFor polls cond every few milliseconds until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestRelaySameBytes(t *testing.T) {
 	a := newOriginEdge(t)
 	b := newRelayEdge(t, a, Config{})
@@ -343,7 +332,7 @@ func TestRelayCoalescesSegment(t *testing.T) {
 	for i := range viewers {
 		wg.Go(func() { codes[i], bodies[i] = get(t, b.client, b.srv.URL+path) })
 	}
-	waitFor(t, 5*time.Second, "the viewers to wait on one request", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the viewers to wait on one request", func() bool {
 		return b.relay.Stats().CoalescedWaits == viewers-1 && a.requests(path) == 1
 	})
 	release()
@@ -382,7 +371,7 @@ func TestRelayCoalescesPlaylistRefresh(t *testing.T) {
 	for i := range viewers {
 		wg.Go(func() { _, bodies[i] = get(t, b.client, b.srv.URL+path) })
 	}
-	waitFor(t, 5*time.Second, "the viewers to wait on one refresh", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the viewers to wait on one refresh", func() bool {
 		return b.relay.Stats().CoalescedWaits == viewers-1 && a.requests(path) == 2
 	})
 	release()
@@ -412,7 +401,7 @@ func TestRelayPlaylistFreshness(t *testing.T) {
 	for range 2 {
 		name := a.appendSegment("pub")
 		added := time.Now()
-		waitFor(t, 3*time.Second, "the new segment in B's playlist", func() bool {
+		testutil.Eventually(t, 3*time.Second, "the new segment in B's playlist", func() bool {
 			_, pl := get(t, b.client, url)
 			return bytes.Contains(pl, []byte(strings.TrimPrefix(name, "720p/")))
 		})
@@ -439,7 +428,7 @@ func TestRelayOriginDeath(t *testing.T) {
 	}
 	a.srv.Close()
 	stopped := time.Now()
-	waitFor(t, 3*time.Second, "B's playlist to fail", func() bool {
+	testutil.Eventually(t, 3*time.Second, "B's playlist to fail", func() bool {
 		code, _ := get(t, b.client, url)
 		return code != http.StatusOK
 	})

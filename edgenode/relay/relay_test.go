@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -298,7 +300,7 @@ func TestPurgeDuringFetch(t *testing.T) {
 		_, err := r.Fetch(context.Background(), a.srv.URL, "pub", segName(0))
 		errc <- err
 	}()
-	waitFor(t, 5*time.Second, "the request at the origin", func() bool { return a.requests(path) == 1 })
+	testutil.Eventually(t, 5*time.Second, "the request at the origin", func() bool { return a.requests(path) == 1 })
 	r.Purge("pub")
 	release()
 	select {
@@ -327,13 +329,13 @@ func TestWaiterLeaves(t *testing.T) {
 		_, err := r.Fetch(ctx, a.srv.URL, "pub", segName(1))
 		first <- err
 	}()
-	waitFor(t, 5*time.Second, "the request at the origin", func() bool { return a.requests(path) == 1 })
+	testutil.Eventually(t, 5*time.Second, "the request at the origin", func() bool { return a.requests(path) == 1 })
 	second := make(chan error, 1)
 	go func() {
 		_, err := r.Fetch(context.Background(), a.srv.URL, "pub", segName(1))
 		second <- err
 	}()
-	waitFor(t, 5*time.Second, "the second caller to wait", func() bool { return r.Stats().CoalescedWaits == 1 })
+	testutil.Eventually(t, 5*time.Second, "the second caller to wait", func() bool { return r.Stats().CoalescedWaits == 1 })
 	cancel()
 	select {
 	case err := <-first:
@@ -368,7 +370,7 @@ func TestClose(t *testing.T) {
 		_, err := r.Fetch(context.Background(), a.srv.URL, "pub", segName(2))
 		errc <- err
 	}()
-	waitFor(t, 5*time.Second, "the request at the origin", func() bool { return a.requests(path) == 1 })
+	testutil.Eventually(t, 5*time.Second, "the request at the origin", func() bool { return a.requests(path) == 1 })
 	done := make(chan struct{})
 	go func() { r.Close(); close(done) }()
 	select {

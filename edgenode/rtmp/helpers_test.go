@@ -6,10 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // recordingSink keeps what a publish delivered.
@@ -101,29 +102,10 @@ func (p *publishRecorder) waitCalled(t *testing.T, d time.Duration) (PublishRequ
 	return p.reqs[len(p.reqs)-1], s
 }
 
-// logBuffer is a concurrency-safe log destination for checking that
-// secrets stay out of logs.
-type logBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
-
 // startServer runs a Server on a free 127.0.0.1 port until the test ends.
-func startServer(t *testing.T, cfg Config) (addr string, logs *logBuffer) {
+func startServer(t *testing.T, cfg Config) (addr string, logs *testutil.SyncBuffer) {
 	t.Helper()
-	logs = &logBuffer{}
+	logs = &testutil.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := NewServer(cfg)
 	if err != nil {

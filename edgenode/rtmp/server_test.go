@@ -13,39 +13,30 @@ import (
 
 	"github.com/livestreams/livestreams/edgenode/flv"
 	"github.com/livestreams/livestreams/edgenode/rtmp/amf0"
+	"github.com/livestreams/livestreams/shared/mediatest"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 const testKey = "sk_live_0123456789abcdef"
 
-func requireFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, bin := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed", bin)
-		}
-	}
-}
-
 // runFFmpeg publishes a test pattern with audio for seconds to url.
-func runFFmpeg(t *testing.T, seconds string, url string, extra ...string) ([]byte, error) {
+func runFFmpeg(t *testing.T, seconds int, url string, extra ...string) ([]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error",
-		"-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
-		"-t", seconds, "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"}
-	args = append(args, extra...)
-	args = append(args, "-f", "flv", url)
+	args := mediatest.Live{Spec: mediatest.Spec{Width: 640, Height: 360, Seconds: seconds, GOP: 30, Audio: true}}.PublishArgs(url)
+	// Output options go before the output's "-f flv URL".
+	args = append(args[:len(args)-3:len(args)-3], append(extra, args[len(args)-3:]...)...)
 	return exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput()
 }
 
 func TestFFmpegPublish(t *testing.T) {
-	requireFFmpeg(t)
+	mediatest.RequireFFmpeg(t)
 	t.Parallel()
 	rec := newPublishRecorder()
 	addr, logs := startServer(t, Config{OnPublish: rec.OnPublish})
 
-	if out, err := runFFmpeg(t, "3", "rtmp://"+addr+"/live/"+testKey+"?src=test"); err != nil {
+	if out, err := runFFmpeg(t, 3, "rtmp://"+addr+"/live/"+testKey+"?src=test"); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
 	req, sink := rec.waitCalled(t, time.Second)
@@ -126,11 +117,11 @@ func checkMedia(t *testing.T, msgs []Message, wantMillis uint32) {
 // TestFFmpegPublishKeyAsName publishes the way an encoder configured with
 // server rtmp://host/live and a separate stream key does.
 func TestFFmpegPublishKeyAsName(t *testing.T) {
-	requireFFmpeg(t)
+	mediatest.RequireFFmpeg(t)
 	t.Parallel()
 	rec := newPublishRecorder()
 	addr, _ := startServer(t, Config{OnPublish: rec.OnPublish})
-	out, err := runFFmpeg(t, "1", "rtmp://"+addr+"/live", "-rtmp_app", "live", "-rtmp_playpath", testKey)
+	out, err := runFFmpeg(t, 1, "rtmp://"+addr+"/live", "-rtmp_app", "live", "-rtmp_playpath", testKey)
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
@@ -145,12 +136,12 @@ func TestFFmpegPublishKeyAsName(t *testing.T) {
 }
 
 func TestFFmpegPublishRefused(t *testing.T) {
-	requireFFmpeg(t)
+	mediatest.RequireFFmpeg(t)
 	t.Parallel()
 	rec := newPublishRecorder()
 	rec.refuseErr = errors.New("stream key unknown")
 	addr, logs := startServer(t, Config{OnPublish: rec.OnPublish})
-	out, err := runFFmpeg(t, "1", "rtmp://"+addr+"/live/"+testKey)
+	out, err := runFFmpeg(t, 1, "rtmp://"+addr+"/live/"+testKey)
 	if err == nil {
 		t.Fatalf("ffmpeg succeeded against a refusing server:\n%s", out)
 	}
@@ -323,11 +314,7 @@ func TestShutdownClosesSink(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	// Serve records its address before accepting; poll for it.
-	for deadline := time.Now().Add(5 * time.Second); srv.Addr() == nil; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("Addr still nil")
-		}
-	}
+	testutil.Eventually(t, 5*time.Second, "Serve to record its address", func() bool { return srv.Addr() != nil })
 	if srv.Addr().String() != ln.Addr().String() {
 		t.Fatalf("Addr %v, want %v", srv.Addr(), ln.Addr())
 	}
