@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,6 +170,32 @@ func generate(t testing.TB, s Spec, path string) error {
 		tmp = rot
 	}
 	return os.Rename(tmp, path)
+}
+
+// Remuxed returns the spec's file copied without re-encoding into another
+// container, as ffmpeg names it: "flv" (what an RTMP publisher sends) or
+// "mpegts" (SRT, an SRS pull). Like File it is made once per machine.
+func Remuxed(t testing.TB, spec Spec, format string) string {
+	t.Helper()
+	src := File(t, spec)
+	path := strings.TrimSuffix(src, ".mp4") + "." + format
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		return path
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	defer os.Remove(tmp)
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", src, "-c", "copy", "-f", format, tmp}
+	if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("remux %s to %s: %v\n%s", filepath.Base(src), format, err, out)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // Live describes a real-time publish: Spec's sources paced with -re, for

@@ -26,3 +26,14 @@ func TestFileIsMadeOnceAndReused(t *testing.T) {
 		t.Fatalf("second File = %s, want %s", again, p)
 	}
 }
+
+func TestRemuxed(t *testing.T) {
+	spec := Spec{Width: 160, Height: 90, Seconds: 1, Audio: true}
+	for format, magic := range map[string]string{"flv": "FLV", "mpegts": "\x47"} {
+		p := Remuxed(t, spec, format)
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) < 188 || string(b[:len(magic)]) != magic {
+			t.Fatalf("%s: %s: %v, starts %q", format, p, err, b[:min(len(b), 4)])
+		}
+	}
+}
