@@ -9,8 +9,11 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 VERSITYGW := $(GOBIN)/versitygw
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 30s
+# ARGS adds flags to `make run`'s dev command, e.g.
+# make run ARGS="--http-addr=127.0.0.1:9080 --rtmp-addr=127.0.0.1:1936"
+ARGS      ?=
 
-.PHONY: all build run test bench fuzz lint deps deps-test deps-bench dashboard clean
+.PHONY: all build run test bench fuzz lint lint-go lint-dashboard deps deps-test deps-bench dashboard clean
 
 all: build
 
@@ -47,7 +50,7 @@ deps-bench: deps-test
 # local storage, no GeoIP database) and prints the URLs to use.
 run: deps build
 	@mkdir -p $(DATA)
-	./$(BIN) dev --data-dir $(DATA)
+	./$(BIN) dev --data-dir $(DATA) $(ARGS)
 
 test: deps-test deploy-check
 	PATH="$(GOBIN):$$PATH" $(GO) test -count=1 -timeout 20m ./...
@@ -71,9 +74,25 @@ fuzz:
 dashboard:
 	cd dashboard && npm ci --no-audit --no-fund && npm run build
 
-lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+# lint fails on untidy go.mod/go.sum, unformatted Go, go vet findings, and
+# a committed dashboard bundle that is not what dashboard/src builds to.
+lint: lint-go lint-dashboard
+
+lint-go:
+	@out=$$($(GO) mod tidy -diff) || { echo "go.mod/go.sum are not tidy (run go mod tidy):"; echo "$$out"; exit 1; }
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+
+# lint-dashboard builds dashboard/src in a temporary copy (needs Node.js and
+# npm) and compares every built file with the committed dashboard/dist.
+lint-dashboard:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	cp -r dashboard/package.json dashboard/package-lock.json dashboard/tsconfig.json dashboard/src "$$tmp"/ && \
+	( cd "$$tmp" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >npm.log 2>&1 && npm run --silent build >>npm.log 2>&1 ) || \
+		{ echo "dashboard build failed:"; cat "$$tmp/npm.log"; exit 1; }; \
+	for f in $$(cd "$$tmp/dist" && ls); do \
+		cmp -s "$$tmp/dist/$$f" "dashboard/dist/$$f" || { echo "dashboard/dist/$$f is not what dashboard/src builds to (run make dashboard and commit dashboard/dist)"; exit 1; }; \
+	done; echo "dashboard/dist matches a build of dashboard/src"
 
 clean:
 	rm -rf bin $(DATA)
