@@ -14,6 +14,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -125,7 +126,7 @@ func TestUploadToReady(t *testing.T) {
 	a = adm.must(200, "GET", "/v1/assets/"+id, nil).json(t)
 	job := sub(t, a, "job")
 	jid := str(job, "id")
-	if job["type"] != "vod" || job["state"] != "queued" || jid != directupload.JobID(id) {
+	if job["type"] != "vod" || job["state"] != "queued" || jid != jobs.AssetJobID(id) {
 		t.Fatalf("asset's job = %v", job)
 	}
 	js := adm.must(200, "GET", "/v1/jobs?asset_id="+id, nil).json(t)["items"].([]any)

@@ -13,8 +13,6 @@ package directupload
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +22,6 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/fsm"
-	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/protocol"
@@ -267,7 +264,7 @@ func (w *Watcher) check(ctx context.Context, a state.Asset, res *Result) {
 	}
 	// The job id is derived from the asset's, so a pass that repeats this
 	// after an error of unknown outcome finds the job it made.
-	j := state.Job{ID: JobID(a.ID), OrgID: a.OrgID, Type: state.JobVOD, Payload: payload, AssetID: a.ID, StreamID: a.StreamID}
+	j := state.Job{ID: jobs.AssetJobID(a.ID), OrgID: a.OrgID, Type: state.JobVOD, Payload: payload, AssetID: a.ID, StreamID: a.StreamID}
 	actx, cancel := context.WithTimeout(ctx, opTimeout)
 	_, err = w.cfg.Jobs.Enqueue(actx, j)
 	cancel()
@@ -293,19 +290,6 @@ func (w *Watcher) errored(ctx context.Context, a state.Asset, msg string, now ti
 		return false
 	}
 	return err == nil
-}
-
-var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// JobID is the id of the VOD job of upload asset assetID: "ast_x" gives
-// "job_x", and an id of another shape a hash of it, so the same asset
-// always gives the same job.
-func JobID(assetID string) string {
-	if id := "job_" + strings.TrimPrefix(assetID, "ast_"); ids.Valid("job", id) {
-		return id
-	}
-	sum := sha256.Sum256([]byte(assetID))
-	return "job_" + b32.EncodeToString(sum[:10])
 }
 
 // FormatSize renders a byte count for people: "812 KiB", "12.3 GiB".

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/objstore"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // env is a one-node control plane, a Local object store and a test clock
@@ -34,13 +34,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raftAddr := ln.Addr().String()
-	ln.Close()
-	n, err := cluster.Open(cluster.Config{NodeID: "cp1", DataDir: t.TempDir(), RaftAddr: raftAddr,
+	n, err := cluster.Open(cluster.Config{NodeID: "cp1", DataDir: t.TempDir(), RaftAddr: testutil.FreeAddr(t),
 		HTTPAdvertise: "http://127.0.0.1:1", Bootstrap: true, ClusterKey: "k"})
 	if err != nil {
 		t.Fatal(err)
@@ -280,28 +274,10 @@ func TestWatcherRun(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	a := e.upload("org_a")
 	e.put(a.SourceKey, 10)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, js := e.get(a.ID); len(js) == 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the running watcher did not queue the landed upload")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestJobID(t *testing.T) {
-	for _, id := range []string{"ast_abcdefgh234567", "ast_UPPER", "weird-id", ""} {
-		got := directupload.JobID(id)
-		if !ids.Valid("job", got) || got != directupload.JobID(id) {
-			t.Errorf("JobID(%q) = %q: not a stable job id", id, got)
-		}
-	}
-	if got := directupload.JobID("ast_abc"); got != "job_abc" {
-		t.Errorf("JobID(ast_abc) = %q", got)
-	}
+	testutil.Eventually(t, 10*time.Second, "the running watcher queues the landed upload", func() bool {
+		_, js := e.get(a.ID)
+		return len(js) == 1
+	})
 }
 
 func TestFormatSize(t *testing.T) {

@@ -269,18 +269,11 @@ func (s *Service) recordingUploaded(ctx context.Context, peer protocol.Peer, r p
 	if err != nil {
 		return nil, err
 	}
-	jobID := "job_" + strings.TrimPrefix(assetID, "ast_")
-	if !ids.Valid("job", jobID) {
-		jobID = "" // a session id of another shape: a random job id
-	}
+	jobID := jobs.AssetJobID(assetID)
 	j := state.Job{ID: jobID, OrgID: sess.OrgID, Type: state.JobRecordingVOD, Payload: payload, AssetID: assetID,
 		StreamID: a.StreamID, SessionID: sess.ID, Region: peer.Hello.Region}
-	out, err := js.Enqueue(ctx, j)
-	switch {
-	case err == nil:
-		jobID = out.ID
-	case state.IsConflict(err) && jobID != "":
-	default:
+	// A repeated registration finds the job the first one queued.
+	if _, err := js.Enqueue(ctx, j); err != nil && !state.IsConflict(err) {
 		return nil, protoErr(err)
 	}
 	s.log.Info("recording registered", "edge_id", peer.Hello.NodeID, "session_id", sess.ID, "asset_id", assetID, "job_id", jobID, "bytes", r.Size)

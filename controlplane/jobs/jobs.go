@@ -133,6 +133,12 @@ func (s *Service) LeaseTTL() time.Duration { return s.ttl }
 
 func (s *Service) now() time.Time { return s.clock().UTC() }
 
+// AssetJobID is the id of the job that makes asset assetID ready (the vod
+// job of an upload, the recording-vod job of a recording): derived from the
+// asset's id, so that an asset registered twice finds the job it queued
+// the first time rather than queuing a second.
+func AssetJobID(assetID string) string { return ids.Derive("job", assetID) }
+
 // Enqueue queues a job built from j: OrgID, Type, Payload and, as they
 // apply, Region, PinnedEdge, AssetID, StreamID and SessionID. The id is
 // made unless set (a caller that may retry after an error of unknown

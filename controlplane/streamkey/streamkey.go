@@ -22,7 +22,7 @@ import (
 const Prefix = "sk_"
 
 // New returns a fresh stream key (160 random bits).
-func New() string { return Prefix + ids.Random(20) }
+func New() string { return ids.Secret(Prefix) }
 
 // Hash is the keyed hash a stream is indexed by.
 func Hash(secret []byte, key string) string {

@@ -18,7 +18,7 @@ const apiKeyShown = len(APIKeyPrefix) + 8
 // NewAPIKey returns a fresh key (160 random bits), the short prefix a list
 // shows to recognise it by, and the hash it is stored and looked up by.
 func NewAPIKey() (secret, prefix, hash string) {
-	secret = APIKeyPrefix + ids.Random(20)
+	secret = ids.Secret(APIKeyPrefix)
 	return secret, secret[:apiKeyShown], HashAPIKey(secret)
 }
 
@@ -38,7 +38,7 @@ const SetupTokenPrefix = "lst_"
 // NewSetupToken returns a fresh one-time setup token (160 random bits) and
 // the hash it is stored by.
 func NewSetupToken() (token, hash string) {
-	token = SetupTokenPrefix + ids.Random(20)
+	token = ids.Secret(SetupTokenPrefix)
 	return token, HashSetupToken(token)
 }
 
