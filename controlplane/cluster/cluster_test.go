@@ -15,6 +15,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/testcluster"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 func node(t *testing.T, m *testcluster.Member) *cluster.Node {
@@ -101,16 +102,14 @@ func TestFailover(t *testing.T) {
 
 	killed.Start()
 	n := node(t, killed)
-	if !testcluster.Eventually(15*time.Second, 20*time.Millisecond, func() bool {
+	testutil.Eventually(t, 15*time.Second, "restarted "+killed.ID+" catches up", func() bool {
 		for _, m := range c.Members {
 			if m != killed && !hasOrg(n, "org_through_"+m.ID) {
 				return false
 			}
 		}
 		return true
-	}) {
-		t.Fatalf("restarted %s did not catch up", killed.ID)
-	}
+	})
 }
 
 // TestSnapshotJoinAndRestore checks that a node joining after log
@@ -138,9 +137,7 @@ func TestSnapshotJoinAndRestore(t *testing.T) {
 	late := c.AddMember()
 	c.WaitVoters(4, 20*time.Second)
 	ln2 := node(t, late)
-	if !testcluster.Eventually(10*time.Second, 20*time.Millisecond, func() bool { return hasOrg(ln2, "org_059") }) {
-		t.Fatal("late joiner never got the data")
-	}
+	testutil.Eventually(t, 10*time.Second, "the late joiner gets the data", func() bool { return hasOrg(ln2, "org_059") })
 	if st := ln2.Status(); st.LastSnapshotIndex == 0 {
 		t.Errorf("late joiner caught up without a snapshot (status %+v); compaction did not happen", st)
 	}
@@ -154,11 +151,9 @@ func TestSnapshotJoinAndRestore(t *testing.T) {
 	}
 	for _, m := range c.Members {
 		n := node(t, m)
-		if !testcluster.Eventually(10*time.Second, 20*time.Millisecond, func() bool {
+		testutil.Eventually(t, 10*time.Second, m.ID+" rolls back to the restored snapshot", func() bool {
 			return !hasOrg(n, "org_after_save") && hasOrg(n, "org_000")
-		}) {
-			t.Fatalf("%s did not roll back to the restored snapshot", m.ID)
-		}
+		})
 	}
 	if err := ln.RestoreSnapshot(ctx, []byte("not a snapshot")); err == nil {
 		t.Fatal("restoring garbage succeeded")
@@ -261,7 +256,12 @@ func TestLinearizable(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond) // let the history build up before the fault
+	defer wg.Wait() // a failed wait below ends the test while they run
+	testutil.Eventually(t, stop.Sub(begin)-time.Second, "the clients record 100 operations before the fault", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ops) >= 100
+	})
 	killed := c.Leader(5 * time.Second)
 	killed.Kill()
 	wg.Wait()

@@ -16,6 +16,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/testcluster"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // clock is a test clock the services and reapers share: leases and
@@ -324,15 +325,15 @@ func testReaper(t *testing.T, e *env) {
 		t.Fatalf("reap of a live lease = %+v, %v", res, err)
 	}
 	e.clock.Advance(jobs.DefaultLeaseTTL)
-	if !testcluster.Eventually(10*time.Second, 10*time.Millisecond, func() bool {
+	testutil.Eventually(t, 10*time.Second, "the lapsed lease is taken back", func() bool {
 		got, err := e.svcs[0].Get("org_a", j.ID)
 		return err == nil && got.State == state.JobQueued
-	}) {
-		t.Fatal("the lapsed lease was not taken back")
-	}
-	if reapers[0].Reaped() == 0 {
-		t.Error("the leader's reaper did nothing")
-	}
+	})
+	// The reaper counts what it did once its write returns, a moment
+	// after the state shows it.
+	testutil.Eventually(t, 5*time.Second, "the leader's reaper counts the job it took back", func() bool {
+		return reapers[0].Reaped() > 0
+	})
 	for i, r := range reapers[1:] {
 		if r.Reaped() != 0 {
 			t.Errorf("follower %s's reaper acted", e.nodes[i+1].ID())

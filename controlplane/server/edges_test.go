@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/pki"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // startNode runs a one-node control plane with the edge endpoint on
@@ -36,13 +38,7 @@ func startNode(t *testing.T, lease time.Duration) (*Server, string) {
 			t.Error("server did not stop")
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for srv.SetupToken() == "" {
-		if time.Now().After(deadline) {
-			t.Fatal("no setup token")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, 20*time.Second, "the node issues a setup token", func() bool { return srv.SetupToken() != "" })
 	var out struct {
 		Token string `json:"token"`
 	}
@@ -154,18 +150,14 @@ func TestEdgeLifecycle(t *testing.T) {
 
 	// The edge dies: no more heartbeats.
 	edge.Close()
-	died := time.Now()
-	for {
+	took := testutil.UntilEvery(t, 15*time.Second, 100*time.Millisecond, "the session closes after the edge dies", func() error {
 		call(t, srv, tok, http.MethodGet, "/v1/streams/"+st.ID, nil, http.StatusOK, &got)
-		if got.Status == "idle" {
-			break
+		if got.Status != "idle" {
+			return fmt.Errorf("stream still %s: %+v", got.Status, got)
 		}
-		if time.Since(died) > 15*time.Second {
-			t.Fatalf("session still open 15s after the edge died: %+v", got)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Logf("session closed %v after the edge went silent (lease 1s)", time.Since(died).Round(time.Millisecond))
+		return nil
+	})
+	t.Logf("session closed %v after the edge went silent (lease 1s)", took.Round(time.Millisecond))
 	var sessions struct {
 		Items []struct {
 			ID        string  `json:"id"`
