@@ -98,18 +98,7 @@ func (t *Tx) AssetByPlaybackID(pid string) (Asset, error) {
 
 // Assets lists an org's assets newest first, a page at a time, as Jobs does.
 func (t *Tx) Assets(orgID, after string, limit int, keep func(Asset) bool) (page []Asset, next string, err error) {
-	next, err = pageNewestFirst(t, bAssetsByOrg, orgID, after, limit, func(id string) (bool, error) {
-		a, err := t.Asset(id)
-		if err != nil {
-			return false, err
-		}
-		if keep != nil && !keep(a) {
-			return false, nil
-		}
-		page = append(page, a)
-		return true, nil
-	})
-	return page, next, err
+	return pageNewestFirst(t, bAssetsByOrg, orgID, after, limit, t.Asset, keep)
 }
 
 // PutAsset stores an asset and keeps its org and playback indexes current.

@@ -284,18 +284,7 @@ func (t *Tx) JobsOfAsset(assetID string) ([]Job, error) {
 // that keep accepts (nil keeps all), starting after the cursor a previous
 // page returned ("" for the first page). next is "" on the last page.
 func (t *Tx) Jobs(orgID, after string, limit int, keep func(Job) bool) (page []Job, next string, err error) {
-	next, err = pageNewestFirst(t, bJobsByOrg, orgID, after, limit, func(id string) (bool, error) {
-		j, err := t.Job(id)
-		if err != nil {
-			return false, err
-		}
-		if keep != nil && !keep(j) {
-			return false, nil
-		}
-		page = append(page, j)
-		return true, nil
-	})
-	return page, next, err
+	return pageNewestFirst(t, bJobsByOrg, orgID, after, limit, t.Job, keep)
 }
 
 // orderKey is the suffix of the ordered indexes: creation time as
@@ -309,11 +298,13 @@ func idOfOrderKey(k string) string { return k[strings.LastIndexByte(k, '/')+1:] 
 
 // pageNewestFirst walks the index entries under owner+"/" from newest to
 // oldest, starting strictly before the cursor after (an orderKey), and
-// offers each id to take until take has accepted limit of them. It returns
-// the cursor of the last accepted entry when more entries follow.
-func pageNewestFirst(t *Tx, bucket []byte, owner, after string, limit int, take func(id string) (bool, error)) (string, error) {
+// reads each object with get until keep (nil keeps all) has accepted limit
+// of them. It returns the cursor of the last accepted entry when more
+// entries follow ("" on the last page).
+func pageNewestFirst[T any](t *Tx, bucket []byte, owner, after string, limit int,
+	get func(id string) (T, error), keep func(T) bool) (page []T, next string, err error) {
 	if limit <= 0 {
-		return "", Invalid("page limit must be positive")
+		return nil, "", Invalid("page limit must be positive")
 	}
 	p := []byte(owner + "/")
 	c := t.tx.Bucket(bucket).Cursor()
@@ -329,19 +320,19 @@ func pageNewestFirst(t *Tx, bucket []byte, owner, after string, limit int, take 
 	} else {
 		k, _ = c.Prev()
 	}
-	taken, last := 0, ""
+	last := ""
 	for ; k != nil && hasPrefix(k, p); k, _ = c.Prev() {
-		if taken == limit {
-			return last, nil
+		if len(page) == limit {
+			return page, last, nil
 		}
-		ok, err := take(idOfOrderKey(string(k)))
+		v, err := get(idOfOrderKey(string(k)))
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
-		if ok {
-			taken++
+		if keep == nil || keep(v) {
+			page = append(page, v)
 			last = string(k[len(p):])
 		}
 	}
-	return "", nil
+	return page, "", nil
 }
