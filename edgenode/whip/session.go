@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
@@ -85,12 +86,12 @@ func (s *Server) negotiate(ctx context.Context, id string, req Request, off offe
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: off.sdp}); err != nil {
 		return fail(http.StatusBadRequest, "SDP offer refused: %v", err)
 	}
-	if !receivesVideo(pc) {
-		return fail(http.StatusUnsupportedMediaType, "SDP offer has no usable H264 video (packetization-mode 0 or 1, a profile this server accepts)")
-	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return fail(http.StatusBadRequest, "no answer to the SDP offer: %v", err)
+	}
+	if !answersH264(answer.SDP) {
+		return fail(http.StatusUnsupportedMediaType, "SDP offer has no usable H264 video (packetization-mode 0 or 1, a profile this server accepts)")
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(answer); err != nil {
@@ -110,19 +111,17 @@ func (s *Server) negotiate(ctx context.Context, id string, req Request, off offe
 	return ss, local.SDP, nil
 }
 
-// receivesVideo reports whether the negotiation kept a video transceiver
-// with a codec (pion rejects sections whose codecs it does not share).
-func receivesVideo(pc *webrtc.PeerConnection) bool {
-	for _, t := range pc.GetTransceivers() {
-		if t.Kind() != webrtc.RTPCodecTypeVideo || t.Receiver() == nil {
-			continue
-		}
-		if d := t.Direction(); d == webrtc.RTPTransceiverDirectionRecvonly || d == webrtc.RTPTransceiverDirectionSendrecv {
-			for _, tr := range t.Receiver().Tracks() {
-				if tr != nil {
-					return true
-				}
-			}
+// answersH264 reports whether an answer receives H264 video (pion
+// rejects sections whose codecs it does not share with port 0 and no
+// rtpmap).
+func answersH264(answer string) bool {
+	var desc sdp.SessionDescription
+	if err := desc.UnmarshalString(answer); err != nil {
+		return false
+	}
+	for _, m := range desc.MediaDescriptions {
+		if m.MediaName.Media == "video" && hasCodec(m, "h264") {
+			return true
 		}
 	}
 	return false
