@@ -10,6 +10,7 @@ import (
 
 	"github.com/livestreams/livestreams/edgenode/transcode"
 	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
@@ -135,7 +136,7 @@ func TestProgress(t *testing.T) {
 }
 
 func TestNewRunnerConfig(t *testing.T) {
-	requireFFmpeg(t)
+	mediatest.RequireFFmpeg(t)
 	store, err := objstore.NewLocal(t.TempDir(), "", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,109 +17,14 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/objstore"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // The tests in this package run the real ffmpeg and ffprobe on a few
-// seconds of generated media, against a Local object store whose
-// presigned URLs an httptest server answers. They skip only when ffmpeg
-// is not installed.
-
-// fixtures caches generated sources across the tests of one run.
-var fixtures struct {
-	dir   string
-	mu    sync.Mutex
-	files map[string]string
-}
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "media-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtures.dir, fixtures.files = dir, map[string]string{}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func requireFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed", p)
-		}
-	}
-}
-
-// sourceSpec describes a generated test source: testsrc2 video with a
-// keyframe every 2 s (as our live recordings have) and a sine tone.
-type sourceSpec struct {
-	w, h    int
-	seconds int
-	video   bool
-	audio   bool
-	// fragmented writes fragmented MP4 as the live recorder does.
-	fragmented bool
-	// rotate marks the video as displayed turned by that many degrees, as
-	// phones do.
-	rotate int
-}
-
-func (s sourceSpec) name() string {
-	return fmt.Sprintf("src_%dx%d_%ds_v%v_a%v_frag%v_rot%d.mp4", s.w, s.h, s.seconds, s.video, s.audio, s.fragmented, s.rotate)
-}
-
-// source returns the path of the generated file, making it once per run.
-func source(t *testing.T, s sourceSpec) string {
-	t.Helper()
-	requireFFmpeg(t)
-	fixtures.mu.Lock()
-	defer fixtures.mu.Unlock()
-	if p, ok := fixtures.files[s.name()]; ok {
-		return p
-	}
-	path := filepath.Join(fixtures.dir, s.name())
-	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}
-	if s.video {
-		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=30", s.w, s.h))
-	}
-	if s.audio {
-		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
-	}
-	args = append(args, "-t", strconv.Itoa(s.seconds))
-	if s.video {
-		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p")
-	}
-	if s.audio {
-		args = append(args, "-c:a", "aac")
-	}
-	if s.fragmented {
-		args = append(args, "-movflags", "+frag_keyframe+empty_moov+default_base_moof")
-	}
-	out := path
-	if s.rotate != 0 {
-		out = path + ".unrotated.mp4"
-	}
-	args = append(args, "-f", "mp4", out)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
-		t.Fatalf("generate %s: %v\n%s", s.name(), err, out)
-	}
-	if s.rotate != 0 {
-		// The MP4 muxer turns the tag into a display matrix only when
-		// remuxing; an encoder drops it.
-		remux := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", out,
-			"-c", "copy", "-metadata:s:v:0", "rotate=" + strconv.Itoa(s.rotate), "-f", "mp4", path}
-		if out, err := exec.CommandContext(ctx, "ffmpeg", remux...).CombinedOutput(); err != nil {
-			t.Fatalf("rotate %s: %v\n%s", s.name(), err, out)
-		}
-	}
-	fixtures.files[s.name()] = path
-	return path
-}
+// seconds of generated media (package mediatest), against a Local object
+// store whose presigned URLs an httptest server answers.
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
@@ -144,14 +46,10 @@ func newStore(t *testing.T) *objstore.Local {
 	return l
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
 func newRunner(t *testing.T, store objstore.Store) *Runner {
 	t.Helper()
-	requireFFmpeg(t)
-	r, err := NewRunner(Config{Store: store, WorkDir: t.TempDir(), Logger: testLogger(t)})
+	mediatest.RequireFFmpeg(t)
+	r, err := NewRunner(Config{Store: store, WorkDir: t.TempDir(), Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,13 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/objstore"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // checkAsset checks everything a prepared asset must have, as a player
@@ -172,7 +173,7 @@ func checkStoryboard(t *testing.T, store *objstore.Local, prefix string, res pro
 }
 
 func TestVOD(t *testing.T) {
-	src := source(t, sourceSpec{w: 640, h: 360, seconds: 8, video: true, audio: true})
+	src := mediatest.File(t, mediatest.Spec{Width: 640, Height: 360, Seconds: 8, Audio: true})
 	store := newStore(t)
 	r := newRunner(t, store)
 	prefix := assetPrefix(t, "ast_vod")
@@ -204,7 +205,7 @@ func TestVOD(t *testing.T) {
 // (fragmented MP4, here without audio) twice, as a lapsed lease would:
 // the second run overwrites the first's objects and adds none.
 func TestRecordingVOD(t *testing.T) {
-	src := source(t, sourceSpec{w: 320, h: 180, seconds: 6, video: true, fragmented: true})
+	src := mediatest.File(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 6, Fragmented: true})
 	store := newStore(t)
 	r := newRunner(t, store)
 	prefix := assetPrefix(t, "ast_rec")
@@ -236,7 +237,7 @@ func TestRecordingVOD(t *testing.T) {
 // TestRotatedSource prepares a phone video held upright: stored
 // landscape, displayed portrait. Everything is made the way it is shown.
 func TestRotatedSource(t *testing.T) {
-	src := source(t, sourceSpec{w: 320, h: 180, seconds: 4, video: true, audio: true, rotate: 90})
+	src := mediatest.File(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 4, Audio: true, Rotate: 90})
 	store := newStore(t)
 	r := newRunner(t, store)
 	prefix := assetPrefix(t, "ast_rot")
@@ -258,13 +259,13 @@ func TestRotatedSource(t *testing.T) {
 }
 
 func TestRejectedSources(t *testing.T) {
-	requireFFmpeg(t)
+	mediatest.RequireFFmpeg(t)
 	text := filepath.Join(t.TempDir(), "notes.txt")
 	if err := os.WriteFile(text, []byte("this is not a video\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	video := source(t, sourceSpec{w: 320, h: 180, seconds: 6, video: true, audio: true})
-	audio := source(t, sourceSpec{seconds: 3, audio: true})
+	video := mediatest.File(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 6, Audio: true})
+	audio := mediatest.File(t, mediatest.Spec{Seconds: 3, NoVideo: true, Audio: true})
 
 	tests := []struct {
 		name       string
@@ -345,7 +346,7 @@ func TestRejectedSources(t *testing.T) {
 }
 
 func TestClip(t *testing.T) {
-	src := source(t, sourceSpec{w: 320, h: 180, seconds: 10, video: true, audio: true})
+	src := mediatest.File(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 10, Audio: true})
 	store := newStore(t)
 	r := newRunner(t, store)
 	from := assetPrefix(t, "ast_long")
@@ -416,7 +417,7 @@ func TestClip(t *testing.T) {
 // TestCancel cancels a job during its transcode: Run returns promptly
 // with the context's error, and ffmpeg is gone.
 func TestCancel(t *testing.T) {
-	src := source(t, sourceSpec{w: 320, h: 180, seconds: 60, video: true, audio: true})
+	src := mediatest.File(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 60, Audio: true})
 	store := newStore(t)
 	r := newRunner(t, store)
 	prefix := assetPrefix(t, "ast_cancel")
@@ -433,18 +434,12 @@ func TestCancel(t *testing.T) {
 
 	// Wait until the transcode is under way: progress past the probe.
 	var pids []int
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testutil.Eventually(t, 30*time.Second, "the transcode to be under way", func() bool {
 		if p, ok := rec.last(); ok && p.Percent > 2 {
-			if pids = r.PIDs(); len(pids) > 0 {
-				break
-			}
+			pids = r.PIDs()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transcode did not start; progress %+v", rec.reports)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(pids) > 0
+	})
 	cancelled := time.Now()
 	cancel()
 	select {
@@ -472,7 +467,7 @@ func TestCancel(t *testing.T) {
 // TestJobTimeout stops a job at its TimeoutMS with an error that is not
 // permanent (the control plane retries).
 func TestJobTimeout(t *testing.T) {
-	src := source(t, sourceSpec{w: 320, h: 180, seconds: 60, video: true, audio: true})
+	src := mediatest.File(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 60, Audio: true})
 	store := newStore(t)
 	r := newRunner(t, store)
 	prefix := assetPrefix(t, "ast_timeout")
@@ -490,7 +485,7 @@ func TestJobTimeout(t *testing.T) {
 }
 
 func TestThumbnail(t *testing.T) {
-	src := source(t, sourceSpec{w: 640, h: 360, seconds: 8, video: true, audio: true})
+	src := mediatest.File(t, mediatest.Spec{Width: 640, Height: 360, Seconds: 8, Audio: true})
 	store := newStore(t)
 	r := newRunner(t, store)
 	key := assetPrefix(t, "ast_thumb") + objstore.SourceFile
@@ -536,7 +531,7 @@ func TestThumbnail(t *testing.T) {
 
 	// Neither the error nor ffmpeg's stderr, logged at debug, shows the
 	// presigned URL of an object that is not there.
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	debug, err := NewRunner(Config{Store: store, WorkDir: t.TempDir(),
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
@@ -556,21 +551,4 @@ func TestThumbnail(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "ffmpeg stderr") || strings.Contains(out, "sig=") {
 		t.Errorf("debug log shows a signature or no stderr:\n%s", out)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

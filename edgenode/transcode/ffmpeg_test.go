@@ -3,7 +3,6 @@ package transcode
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,70 +11,22 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/shared/mediatest"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // Tests in this file run the real ffmpeg and ffprobe on a few seconds of
-// generated media. They skip only when ffmpeg is not installed.
-
-// fixtures caches generated sources across the tests of one run.
-var fixtures struct {
-	dir   string
-	mu    sync.Mutex
-	files map[string]string
-}
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "transcode-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtures.dir, fixtures.files = dir, map[string]string{}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func requireFFmpeg(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
-}
+// generated media (package mediatest).
 
 // sourceFLV returns a 6 s FLV test pattern (H.264, 1 s GOP) of the given
 // size, with a 440 Hz AAC tone when audio is set, like a publisher sends.
 func sourceFLV(t *testing.T, w, h int, audio bool) string {
 	t.Helper()
-	requireFFmpeg(t)
-	key := fmt.Sprintf("src_%dx%d_audio%v.flv", w, h, audio)
-	fixtures.mu.Lock()
-	defer fixtures.mu.Unlock()
-	if p, ok := fixtures.files[key]; ok {
-		return p
-	}
-	path := filepath.Join(fixtures.dir, key)
-	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=30", w, h)}
-	if audio {
-		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
-	}
-	args = append(args, "-t", "6", "-c:v", "libx264", "-g", "30")
-	if audio {
-		args = append(args, "-c:a", "aac")
-	}
-	args = append(args, "-f", "flv", path)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
-		t.Fatalf("generate %s: %v\n%s", key, err, out)
-	}
-	fixtures.files[key] = path
-	return path
+	return mediatest.Remuxed(t, mediatest.Spec{Width: w, Height: h, Seconds: 6, GOP: 30, Audio: audio}, "flv")
 }
 
 func ffprobe(t *testing.T, args ...string) string {
@@ -111,7 +62,7 @@ func probeDuration(t *testing.T, path string) float64 {
 // run starts args and, if feed is set, writes it to ffmpeg's stdin.
 func run(t *testing.T, args []string, feed string) *Process {
 	t.Helper()
-	p, err := Start(t.Context(), ProcessConfig{Args: args, Stdin: feed != "", Logger: testLogger(t)})
+	p, err := Start(t.Context(), ProcessConfig{Args: args, Stdin: feed != "", Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -334,7 +285,7 @@ func TestFFmpegRecordingSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Start(t.Context(), ProcessConfig{Args: args, Stdin: true, Logger: testLogger(t)})
+	p, err := Start(t.Context(), ProcessConfig{Args: args, Stdin: true, Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,13 +296,7 @@ func TestFFmpegRecordingSurvivesKill(t *testing.T) {
 	}
 	// Progress is reported on a timer, not when ffmpeg runs out of input,
 	// so poll what matters: how much of the recording a reader sees.
-	deadline := time.Now().Add(30 * time.Second)
-	for tryDuration(t, rec) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("recording did not reach 3 s: %+v\n%s", p.Progress(), strings.Join(p.StderrTail(), "\n"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Eventually(t, 30*time.Second, "the recording to reach 3 s", func() bool { return tryDuration(t, rec) >= 3 })
 	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +326,7 @@ func TestFFmpegStopMidStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Start(t.Context(), ProcessConfig{Args: args, Stdin: true, Logger: testLogger(t)})
+	p, err := Start(t.Context(), ProcessConfig{Args: args, Stdin: true, Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,21 +352,15 @@ func TestFFmpegStopMidStream(t *testing.T) {
 }
 
 func TestFFmpegContextCancel(t *testing.T) {
-	requireFFmpeg(t)
+	mediatest.RequireFFmpeg(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	// An endless real-time input, as a publish is.
-	p, err := Start(ctx, ProcessConfig{Logger: testLogger(t), Args: []string{"-hide_banner", "-nostdin",
+	p, err := Start(ctx, ProcessConfig{Logger: testutil.Logger(t), Args: []string{"-hide_banner", "-nostdin",
 		"-progress", "pipe:1", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "null", "-"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for p.Progress().Frame == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("ffmpeg made no progress\n%s", strings.Join(p.StderrTail(), "\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "ffmpeg to make progress", func() bool { return p.Progress().Frame > 0 })
 	cancel()
 	start := time.Now()
 	t.Logf("after cancel: %v", waitDone(t, p, termGrace+2*time.Second))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,11 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+	"github.com/livestreams/livestreams/shared/testutil"
+)
 
 // startSh runs a shell script as the supervised process.
 func startSh(t *testing.T, ctx context.Context, script string, mod func(*ProcessConfig)) *Process {
@@ -29,7 +26,7 @@ func startSh(t *testing.T, ctx context.Context, script string, mod func(*Process
 	if err != nil {
 		t.Skip("no sh")
 	}
-	cfg := ProcessConfig{Binary: sh, Args: []string{"-c", script}, Logger: testLogger(t)}
+	cfg := ProcessConfig{Binary: sh, Args: []string{"-c", script}, Logger: testutil.Logger(t)}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -65,36 +62,30 @@ func requireGone(t *testing.T, pid int) {
 // that is not us (an orphan in a container whose init does not reap).
 func requireDead(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Until(t, 5*time.Second, fmt.Sprintf("pid %d to die", pid), func() error {
 		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil || strings.Contains(string(stat), ") Z ") {
-			return
+			return nil
 		}
 		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pid %d still alive: %s", pid, stat)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("alive: %s", stat)
+	})
 }
 
 // readPID polls for the pid a script writes to a file.
 func readPID(t *testing.T, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var pid int
+	testutil.Until(t, 5*time.Second, "a pid in "+path, func() error {
 		b, err := os.ReadFile(path)
-		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && perr == nil && pid > 0 {
-			return pid
+		if err == nil {
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no pid in %s", path)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	})
+	return pid
 }
 
 func TestProcessStderrTail(t *testing.T) {
