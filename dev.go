@@ -13,12 +13,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/server"
 	"github.com/livestreams/livestreams/edgenode/edge"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -52,9 +51,10 @@ type devCluster struct {
 	Control *server.Server
 	Edge    *edge.Node
 	// APIURL is the control plane's base URL; Token an owner API key with
-	// cluster-admin rights; Stream the demo stream.
+	// cluster-admin rights; API a client acting with it.
 	APIURL string
 	Token  string
+	API    *client.Client
 	Creds  devCredentials
 	// Store is the object store both sides use.
 	Store objstore.Store
@@ -121,17 +121,22 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	c := &devCluster{Control: srv, APIURL: srv.URL(), Store: store, dataDir: cfg.DataDir, cancel: cancel, errc: make(chan error, 2), done: make(chan struct{})}
 	go func() { c.errc <- srv.Run(runCtx) }()
 
-	api := &client{base: c.APIURL}
-	if err := api.waitReady(ctx, 30*time.Second); err != nil {
+	anon, err := newAPI(c.APIURL, "")
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := waitReady(ctx, anon, 30*time.Second); err != nil {
 		c.Close()
 		return nil, err
 	}
 	credPath := filepath.Join(cfg.DataDir, "dev-credentials.json")
-	if c.Creds, err = setup(ctx, api, srv, credPath); err != nil {
+	if c.Creds, err = setup(ctx, anon, srv, credPath); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("dev setup: %w", err)
 	}
 	c.Token = c.Creds.APIKey
+	c.API = anon.As(c.Token, "")
 
 	runner, err := newRunner(cfg, store)
 	if err != nil {
@@ -147,8 +152,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 		return nil, err
 	}
 	go func() { c.errc <- c.Edge.Run(runCtx) }()
-	api.token = c.Token
-	if err := api.waitEdge(ctx, c.Creds.StreamID, 30*time.Second); err != nil {
+	if err := waitEdge(ctx, c.API, c.Creds.StreamID, 30*time.Second); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -187,13 +191,12 @@ func (c *devCluster) RTMPURL(streamKey string) string { return c.Edge.RTMPURL() 
 
 // StreamKey fetches the demo stream's key through the API.
 func (c *devCluster) StreamKey(ctx context.Context, streamID string) (string, error) {
-	api := &client{base: c.APIURL, token: c.Token}
-	return api.streamKey(ctx, streamID)
+	return c.API.Streams().Key(ctx, streamID)
 }
 
 // PlaybackURL is the control plane's playback URL of a playback id.
 func (c *devCluster) PlaybackURL(playbackID string) string {
-	return c.APIURL + "/v1/play/" + playbackID + ".m3u8"
+	return c.API.PlayURL(playbackID, client.PlayPlaylist, "")
 }
 
 func loadCreds(path string) (devCredentials, bool) {
@@ -208,14 +211,4 @@ func loadCreds(path string) (devCredentials, bool) {
 func saveCreds(path string, c devCredentials) error {
 	raw, _ := json.MarshalIndent(c, "", "  ")
 	return os.WriteFile(path, raw, 0o600)
-}
-
-// freeAddr returns 127.0.0.1:PORT with a port that was free a moment ago.
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer ln.Close()
-	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }

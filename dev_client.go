@@ -1,110 +1,53 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
 
-// client is a minimal /v1 API client for dev setup and tests.
-type client struct {
-	base  string
-	token string
-	http  http.Client
+// newAPI is a /v1 client of the dev control plane at base acting with
+// token.
+func newAPI(base, token string) (*client.Client, error) {
+	return client.New(client.Config{Addrs: []string{base}, Token: token, Timeout: 30 * time.Second, UserAgent: "livestreams-dev"})
 }
 
-// do sends a JSON request and decodes a JSON answer into out.
-func (c *client) do(ctx context.Context, method, path string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(raw)))
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: decode: %w", method, path, err)
-		}
-	}
-	return resp.StatusCode, nil
-}
-
-func (c *client) waitReady(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/readyz", nil)
-		resp, err := c.http.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("control plane not ready after %v", timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+// waitReady polls /readyz until the control plane knows a leader and has
+// applied the cluster meta.
+func waitReady(ctx context.Context, api *client.Client, timeout time.Duration) error {
+	return poll(ctx, timeout, "control plane not ready", func(ctx context.Context) error { return api.Ready(ctx) })
 }
 
 // waitEdge polls until the stream view shows an ingest URL: the edge has
 // connected and holds a lease.
-func (c *client) waitEdge(ctx context.Context, streamID string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var s map[string]any
-		if _, err := c.do(ctx, http.MethodGet, "/v1/streams/"+streamID, nil, &s); err == nil && s["ingest_url"] != nil && s["ingest_url"] != "" {
-			return nil
+func waitEdge(ctx context.Context, api *client.Client, streamID string, timeout time.Duration) error {
+	return poll(ctx, timeout, "edge did not connect", func(ctx context.Context) error {
+		s, err := api.Streams().Get(ctx, streamID)
+		if err == nil && s.IngestURL == "" {
+			err = fmt.Errorf("stream %s has no ingest URL yet", streamID)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("edge did not connect within %v", timeout)
+		return err
+	})
+}
+
+// poll calls cond every 100 ms until it returns nil, ctx ends or timeout
+// passes; the error then says what and cond's last error.
+func poll(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := cond(ctx)
+		if err == nil {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+			return fmt.Errorf("%s within %v: %w", what, timeout, err)
+		case <-tick.C:
 		}
 	}
-}
-
-func (c *client) streamKey(ctx context.Context, id string) (string, error) {
-	var out map[string]any
-	if _, err := c.do(ctx, http.MethodGet, "/v1/streams/"+id+"/key", nil, &out); err != nil {
-		return "", err
-	}
-	k, _ := out["stream_key"].(string)
-	if k == "" {
-		return "", fmt.Errorf("no stream_key in %v", out)
-	}
-	return k, nil
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/livestreams/livestreams/shared/config"
 )
@@ -45,11 +44,8 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "Error: reading the demo stream key:", err)
 		return 1
 	}
-	var stream struct {
-		PlaybackID string `json:"playback_id"`
-	}
-	api := &client{base: c.APIURL, token: c.Token}
-	if _, err := api.do(ctx, http.MethodGet, "/v1/streams/"+c.Creds.StreamID, nil, &stream); err != nil {
+	stream, err := c.API.Streams().Get(ctx, c.Creds.StreamID)
+	if err != nil {
 		fmt.Fprintln(stderr, "Error: reading the demo stream:", err)
 		return 1
 	}

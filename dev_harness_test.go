@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
 
 // startDev starts a dev cluster on free loopback ports for one test.
@@ -64,17 +66,16 @@ type testStream struct {
 }
 
 // newStream creates a stream through the API and reads back its key.
-func newStream(t *testing.T, c *devCluster, body map[string]any) testStream {
+func newStream(t *testing.T, c *devCluster, body client.StreamCreate) testStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	api := &client{base: c.APIURL, token: c.Token}
-	var s map[string]any
-	if _, err := api.do(ctx, http.MethodPost, "/v1/streams", body, &s); err != nil {
+	s, err := c.API.Streams().Create(ctx, body)
+	if err != nil {
 		t.Fatal(err)
 	}
-	ts := testStream{ID: firstString(s, "id"), PlaybackID: firstString(s, "playback_id")}
-	key, err := api.streamKey(ctx, ts.ID)
+	ts := testStream{ID: s.ID, PlaybackID: s.PlaybackID}
+	key, err := c.API.Streams().Key(ctx, ts.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

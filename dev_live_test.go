@@ -9,16 +9,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
 
-func (c *devCluster) api() *client { return &client{base: c.APIURL, token: c.Token} }
-
-func streamStatus(t *testing.T, c *devCluster, id string) map[string]any {
+func streamStatus(t *testing.T, c *devCluster, id string) client.Stream {
 	t.Helper()
-	var s map[string]any
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := c.api().do(ctx, http.MethodGet, "/v1/streams/"+id, nil, &s); err != nil {
+	s, err := c.API.Streams().Get(ctx, id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -46,7 +46,7 @@ func masterWhenLive(t *testing.T, c *devCluster, pid, query string, want int) (s
 // playlists and a recording that plays in full.
 func TestLivePath(t *testing.T) {
 	c := startDev(t)
-	s := newStream(t, c, map[string]any{"name": "e2e"})
+	s := newStream(t, c, client.StreamCreate{Name: "e2e"})
 	pub := publish(t, c.RTMPURL(s.Key), "1280x720", 20, true)
 
 	master, vs := masterWhenLive(t, c, s.PlaybackID, "", 3)
@@ -62,8 +62,8 @@ func TestLivePath(t *testing.T) {
 			t.Errorf("master playlist lacks %s: %+v", want, vs)
 		}
 	}
-	if st := streamStatus(t, c, s.ID); st["status"] != "active" {
-		t.Errorf("stream status while live = %v, want active", st["status"])
+	if st := streamStatus(t, c, s.ID); st.Status != "active" {
+		t.Errorf("stream status while live = %v, want active", st.Status)
 	}
 	for _, v := range vs {
 		vu := resolve(master, v.URI)
@@ -93,7 +93,7 @@ func TestLivePath(t *testing.T) {
 			return ended
 		})
 	}
-	waitFor(t, 10*time.Second, "stream idle", func() bool { return streamStatus(t, c, s.ID)["status"] == "idle" })
+	waitFor(t, 10*time.Second, "stream idle", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
 
 	rec := waitRecording(t, c, s.ID)
 	out, err := probe(t, rec)
@@ -128,21 +128,14 @@ func duration(probeOut string) float64 {
 	return f
 }
 
-type recordingAsset struct {
-	ID          string  `json:"id"`
-	OrgID       string  `json:"org_id"`
-	Status      string  `json:"status"`
-	Duration    float64 `json:"duration"`
-	PlaybackURL string  `json:"playback_url"`
-}
+type recordingAsset = client.Asset
 
 // recordingOf returns the recording asset of a stream once cond holds.
 func recordingOf(t *testing.T, c *devCluster, streamID string, limit time.Duration, cond func(recordingAsset) bool) recordingAsset {
 	t.Helper()
 	var a recordingAsset
 	waitFor(t, limit, "the recording asset of "+streamID, func() bool {
-		var page struct{ Items []recordingAsset }
-		c.api().do(context.Background(), "GET", "/v1/assets?type=recording&stream_id="+streamID, nil, &page)
+		page, _ := c.API.Assets().List(context.Background(), client.AssetFilter{Type: "recording", StreamID: streamID})
 		if len(page.Items) == 0 {
 			return false
 		}
@@ -169,7 +162,7 @@ func waitRecording(t *testing.T, c *devCluster, streamID string) string {
 // only the 360p rung (never upscaled).
 func TestLadderFollowsSource(t *testing.T) {
 	c := startDev(t)
-	s := newStream(t, c, map[string]any{"name": "small-silent"})
+	s := newStream(t, c, client.StreamCreate{Name: "small-silent"})
 	pub := publish(t, c.RTMPURL(s.Key), "640x360", 8, false)
 	master, vs := masterWhenLive(t, c, s.PlaybackID, "", 1)
 	if len(vs) != 1 || vs[0].Resolution != "640x360" {
@@ -216,7 +209,7 @@ func TestWrongKeyRefused(t *testing.T) {
 // recording playable up to its last fragment, and the session ends.
 func TestTranscoderKilled(t *testing.T) {
 	c := startDev(t)
-	s := newStream(t, c, map[string]any{"name": "crash"})
+	s := newStream(t, c, client.StreamCreate{Name: "crash"})
 	publish(t, c.RTMPURL(s.Key), "640x360", 30, true)
 	masterWhenLive(t, c, s.PlaybackID, "", 1)
 	time.Sleep(3 * time.Second) // let a few fragments reach the recording
@@ -232,14 +225,14 @@ func TestTranscoderKilled(t *testing.T) {
 	if err != nil || duration(out) < 2 {
 		t.Fatalf("recording after kill -9: %v: %s", err, out)
 	}
-	waitFor(t, 10*time.Second, "stream idle", func() bool { return streamStatus(t, c, s.ID)["status"] == "idle" })
+	waitFor(t, 10*time.Second, "stream idle", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
 }
 
 // TestStalledPublisherEnds: a publisher that stops sending without closing
 // the connection loses its session within about ten seconds.
 func TestStalledPublisherEnds(t *testing.T) {
 	c := startDev(t)
-	s := newStream(t, c, map[string]any{"name": "stall"})
+	s := newStream(t, c, client.StreamCreate{Name: "stall"})
 	pub := publish(t, c.RTMPURL(s.Key), "320x240", 60, false)
 	masterWhenLive(t, c, s.PlaybackID, "", 1)
 	if err := pub.Process.Signal(syscall.SIGSTOP); err != nil { // frozen, socket open
@@ -247,7 +240,7 @@ func TestStalledPublisherEnds(t *testing.T) {
 	}
 	defer pub.Process.Signal(syscall.SIGCONT)
 	stalled := time.Now()
-	waitFor(t, 15*time.Second, "stalled session to end", func() bool { return streamStatus(t, c, s.ID)["status"] == "idle" })
+	waitFor(t, 15*time.Second, "stalled session to end", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
 	took := time.Since(stalled)
 	t.Logf("FIGURE stall: session ended %v after the publisher froze", took.Round(100*time.Millisecond))
 	if took > 12*time.Second {

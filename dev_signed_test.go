@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/shared/token"
 )
 
@@ -36,28 +37,23 @@ func TestSignedPlayback(t *testing.T) {
 	c := startDev(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var key struct {
-		ID         string `json:"id"`
-		PublicPEM  string `json:"public_pem"`
-		PrivatePEM string `json:"private_pem"`
-	}
-	if _, err := c.api().do(ctx, http.MethodPost, "/v1/signing-keys", map[string]any{}, &key); err != nil {
+	key, err := c.API.SigningKeys().Create(ctx, client.SigningKeyCreate{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if key.ID == "" || key.PrivatePEM == "" {
 		t.Fatalf("signing key answer lacks id or private key: %+v", key)
 	}
 	mint := func(pid string) string {
-		var tk struct {
-			Token string `json:"token"`
-		}
-		if _, err := c.api().do(ctx, http.MethodPost, "/v1/signing-keys/"+key.ID+"/tokens", map[string]any{"playback_id": pid, "ttl_seconds": 600}, &tk); err != nil {
+		ttl := int64(600)
+		tk, err := c.API.SigningKeys().Mint(ctx, key.ID, client.TokenMint{PlaybackID: pid, TTLSeconds: &ttl})
+		if err != nil {
 			t.Fatal(err)
 		}
 		return tk.Token
 	}
-	s := newStream(t, c, map[string]any{"name": "signed", "playback_policy": "signed"})
-	other := newStream(t, c, map[string]any{"name": "other", "playback_policy": "signed"})
+	s := newStream(t, c, client.StreamCreate{Name: "signed", PlaybackPolicy: "signed"})
+	other := newStream(t, c, client.StreamCreate{Name: "other", PlaybackPolicy: "signed"})
 	valid := mint(s.PlaybackID)
 	otherTok := mint(other.PlaybackID)
 	priv, err := token.ParsePrivatePEM(key.PrivatePEM)
