@@ -184,3 +184,5 @@ func TestPocketsphinxHearsSpeechInARecording(t *testing.T) {
 		}
 	}
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

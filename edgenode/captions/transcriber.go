@@ -140,8 +140,10 @@ type span struct {
 }
 
 // planChunks cuts [0, total) into chunks of at most maxLen: each cut is in
-// the middle of the latest silence that leaves a chunk of at least minLen,
-// or at maxLen when there is no such silence. Consecutive chunks share
+// the middle of the longest silence (the latest of equals) that leaves a
+// chunk of at least minLen, or at maxLen when there is no such silence: the
+// longest is between sentences more surely than a short pause inside a
+// phrase. Consecutive chunks share
 // overlap around the cut.
 func planChunks(total time.Duration, silences []Silence, maxLen, minLen, overlap time.Duration) []span {
 	if total <= 0 {
@@ -157,11 +159,11 @@ func planChunks(total time.Duration, silences []Silence, maxLen, minLen, overlap
 		}
 		// The cut c keeps the chunk [start, c+half) within maxLen.
 		limit := start + maxLen - half
-		cut := limit
+		cut, longest := limit, time.Duration(0)
 		for _, s := range silences {
 			mid := s.Start + (s.End-s.Start)/2
-			if mid > own+minLen && mid <= limit {
-				cut = mid
+			if mid > own+minLen && mid <= limit && s.End-s.Start >= longest {
+				cut, longest = mid, s.End-s.Start
 			}
 		}
 		spans = append(spans, span{Start: start, End: min(cut+half, total), OwnStart: own, OwnEnd: cut})
