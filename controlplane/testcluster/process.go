@@ -1,9 +1,9 @@
 package testcluster
 
 import (
-	"bytes"
 	"os/exec"
-	"sync"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // startProcess runs the member as a subprocess of the built binary.
@@ -17,7 +17,7 @@ func (m *Member) startProcess() {
 	}
 	cmd := exec.Command(m.c.opts.Binary, args...)
 	if m.out == nil {
-		m.out = &lockedBuffer{}
+		m.out = &testutil.SyncBuffer{}
 	}
 	cmd.Stdout, cmd.Stderr = m.out, m.out
 	if err := cmd.Start(); err != nil {
@@ -32,21 +32,4 @@ func (m *Member) Output() string {
 		return ""
 	}
 	return m.out.String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

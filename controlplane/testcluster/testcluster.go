@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/server"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 // Options configures a cluster.
@@ -56,31 +56,8 @@ type Member struct {
 	cancel context.CancelFunc
 	done   chan error
 	proc   *os.Process // subprocess
-	out    *lockedBuffer
+	out    *testutil.SyncBuffer
 	up     bool
-}
-
-// FreePort returns a port on 127.0.0.1, free for both TCP and UDP a moment
-// ago. It picks below Linux's ephemeral range (32768+) so that outgoing
-// connections cannot take it before a restarted node binds it again.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		port := 10000 + mrand.IntN(22000)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return port
-	}
-	t.Fatal("no free port found in 200 tries")
-	return 0
 }
 
 // Start launches opts.Nodes nodes: the first bootstraps, the rest join it.
@@ -94,7 +71,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	base := t.TempDir()
 	for i := 0; i < opts.Nodes; i++ {
 		m := &Member{c: c, Index: i, ID: fmt.Sprintf("cp%d", i+1), DataDir: filepath.Join(base, fmt.Sprintf("cp%d", i+1)),
-			HTTPAddr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), RaftAddr: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
+			HTTPAddr: testutil.FreeAddr(t), RaftAddr: testutil.FreeAddr(t)}
 		c.Members = append(c.Members, m)
 	}
 	t.Cleanup(c.Stop)
@@ -110,7 +87,7 @@ func (c *Cluster) AddMember() *Member {
 	c.t.Helper()
 	i := len(c.Members)
 	m := &Member{c: c, Index: i, ID: fmt.Sprintf("cp%d", i+1), DataDir: filepath.Join(c.t.TempDir(), fmt.Sprintf("cp%d", i+1)),
-		HTTPAddr: fmt.Sprintf("127.0.0.1:%d", FreePort(c.t)), RaftAddr: fmt.Sprintf("127.0.0.1:%d", FreePort(c.t))}
+		HTTPAddr: testutil.FreeAddr(c.t), RaftAddr: testutil.FreeAddr(c.t)}
 	c.Members = append(c.Members, m)
 	m.Start()
 	return m
@@ -125,6 +102,31 @@ func (c *Cluster) Stop() {
 
 // URL returns the member's API base URL.
 func (m *Member) URL() string { return "http://" + m.HTTPAddr }
+
+// Client returns a /v1 client of every member acting with token: a
+// request goes to the next member when one is down, as the CLI's do.
+func (c *Cluster) Client(token string) *client.Client {
+	c.t.Helper()
+	addrs := make([]string, 0, len(c.Members))
+	for _, m := range c.Members {
+		addrs = append(addrs, m.URL())
+	}
+	cl, err := client.New(client.Config{Addrs: addrs, Token: token, Timeout: 10 * time.Second, UserAgent: "livestreams-testcluster"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cl
+}
+
+// Client returns a /v1 client of this member alone acting with token.
+func (m *Member) Client(token string) *client.Client {
+	m.c.t.Helper()
+	cl, err := client.New(client.Config{Addrs: []string{m.URL()}, Token: token, Timeout: 10 * time.Second, UserAgent: "livestreams-testcluster"})
+	if err != nil {
+		m.c.t.Fatal(err)
+	}
+	return cl
+}
 
 // Server returns the in-process server (nil for subprocesses or when down).
 func (m *Member) Server() *server.Server {
@@ -156,7 +158,7 @@ func (m *Member) Start() {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if m.c.opts.Verbose {
-		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", m.ID)
+		logger = slog.New(slog.NewTextHandler(testutil.LogWriter(t, ""), &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", m.ID)
 	}
 	cfg := server.Config{NodeID: m.ID, DataDir: m.DataDir, HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr,
 		ClusterKey: m.c.Key, Logger: logger, SnapshotThreshold: m.c.opts.SnapshotThreshold, AllowSignup: true}
@@ -271,13 +273,6 @@ func Eventually(timeout, interval time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(interval)
 	}
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}
