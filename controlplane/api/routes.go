@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/livestreams/livestreams/controlplane/fleet"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -202,7 +202,7 @@ func routeTable() []route {
 			summary: "Lift an edge's drain order", status: 204},
 		{method: "GET", path: "/v1/route", access: clusterCaller, serve: (*Handler).explainRoute,
 			summary: "How a viewer at ?ip= is routed for ?playback_id=, with every candidate's score",
-			status:  200, answer: fleet.Route{}, query: []string{"playback_id", "ip"}},
+			status:  200, answer: client.Route{}, query: []string{"playback_id", "ip"}},
 	}
 }
 
