@@ -74,7 +74,8 @@ func (s *fileSink) state() (src *Source, n int, closed bool, err error) {
 // testKey and recording every sink it opens.
 type testServer struct {
 	*Server
-	url string
+	url  string
+	stop func() // ends Run and waits for it
 
 	mu    sync.Mutex
 	sinks []*fileSink
@@ -120,12 +121,12 @@ func newTestServer(t *testing.T, tweak func(*Config)) *testServer {
 			t.Errorf("run: %v", err)
 		}
 	}()
+	ts.stop = func() { cancel(); <-ran }
 	hs := httptest.NewServer(srv)
 	ts.url = hs.URL + DefaultBasePath + "/live"
 	t.Cleanup(func() {
 		hs.Close()
-		cancel()
-		<-ran
+		ts.stop()
 	})
 	testutil.Eventually(t, 5*time.Second, "server running", func() bool {
 		srv.mu.Lock()
