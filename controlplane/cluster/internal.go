@@ -75,19 +75,36 @@ func writeInternal(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
+// writeNotLeader answers a request only the leader takes; the sender
+// finds the leader and retries there.
+func writeNotLeader(w http.ResponseWriter) {
+	writeInternal(w, http.StatusMisdirectedRequest, internalError{Code: "not_leader", Message: "not the leader"})
+}
+
+// leaderBody reads the body of a request only the leader takes, answering
+// it (and returning false) when the body cannot be read or this node does
+// not lead.
+func (n *Node) leaderBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		writeInternal(w, http.StatusBadRequest, internalError{Code: "invalid", Message: err.Error()})
-		return
+		return nil, false
 	}
 	if !n.IsLeader() {
-		writeInternal(w, http.StatusMisdirectedRequest, internalError{Code: "not_leader", Message: "not the leader"})
+		writeNotLeader(w)
+		return nil, false
+	}
+	return data, true
+}
+
+func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
+	data, ok := n.leaderBody(w, r)
+	if !ok {
 		return
 	}
 	res, err := n.applyLocal(r.Context(), data)
 	if errors.Is(err, errRetry) {
-		writeInternal(w, http.StatusMisdirectedRequest, internalError{Code: "not_leader", Message: "not the leader"})
+		writeNotLeader(w)
 		return
 	}
 	if err != nil {
@@ -99,12 +116,12 @@ func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
 
 func (n *Node) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 	if !n.IsLeader() {
-		writeInternal(w, http.StatusMisdirectedRequest, internalError{Code: "not_leader", Message: "not the leader"})
+		writeNotLeader(w)
 		return
 	}
 	idx, err := n.readIndex(r.Context())
 	if err != nil {
-		writeInternal(w, http.StatusMisdirectedRequest, internalError{Code: "not_leader", Message: "not the leader"})
+		writeNotLeader(w)
 		return
 	}
 	writeInternal(w, http.StatusOK, map[string]uint64{"index": idx})

@@ -52,13 +52,8 @@ func (n *Node) RestoreSnapshot(ctx context.Context, data []byte) error {
 }
 
 func (n *Node) handleRestore(w http.ResponseWriter, r *http.Request) {
-	data, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeInternal(w, http.StatusBadRequest, internalError{Code: "invalid", Message: err.Error()})
-		return
-	}
-	if !n.IsLeader() {
-		writeInternal(w, http.StatusMisdirectedRequest, internalError{Code: "not_leader", Message: "not the leader"})
+	data, ok := n.leaderBody(w, r)
+	if !ok {
 		return
 	}
 	if err := n.RestoreSnapshot(r.Context(), data); err != nil {
