@@ -28,6 +28,16 @@ const (
 // was wrong) its slot under the caps is released.
 const pendingTimeout = 10 * time.Second
 
+// refusalTTL is how long a refusal from Authorize is remembered for the
+// same caller and streamid. A caller resends its handshake every 250 ms
+// while the listen callback runs; without it, each resend of a refused
+// caller would run Authorize again, holding up every other handshake on
+// the port each time. It outlasts callers' connect timeouts (3 s).
+const refusalTTL = 5 * time.Second
+
+// maxRefusals bounds the refusals remembered.
+const maxRefusals = 4096
+
 // pollInterval bounds each blocking receive so a read notices the server
 // shutting down.
 const pollInterval = 250 * time.Millisecond
@@ -105,6 +115,7 @@ type Server struct {
 	total     int                // pending + accepted
 	perIP     map[netip.Addr]int // pending + accepted
 	pending   map[socket]pendingConn
+	refusals  map[refusalKey]refusal
 	lastWarn  time.Time      // of the last "caps reached" log line
 	callbacks sync.WaitGroup // listen callbacks in flight
 	conns     sync.WaitGroup // Handle goroutines
@@ -115,6 +126,17 @@ type Server struct {
 type pendingConn struct {
 	req    Request
 	ip     netip.Addr
+	expiry time.Time
+}
+
+// refusalKey is one caller's handshake: its address and streamid.
+type refusalKey struct {
+	remote   netip.AddrPort
+	streamID string
+}
+
+type refusal struct {
+	reason RejectReason
 	expiry time.Time
 }
 
@@ -142,7 +164,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
 	return &Server{cfg: cfg, log: cfg.Logger, done: make(chan struct{}),
-		perIP: map[netip.Addr]int{}, pending: map[socket]pendingConn{}}, nil
+		perIP: map[netip.Addr]int{}, pending: map[socket]pendingConn{}, refusals: map[refusalKey]refusal{}}, nil
 }
 
 // Addr returns the address the server listens on, or nil before it does.
@@ -355,6 +377,10 @@ func (s *Server) admit(ns socket, remote netip.AddrPort, streamID string) (Rejec
 	case id.Type != "" && id.Type != "stream":
 		return refuse(RejectNotSupMedia, fmt.Errorf("type %q: only live streams (t=stream)", truncate(id.Type, 16)))
 	}
+	rk := refusalKey{remote: remote, streamID: streamID}
+	if r, ok := s.refused(rk); ok {
+		return r, false
+	}
 	ip := remote.Addr()
 	if r, ok := s.reserve(ip); !ok {
 		return r, false
@@ -371,6 +397,7 @@ func (s *Server) admit(ns socket, remote netip.AddrPort, streamID string) (Rejec
 	settings, err := s.cfg.Authorize(actx, req)
 	cancel()
 	if err != nil {
+		s.remember(rk, reasonOf(err))
 		return refuse(reasonOf(err), err)
 	}
 	if err := applySettings(ns, settings); err != nil {
@@ -382,6 +409,33 @@ func (s *Server) admit(ns socket, remote netip.AddrPort, streamID string) (Rejec
 	s.mu.Unlock()
 	admitted = true
 	return 0, true
+}
+
+// refused returns the remembered refusal of a resent handshake.
+func (s *Server) refused(k refusalKey) (RejectReason, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.refusals[k]
+	if !ok || time.Now().After(r.expiry) {
+		return 0, false
+	}
+	return r.reason, true
+}
+
+func (s *Server) remember(k refusalKey, reason RejectReason) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if len(s.refusals) >= maxRefusals {
+		for k, r := range s.refusals {
+			if now.After(r.expiry) {
+				delete(s.refusals, k)
+			}
+		}
+	}
+	if len(s.refusals) < maxRefusals {
+		s.refusals[k] = refusal{reason: reason, expiry: now.Add(refusalTTL)}
+	}
 }
 
 func applySettings(ns socket, st Settings) error {

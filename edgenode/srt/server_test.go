@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -72,7 +73,9 @@ func startServer(t *testing.T, cfg Config) (*Server, int) {
 	t.Helper()
 	port := testutil.FreePort(t)
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", port)
-	cfg.Logger = testutil.Logger(t)
+	if cfg.Logger == nil {
+		cfg.Logger = testutil.Logger(t)
+	}
 	s, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -221,10 +224,18 @@ func TestRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{dir: t.TempDir()}
 			var seen atomic.Int32
-			_, port := startServer(t, Config{Authorize: allowKey(Settings{}, &seen), Handle: rec.handle})
+			var logs testutil.SyncBuffer
+			_, port := startServer(t, Config{Authorize: allowKey(Settings{}, &seen), Handle: rec.handle,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			cmd, stderr := publish(t, srtURL(port, tc.streamID), 0)
 			if err := exitWithin(t, cmd, 20*time.Second); err == nil {
 				t.Fatal("publisher succeeded, want it refused")
+			}
+			if want := fmt.Sprintf("code=%d", tc.reason); !strings.Contains(logs.String(), want) {
+				t.Errorf("no refusal with %s in the log:\n%s", want, logs.String())
+			}
+			if strings.Contains(logs.String(), testKey) || strings.Contains(logs.String(), "sk_wrong_key") {
+				t.Errorf("the stream key reached the log:\n%s", logs.String())
 			}
 			if n := rec.calls.Load(); n != 0 {
 				t.Errorf("Handle called %d times", n)
@@ -368,3 +379,49 @@ func TestReasonOf(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// Authorize may take a while (a round trip to the control plane): the
+// caller waits in its handshake. Past AuthorizeTimeout it is refused as
+// unavailable.
+func TestSlowAuthorize(t *testing.T) {
+	rec := &recorder{dir: t.TempDir()}
+	var seen atomic.Int32
+	var logs testutil.SyncBuffer
+	delay := map[string]time.Duration{testKey: 700 * time.Millisecond, "sk_too_slow": 5 * time.Second}
+	_, port := startServer(t, Config{Handle: rec.handle, AuthorizeTimeout: 1500 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Authorize: func(ctx context.Context, req Request) (Settings, error) {
+			seen.Add(1)
+			select {
+			case <-time.After(delay[req.StreamKey]):
+				return Settings{}, nil
+			case <-ctx.Done():
+				return Settings{}, ctx.Err()
+			}
+		}})
+
+	cmd, stderr := publish(t, srtURL(port, "#!::r=live/sk_too_slow,m=publish"), 0)
+	if err := exitWithin(t, cmd, 20*time.Second); err == nil {
+		t.Fatal("publisher whose authorization timed out succeeded")
+	}
+	if !strings.Contains(logs.String(), fmt.Sprintf("code=%d", RejectUnavailable)) {
+		t.Errorf("no refusal as unavailable in the log:\n%s", logs.String())
+	}
+	// The caller resent its handshake while Authorize ran; the resends
+	// get the same refusal without asking again.
+	if n := seen.Load(); n != 1 {
+		t.Errorf("Authorize called %d times for one refused caller, want 1", n)
+	}
+	t.Logf("timed out: %s", testutil.LastLines(stderr.String(), 1))
+
+	seen.Store(0)
+	cmd, stderr = publish(t, srtURL(port, "#!::r=live/"+testKey+",m=publish"), 2)
+	if err := exitWithin(t, cmd, 30*time.Second); err != nil {
+		t.Fatalf("publisher: %v\n%s\nserver log:\n%s", err, stderr.String(), logs.String())
+	}
+	testutil.Eventually(t, 10*time.Second, "connection ended", func() bool { return len(rec.ended()) == 1 })
+	t.Logf("Authorize called %d times for one slow handshake; %d bytes received", seen.Load(), rec.bytes.Load())
+	if rec.bytes.Load() == 0 {
+		t.Error("no media received")
+	}
+}
