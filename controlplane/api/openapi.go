@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/api/auth"
 )
 
 // openAPI serves the document built at start.
@@ -122,7 +124,7 @@ func buildOpenAPI() obj {
 		"components": obj{
 			"schemas": schemas,
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer",
-				"description": "a session token from /v1/auth/login, or an API key lsk_…"}},
+				"description": "a session token from /v1/auth/login, or an API key " + auth.APIKeyPrefix + "…"}},
 		},
 		"security": []obj{{"bearer": []string{}}},
 	}
