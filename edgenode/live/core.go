@@ -30,7 +30,7 @@ const (
 // Errors a publish can be refused with.
 var (
 	ErrAlreadyLive = errors.New("the stream key is already live on this edge")
-	ErrNotRunning  = errors.New("the live core is not running (edge starting or shutting down)")
+	ErrNotRunning  = errors.New("the live core is not running (edge shutting down)")
 )
 
 // PublishRequest is what an ingest adapter knows of a publisher before any
@@ -83,6 +83,8 @@ type Core struct {
 	cfg Config
 	log *slog.Logger
 
+	running chan struct{} // closed when Run starts
+
 	mu       sync.Mutex
 	ctx      context.Context // Run's; nil before Run
 	stopping bool
@@ -92,7 +94,7 @@ type Core struct {
 }
 
 // NewCore validates cfg and returns a Core; it accepts publishes once Run
-// runs.
+// runs (a publish that comes earlier waits for it, within its context).
 func NewCore(cfg Config) (*Core, error) {
 	if cfg.Control == nil {
 		return nil, errors.New("live: Config.Control is required")
@@ -112,7 +114,7 @@ func NewCore(cfg Config) (*Core, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
-	return &Core{cfg: cfg, log: cfg.Logger, keys: map[string]bool{}, sessions: map[string]*Session{}}, nil
+	return &Core{cfg: cfg, log: cfg.Logger, running: make(chan struct{}), keys: map[string]bool{}, sessions: map[string]*Session{}}, nil
 }
 
 // Run accepts publishes until ctx ends; then it cancels every session and
@@ -126,6 +128,7 @@ func (c *Core) Run(ctx context.Context) error {
 	}
 	c.ctx = ctx
 	c.mu.Unlock()
+	close(c.running)
 
 	<-ctx.Done()
 	c.mu.Lock()
@@ -146,6 +149,11 @@ var ErrShuttingDown = errors.New("edge shutting down")
 // session. ctx bounds the question only; the session belongs to the Core.
 // The adapter then writes media to the session and closes it.
 func (c *Core) Publish(ctx context.Context, req PublishRequest) (*Session, error) {
+	select {
+	case <-c.running:
+	case <-ctx.Done():
+		return nil, ErrNotRunning
+	}
 	c.mu.Lock()
 	if c.ctx == nil || c.stopping {
 		c.mu.Unlock()

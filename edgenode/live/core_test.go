@@ -7,99 +7,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/live"
+	"github.com/livestreams/livestreams/edgenode/live/livetest"
 	"github.com/livestreams/livestreams/edgenode/transcode"
 	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/testutil"
 )
 
-// control is a Control that grants every key but "denied", and records
-// the reports.
-type control struct {
-	dir    string
-	record bool
-
-	mu      sync.Mutex
-	n       int
-	started []live.Source
-	ended   []live.End
-}
-
-func (c *control) Authorize(ctx context.Context, req live.PublishRequest) (live.Grant, error) {
-	if req.StreamKey == "denied" {
-		return live.Grant{}, errors.New("unknown stream key")
-	}
-	c.mu.Lock()
-	c.n++
-	id := "sess" + string(rune('a'+c.n))
-	c.mu.Unlock()
-	g := live.Grant{SessionID: id, HLSDir: filepath.Join(c.dir, id, "hls"), Latency: transcode.Standard}
-	if c.record {
-		g.RecordPath = filepath.Join(c.dir, id+".mp4")
-	}
-	return g, nil
-}
-
-func (c *control) Started(ctx context.Context, g live.Grant, src live.Source) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.started = append(c.started, src)
-}
-
-func (c *control) Ended(ctx context.Context, g live.Grant, end live.End) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ended = append(c.ended, end)
-}
-
-func (c *control) ends() []live.End {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]live.End(nil), c.ended...)
-}
-
-// startCore runs a core until the test ends.
-func startCore(t *testing.T, cfg live.Config) *live.Core {
-	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = testutil.Logger(t)
-	}
-	core, err := live.NewCore(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); core.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	testutil.Until(t, 5*time.Second, "the core to run", func() error {
-		s, err := core.Publish(context.Background(), live.PublishRequest{StreamKey: "denied"})
-		if errors.Is(err, live.ErrNotRunning) {
-			return err
-		}
-		if s != nil {
-			t.Fatal("a denied key was granted")
-		}
-		return nil
-	})
-	return core
-}
-
-// mpegTS remuxes a synthetic source into MPEG-TS, as an SRT encoder sends it.
+// mpegTS is a synthetic source as an SRT encoder sends it.
 func mpegTS(t *testing.T, spec mediatest.Spec) []byte {
 	t.Helper()
-	src := mediatest.File(t, spec)
-	out := filepath.Join(t.TempDir(), "source.ts")
-	if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", src, "-c", "copy",
-		"-f", "mpegts", out).CombinedOutput(); err != nil {
-		t.Fatalf("remux to mpegts: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
+	b, err := os.ReadFile(mediatest.Remuxed(t, spec, "mpegts"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +34,8 @@ func mpegTS(t *testing.T, spec mediatest.Spec) []byte {
 func TestCoreMPEGTS(t *testing.T) {
 	spec := mediatest.Spec{Width: 640, Height: 360, Seconds: 6, Audio: true}
 	ts := mpegTS(t, spec)
-	ctl := &control{dir: t.TempDir(), record: true}
-	core := startCore(t, live.Config{Control: ctl})
+	ctl := &livetest.Control{Dir: t.TempDir(), Record: true}
+	core := livetest.Start(t, live.Config{Control: ctl})
 
 	sess, err := core.Publish(context.Background(), live.PublishRequest{Protocol: "srt", StreamKey: "k1", RemoteAddr: "127.0.0.1:5000"})
 	if err != nil {
@@ -143,7 +65,7 @@ func TestCoreMPEGTS(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("session did not end")
 	}
-	ends := ctl.ends()
+	ends := ctl.Ends()
 	if len(ends) != 1 {
 		t.Fatalf("%d end reports, want 1", len(ends))
 	}
@@ -151,10 +73,10 @@ func TestCoreMPEGTS(t *testing.T) {
 	if end.Reason != "unpublished" || end.RecordingPath == "" || end.RecordingBytes < transcode.MinRecordingBytes {
 		t.Fatalf("end = %+v, want unpublished with a kept recording", end)
 	}
-	if len(ctl.started) != 1 || ctl.started[0].Format != live.MPEGTS {
-		t.Fatalf("start reports: %+v", ctl.started)
+	if started := ctl.Sources(); len(started) != 1 || started[0].Format != live.MPEGTS {
+		t.Fatalf("start reports: %+v", started)
 	}
-	hls := filepath.Join(ctl.dir, sess.ID(), "hls")
+	hls := ctl.HLSDir(sess.ID())
 	master, err := os.ReadFile(filepath.Join(hls, "master.m3u8"))
 	if err != nil || !strings.Contains(string(master), "360p/index.m3u8") {
 		t.Fatalf("master playlist: %v\n%s", err, master)
@@ -174,7 +96,7 @@ func TestCoreMPEGTS(t *testing.T) {
 	}
 	again.Close(nil)
 	<-again.Done()
-	if got := ctl.ends()[1].Reason; got != "no_media" {
+	if got := ctl.Ends()[1].Reason; got != "no_media" {
 		t.Errorf("a publish closed before media ended as %q, want no_media", got)
 	}
 }
@@ -183,8 +105,8 @@ func TestCoreMPEGTS(t *testing.T) {
 // stalled, and its recording is kept.
 func TestCoreStall(t *testing.T) {
 	ts := mpegTS(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 4})
-	ctl := &control{dir: t.TempDir()}
-	core := startCore(t, live.Config{Control: ctl, StallTimeout: 500 * time.Millisecond})
+	ctl := &livetest.Control{Dir: t.TempDir()}
+	core := livetest.Start(t, live.Config{Control: ctl, StallTimeout: 500 * time.Millisecond})
 	sess, err := core.Publish(context.Background(), live.PublishRequest{Protocol: "srt", StreamKey: "k"})
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +122,7 @@ func TestCoreStall(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("a stalled session did not end")
 	}
-	if end := ctl.ends()[0]; end.Reason != "stalled" {
+	if end := ctl.Ends()[0]; end.Reason != "stalled" {
 		t.Fatalf("end = %+v, want stalled", end)
 	}
 	if _, err := sess.Write([]byte{0x47}); err == nil {
@@ -211,8 +133,8 @@ func TestCoreStall(t *testing.T) {
 // TestCoreProbeBound: what is buffered before the source is described is
 // bounded; past the bound the write fails and the session ends.
 func TestCoreProbeBound(t *testing.T) {
-	ctl := &control{dir: t.TempDir()}
-	core := startCore(t, live.Config{Control: ctl, MaxProbeBytes: 4096})
+	ctl := &livetest.Control{Dir: t.TempDir()}
+	core := livetest.Start(t, live.Config{Control: ctl, MaxProbeBytes: 4096})
 	sess, err := core.Publish(context.Background(), live.PublishRequest{Protocol: "srt", StreamKey: "k"})
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +146,7 @@ func TestCoreProbeBound(t *testing.T) {
 		t.Fatal("a write past the probe bound succeeded")
 	}
 	<-sess.Done()
-	if end := ctl.ends()[0]; end.Reason != "no_media" {
+	if end := ctl.Ends()[0]; end.Reason != "no_media" {
 		t.Fatalf("end = %+v, want no_media", end)
 	}
 }
@@ -233,7 +155,7 @@ func TestCoreProbeBound(t *testing.T) {
 // returns once their ffmpeg is reaped and the end is reported.
 func TestCoreShutdown(t *testing.T) {
 	ts := mpegTS(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 4})
-	ctl := &control{dir: t.TempDir()}
+	ctl := &livetest.Control{Dir: t.TempDir()}
 	core, err := live.NewCore(live.Config{Control: ctl, Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -242,11 +164,10 @@ func TestCoreShutdown(t *testing.T) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { defer close(done); core.Run(ctx) }()
-	var sess *live.Session
-	testutil.Until(t, 5*time.Second, "a publish", func() error {
-		sess, err = core.Publish(context.Background(), live.PublishRequest{Protocol: "srt", StreamKey: "k"})
-		return err
-	})
+	sess, err := core.Publish(context.Background(), live.PublishRequest{Protocol: "srt", StreamKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := sess.Start(live.Source{Format: live.MPEGTS, Width: 320, Height: 180, FrameRate: 30, HasVideo: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +181,7 @@ func TestCoreShutdown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return")
 	}
-	if end := ctl.ends()[0]; end.Reason != "cancelled" {
+	if end := ctl.Ends()[0]; end.Reason != "cancelled" {
 		t.Fatalf("end = %+v, want cancelled", end)
 	}
 	if _, err := core.Publish(context.Background(), live.PublishRequest{StreamKey: "k2"}); !errors.Is(err, live.ErrNotRunning) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/live"
+	"github.com/livestreams/livestreams/edgenode/live/livetest"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/edgenode/transcode"
 	"github.com/livestreams/livestreams/shared/mediatest"
@@ -69,13 +70,14 @@ func (s *arrivalSink) lastBefore(ms float64) (time.Time, bool) {
 }
 
 // grantAll is a Control that lets every publish go live with one grant.
-type grantAll struct{ g live.Grant }
+type grantAll struct {
+	livetest.Control
+	g live.Grant
+}
 
-func (c grantAll) Authorize(context.Context, live.PublishRequest) (live.Grant, error) {
+func (c *grantAll) Authorize(context.Context, live.PublishRequest) (live.Grant, error) {
 	return c.g, nil
 }
-func (grantAll) Started(context.Context, live.Grant, live.Source) {}
-func (grantAll) Ended(context.Context, live.Grant, live.End)      {}
 
 // pipeline is an RTMP ingest feeding the live core, as on an edge, without
 // the control plane (which is only asked once, before the publish).
@@ -87,10 +89,7 @@ type pipeline struct {
 func startPipeline(b *testing.B, g live.Grant) *pipeline {
 	b.Helper()
 	p := &pipeline{started: make(chan *arrivalSink, 1)}
-	core, err := live.NewCore(live.Config{Control: grantAll{g}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	core := livetest.Start(b, live.Config{Control: &grantAll{g: g}})
 	ad := Adapter{Core: core}
 	srv, err := rtmp.NewServer(rtmp.Config{OnPublish: func(ctx context.Context, req rtmp.PublishRequest) (rtmp.Sink, error) {
 		sk, err := ad.OnPublish(ctx, req)
@@ -111,7 +110,6 @@ func startPipeline(b *testing.B, g live.Grant) *pipeline {
 	p.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { core.Run(ctx) })
 	wg.Go(func() { srv.Serve(ctx, ln) })
 	b.Cleanup(func() { cancel(); wg.Wait() })
 	return p

@@ -2,81 +2,28 @@ package rtmpingest
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/live"
+	"github.com/livestreams/livestreams/edgenode/live/livetest"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/testutil"
 )
-
-// reports is a Control granting one key ("k") and recording the reports.
-type reports struct {
-	dir string
-
-	mu      sync.Mutex
-	started []live.Source
-	ended   []live.End
-}
-
-func (r *reports) Authorize(ctx context.Context, req live.PublishRequest) (live.Grant, error) {
-	if req.StreamKey != "k" || req.Protocol != "rtmp" {
-		return live.Grant{}, errors.New("unknown stream key")
-	}
-	return live.Grant{SessionID: "s1", HLSDir: filepath.Join(r.dir, "hls"), RecordPath: filepath.Join(r.dir, "s1.mp4")}, nil
-}
-
-func (r *reports) Started(ctx context.Context, g live.Grant, src live.Source) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.started = append(r.started, src)
-}
-
-func (r *reports) Ended(ctx context.Context, g live.Grant, end live.End) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ended = append(r.ended, end)
-}
-
-func (r *reports) snapshot() ([]live.Source, []live.End) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]live.Source(nil), r.started...), append([]live.End(nil), r.ended...)
-}
-
-// startCore runs a live core until the test ends.
-func startCore(t *testing.T, ctl live.Control) *live.Core {
-	t.Helper()
-	core, err := live.NewCore(live.Config{Control: ctl, Logger: testutil.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); core.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	testutil.Eventually(t, 5*time.Second, "the core to run", func() bool {
-		_, err := core.Publish(context.Background(), live.PublishRequest{StreamKey: "nobody"})
-		return !errors.Is(err, live.ErrNotRunning)
-	})
-	return core
-}
 
 // TestRTMPToLadder publishes with ffmpeg over RTMP: the adapter learns
 // the source from the FLV metadata and sequence header, and the ladder and
 // the recording appear.
 func TestRTMPToLadder(t *testing.T) {
 	mediatest.RequireFFmpeg(t)
-	ctl := &reports{dir: t.TempDir()}
-	core := startCore(t, ctl)
+	ctl := &livetest.Control{Dir: t.TempDir(), Record: true}
+	core := livetest.Start(t, live.Config{Control: ctl})
 	srv, err := rtmp.NewServer(rtmp.Config{Logger: testutil.Logger(t), OnPublish: Adapter{Core: core}.OnPublish})
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +39,7 @@ func TestRTMPToLadder(t *testing.T) {
 
 	url := "rtmp://" + ln.Addr().String() + "/live/k"
 	pub := mediatest.Publish(t, url, mediatest.Live{Spec: mediatest.Spec{Width: 640, Height: 360, Seconds: 5, Audio: true}})
-	testutil.Eventually(t, 20*time.Second, "the source to be known", func() bool {
-		started, _ := ctl.snapshot()
-		return len(started) == 1
-	})
+	testutil.Eventually(t, 20*time.Second, "the source to be known", func() bool { return len(ctl.Sources()) == 1 })
 	// The key is live: a second publisher is refused.
 	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer scancel()
@@ -106,19 +50,15 @@ func TestRTMPToLadder(t *testing.T) {
 	if err := pub.Wait(); err != nil {
 		t.Fatalf("publisher: %v", err)
 	}
-	testutil.Eventually(t, 30*time.Second, "the session to end", func() bool {
-		_, ended := ctl.snapshot()
-		return len(ended) == 1
-	})
-	started, ended := ctl.snapshot()
-	src := started[0]
+	testutil.Eventually(t, 30*time.Second, "the session to end", func() bool { return len(ctl.Ends()) == 1 })
+	src, end := ctl.Sources()[0], ctl.Ends()[0]
 	if src.Format != live.FLV || src.Width != 640 || src.Height != 360 || !src.HasAudio || !src.HasVideo || src.VideoCodec != "h264" {
 		t.Errorf("source %+v", src)
 	}
-	if e := ended[0]; e.Reason != "unpublished" || e.RecordingPath == "" {
-		t.Errorf("end %+v, want unpublished with a recording", e)
+	if end.Reason != "unpublished" || end.RecordingPath == "" {
+		t.Errorf("end %+v, want unpublished with a recording", end)
 	}
-	variant, err := os.ReadFile(filepath.Join(ctl.dir, "hls", "360p", "index.m3u8"))
+	variant, err := os.ReadFile(filepath.Join(ctl.HLSDir("s1"), "360p", "index.m3u8"))
 	if err != nil || !strings.Contains(string(variant), "#EXT-X-ENDLIST") {
 		t.Fatalf("variant playlist: %v\n%s", err, variant)
 	}
@@ -128,8 +68,8 @@ func TestRTMPToLadder(t *testing.T) {
 // makes the adapter decide after a bounded number of messages, and
 // without video the session is refused.
 func TestProbeBounds(t *testing.T) {
-	ctl := &reports{dir: t.TempDir()}
-	core := startCore(t, ctl)
+	ctl := &livetest.Control{Dir: t.TempDir()}
+	core := livetest.Start(t, live.Config{Control: ctl})
 	sk, err := Adapter{Core: core}.OnPublish(context.Background(), rtmp.PublishRequest{App: "live", StreamKey: "k"})
 	if err != nil {
 		t.Fatal(err)
@@ -146,8 +86,8 @@ func TestProbeBounds(t *testing.T) {
 	}
 	sk.Close(werr)
 	<-Session(sk).Done()
-	if _, ended := ctl.snapshot(); ended[0].Reason != "no_media" {
-		t.Errorf("end %+v, want no_media", ended[0])
+	if end := ctl.Ends()[0]; end.Reason != "no_media" {
+		t.Errorf("end %+v, want no_media", end)
 	}
 
 	// The byte bound: a few huge messages.
