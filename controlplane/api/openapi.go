@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/state"
 )
 
 // openAPI serves the document built at start.
@@ -50,10 +51,10 @@ var required = map[reflect.Type][]string{
 }
 
 // enums name the allowed values of fields by their JSON name.
-var enums = map[string][]string{
-	"role":            {"owner", "admin", "member", "viewer"},
-	"playback_policy": {"public", "signed"},
-	"latency_mode":    {"standard", "low"},
+var enums = map[string]any{
+	"role":            state.Roles(),
+	"playback_policy": state.PlaybackPolicies(),
+	"latency_mode":    state.LatencyModes(),
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)

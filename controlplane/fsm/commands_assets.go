@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"encoding/hex"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -77,8 +79,8 @@ func validAsset(a state.Asset) error {
 	default:
 		return state.Invalid("unknown asset status %q", a.Status)
 	}
-	if a.PlaybackPolicy != state.PolicyPublic && a.PlaybackPolicy != state.PolicySigned {
-		return state.Invalid("playback_policy must be public or signed")
+	if !slices.Contains(state.PlaybackPolicies(), a.PlaybackPolicy) {
+		return state.Invalid("playback_policy must be one of %s", strings.Join(state.PlaybackPolicies(), ", "))
 	}
 	if a.PlaybackID == "" || len(a.PlaybackID) > 64 {
 		return state.Invalid("asset playback id must be 1 to 64 characters")

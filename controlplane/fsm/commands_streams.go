@@ -1,6 +1,8 @@
 package fsm
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -39,11 +41,11 @@ func validStream(s state.Stream) error {
 	if s.Name == "" || len(s.Name) > 200 {
 		return state.Invalid("stream name must be 1 to 200 characters")
 	}
-	if s.PlaybackPolicy != state.PolicyPublic && s.PlaybackPolicy != state.PolicySigned {
-		return state.Invalid("playback_policy must be public or signed")
+	if !slices.Contains(state.PlaybackPolicies(), s.PlaybackPolicy) {
+		return state.Invalid("playback_policy must be one of %s", strings.Join(state.PlaybackPolicies(), ", "))
 	}
-	if s.LatencyMode != state.LatencyStandard && s.LatencyMode != state.LatencyLow {
-		return state.Invalid("latency_mode must be standard or low")
+	if !slices.Contains(state.LatencyModes(), s.LatencyMode) {
+		return state.Invalid("latency_mode must be one of %s", strings.Join(state.LatencyModes(), ", "))
 	}
 	return nil
 }

@@ -8,11 +8,17 @@ const (
 	PolicySigned = "signed"
 )
 
+// PlaybackPolicies lists the playback policies.
+func PlaybackPolicies() []string { return []string{PolicyPublic, PolicySigned} }
+
 // Latency modes.
 const (
 	LatencyStandard = "standard"
 	LatencyLow      = "low"
 )
+
+// LatencyModes lists the latency modes.
+func LatencyModes() []string { return []string{LatencyStandard, LatencyLow} }
 
 // Stream statuses.
 const (

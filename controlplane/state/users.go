@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,17 +17,15 @@ const (
 	RoleViewer Role = "viewer"
 )
 
-// Rank orders roles: a higher rank may do everything a lower one may.
+// Roles lists the roles, strongest first.
+func Roles() []Role { return []Role{RoleOwner, RoleAdmin, RoleMember, RoleViewer} }
+
+// Rank orders roles: a higher rank may do everything a lower one may; an
+// unknown role ranks 0.
 func (r Role) Rank() int {
-	switch r {
-	case RoleOwner:
-		return 4
-	case RoleAdmin:
-		return 3
-	case RoleMember:
-		return 2
-	case RoleViewer:
-		return 1
+	roles := Roles()
+	if i := slices.Index(roles, r); i >= 0 {
+		return len(roles) - i
 	}
 	return 0
 }
