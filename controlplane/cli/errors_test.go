@@ -3,13 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 func TestAPIErrors(t *testing.T) {
@@ -102,19 +103,6 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
-// deadAddr returns an address on which nothing listens: connections to it
-// are refused.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
-
 func TestFailover(t *testing.T) {
 	for _, args := range [][]string{
 		{"stream", "list"},
@@ -129,7 +117,7 @@ func TestFailover(t *testing.T) {
 					args[i] = writeFile(t, dir, "snap", "the state")
 				}
 			}
-			dead := deadAddr(t)
+			dead := "http://" + testutil.FreeAddr(t)
 			res := f.run(t, runOpts{env: map[string]string{"LIVESTREAMS_ADDR": dead + ", " + f.srv.URL}}, args...)
 			if res.code != 0 {
 				t.Fatalf("exit %d: %s", res.code, res.stderr)
@@ -145,7 +133,7 @@ func TestFailover(t *testing.T) {
 }
 
 func TestAllAddressesDead(t *testing.T) {
-	a, b := deadAddr(t), deadAddr(t)
+	a, b := "http://"+testutil.FreeAddr(t), "http://"+testutil.FreeAddr(t)
 	res := runWith(t, map[string]string{"LIVESTREAMS_TOKEN": adminKey}, runOpts{}, "stream", "list", "--addr", a+","+b)
 	if res.code != 1 {
 		t.Errorf("exit %d, want 1", res.code)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/client"
 )
 
 // testNow is the clock of every test run, so relative times are stable.
@@ -57,14 +59,14 @@ type fakeAPI struct {
 	mu       sync.Mutex
 	reqs     []recorded
 	tokens   map[string]principal
-	orgs     []map[string]any
-	members  map[string][]map[string]any
-	streams  []map[string]any
-	sessions map[string][]map[string]any
-	apiKeys  []map[string]any
-	sigKeys  []map[string]any
-	assets   []map[string]any
-	jobs     []map[string]any
+	orgs     []client.Org
+	members  map[string][]client.Member
+	streams  []client.Stream
+	sessions map[string][]client.Session
+	apiKeys  []client.APIKey
+	sigKeys  []client.SigningKey
+	assets   []client.Asset
+	jobs     []client.Job
 	snapshot []byte
 	restored []byte
 	seq      int
@@ -77,35 +79,33 @@ func newFake(t *testing.T) *fakeAPI {
 			adminKey:  {org: "org_1", role: "owner", clusterAdmin: true},
 			viewerKey: {org: "org_1", role: "viewer"},
 		},
-		members:  map[string][]map[string]any{},
-		sessions: map[string][]map[string]any{},
+		members:  map[string][]client.Member{},
+		sessions: map[string][]client.Session{},
 		snapshot: bytes.Repeat([]byte("snapshot-data-"), 1000),
 	}
-	ts := func(ago time.Duration) string { return testNow.Add(-ago).Format(time.RFC3339) }
-	f.orgs = []map[string]any{
-		{"id": "org_1", "name": "Acme", "created_at": ts(72 * time.Hour)},
-		{"id": "org_2", "name": "Other", "created_at": ts(time.Hour)},
+	f.orgs = []client.Org{
+		{ID: "org_1", Name: "Acme", CreatedAt: ago(72 * time.Hour)},
+		{ID: "org_2", Name: "Other", CreatedAt: ago(time.Hour)},
 	}
-	f.members["org_1"] = []map[string]any{
-		{"user_id": "usr_1", "email": "ann@example.com", "name": "Ann", "role": "owner", "created_at": ts(72 * time.Hour)},
+	f.members["org_1"] = []client.Member{
+		{UserID: "usr_1", Email: "ann@example.com", Name: "Ann", Role: "owner", CreatedAt: ago(72 * time.Hour)},
 	}
-	session := map[string]any{"id": "ses_2", "stream_id": "str_1", "edge_id": "edge-a", "protocol": "rtmp",
-		"started_at": ts(3 * time.Minute),
-		"source":     map[string]any{"width": 1920, "height": 1080, "fps": 30, "has_audio": true, "has_video": true, "video_codec": "h264", "audio_codec": "aac"}}
-	f.streams = []map[string]any{
-		f.streamView("str_1", "org_1", "Main stage", "active", session, ts(48*time.Hour)),
-		f.streamView("str_2", "org_1", "Backstage", "idle", nil, ts(5*time.Minute)),
-		f.streamView("str_9", "org_2", "Not yours", "idle", nil, ts(time.Hour)),
+	session := client.Session{ID: "ses_2", StreamID: "str_1", EdgeID: "edge-a", Protocol: "rtmp", StartedAt: ago(3 * time.Minute),
+		Source: &client.Source{Width: 1920, Height: 1080, FPS: 30, HasAudio: true, HasVideo: true, VideoCodec: "h264", AudioCodec: "aac"}}
+	f.streams = []client.Stream{
+		f.streamView("str_1", "org_1", "Main stage", "active", &session, ago(48*time.Hour)),
+		f.streamView("str_2", "org_1", "Backstage", "idle", nil, ago(5*time.Minute)),
+		f.streamView("str_9", "org_2", "Not yours", "idle", nil, ago(time.Hour)),
 	}
-	f.sessions["str_1"] = []map[string]any{session,
-		{"id": "ses_1", "stream_id": "str_1", "edge_id": "edge-b", "protocol": "srt",
-			"started_at": ts(2 * time.Hour), "ended_at": ts(90 * time.Minute), "end_reason": "publisher_closed"}}
-	f.apiKeys = []map[string]any{
-		{"id": "key_1", "name": "ci", "prefix": "lsk_ci12", "role": "member", "org_id": "org_1", "cluster_admin": false,
-			"created_at": ts(24 * time.Hour), "last_used_at": ts(10 * time.Second), "revoked_at": nil},
+	f.sessions["str_1"] = []client.Session{session,
+		{ID: "ses_1", StreamID: "str_1", EdgeID: "edge-b", Protocol: "srt",
+			StartedAt: ago(2 * time.Hour), EndedAt: agoP(90 * time.Minute), EndReason: "publisher_closed"}}
+	f.apiKeys = []client.APIKey{
+		{ID: "key_1", Name: "ci", Prefix: "lsk_ci12", Role: "member", OrgID: "org_1",
+			CreatedAt: ago(24 * time.Hour), LastUsedAt: agoP(10 * time.Second)},
 	}
-	f.sigKeys = []map[string]any{
-		{"id": "sig_1", "public_pem": "-----BEGIN PUBLIC KEY-----\nAAA\n-----END PUBLIC KEY-----\n", "created_at": ts(time.Hour), "revoked_at": nil, "can_mint": true},
+	f.sigKeys = []client.SigningKey{
+		{ID: "sig_1", PublicPEM: "-----BEGIN PUBLIC KEY-----\nAAA\n-----END PUBLIC KEY-----\n", CreatedAt: ago(time.Hour), CanMint: true},
 	}
 
 	f.mediaFixtures()
@@ -117,15 +117,18 @@ func newFake(t *testing.T) *fakeAPI {
 	return f
 }
 
-func (f *fakeAPI) streamView(id, org, name, status string, session map[string]any, created string) map[string]any {
-	var cur any
-	if session != nil {
-		cur = session
-	}
-	return map[string]any{"id": id, "org_id": org, "name": name, "playback_id": "pb_" + id,
-		"playback_policy": "public", "recording": true, "latency_mode": "standard", "disabled": false,
-		"status": status, "current_session": cur, "ingest_url": "rtmp://edge-a:1935/live",
-		"playback_url": "http://cp/v1/play/pb_" + id + ".m3u8", "created_at": created, "updated_at": created}
+// ago is testNow less d; agoP the same as a pointer.
+func ago(d time.Duration) time.Time { return testNow.Add(-d) }
+
+func agoP(d time.Duration) *time.Time {
+	t := ago(d)
+	return &t
+}
+
+func (f *fakeAPI) streamView(id, org, name, status string, session *client.Session, created time.Time) client.Stream {
+	return client.Stream{ID: id, OrgID: org, Name: name, PlaybackID: "pb_" + id, PlaybackPolicy: "public", Recording: true,
+		LatencyMode: "standard", Status: status, CurrentSession: session, IngestURL: "rtmp://edge-a:1935/live",
+		PlaybackURL: "http://cp/v1/play/pb_" + id + ".m3u8", CreatedAt: created, UpdatedAt: created}
 }
 
 // requests returns what the fake received so far.
@@ -163,7 +166,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	var b client.ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+// list answers the items of a collection, never null.
+func list[T any](w http.ResponseWriter, items []T) {
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, 200, client.List[T]{Items: items})
 }
 
 var roleRank = map[string]int{"viewer": 1, "member": 2, "admin": 3, "owner": 4}
@@ -206,66 +219,55 @@ func (f *fakeAPI) nextID(prefix string) string {
 	return fmt.Sprintf("%s_new%d", prefix, f.seq)
 }
 
-func (f *fakeAPI) findStream(w http.ResponseWriter, r *http.Request, p principal) (int, bool) {
-	id := r.PathValue("id")
-	for i, s := range f.streams {
-		if s["id"] == id && s["org_id"] == p.org {
-			return i, true
-		}
-	}
-	writeError(w, 404, "not_found", "stream "+id+" not found")
-	return 0, false
-}
-
 func (f *fakeAPI) routes(mux *http.ServeMux) {
-	now := testNow.Format(time.RFC3339)
+	now := testNow
 
 	mux.HandleFunc("POST /v1/auth/signup", func(w http.ResponseWriter, r *http.Request) {
-		var in map[string]string
+		var in client.Signup
 		if !decode(w, r, &in) {
 			return
 		}
-		if in["setup_token"] != setupTok {
+		if in.SetupToken != setupTok {
 			writeError(w, 403, "forbidden", "signup is disabled")
 			return
 		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		org := map[string]any{"id": "org_boot", "name": in["org_name"], "created_at": now}
+		org := client.Org{ID: "org_boot", Name: in.OrgName, CreatedAt: now}
 		f.orgs = append(f.orgs, org)
 		f.tokens["jwt_boot"] = principal{org: "org_boot", role: "owner", clusterAdmin: true}
-		writeJSON(w, 201, map[string]any{"user": map[string]any{"id": "usr_boot", "email": in["email"], "name": in["name"], "admin": true, "created_at": now},
-			"org": org, "token": "jwt_boot"})
+		writeJSON(w, 201, client.SignupResult{User: client.User{ID: "usr_boot", Email: in.Email, Name: in.Name, Admin: true, CreatedAt: now},
+			Org: org, Token: "jwt_boot"})
 	})
 	mux.HandleFunc("POST /v1/auth/login", func(w http.ResponseWriter, r *http.Request) {
-		var in map[string]string
+		var in client.Login
 		if !decode(w, r, &in) {
 			return
 		}
-		if in["email"] != "ann@example.com" || in["password"] != "hunter2" {
+		if in.Email != "ann@example.com" || in.Password != "hunter2" {
 			writeError(w, 401, "unauthorized", "wrong email or password")
 			return
 		}
 		f.mu.Lock()
 		f.tokens["jwt_ann"] = principal{org: "org_1", role: "owner", clusterAdmin: true}
 		f.mu.Unlock()
-		writeJSON(w, 200, map[string]any{"token": "jwt_ann", "expires_at": testNow.Add(15 * time.Minute).Format(time.RFC3339),
-			"user": map[string]any{"id": "usr_1", "email": "ann@example.com"}})
+		writeJSON(w, 200, client.LoginResult{Token: "jwt_ann", ExpiresAt: testNow.Add(15 * time.Minute),
+			User: client.User{ID: "usr_1", Email: "ann@example.com"}})
 	})
 
 	mux.HandleFunc("GET /v1/orgs", f.auth("viewer", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		writeJSON(w, 200, map[string]any{"items": f.orgs})
+		list(w, f.orgs)
 	}))
 	mux.HandleFunc("POST /v1/orgs", f.auth("viewer", false, func(w http.ResponseWriter, r *http.Request, p principal) {
-		var in map[string]string
+		var in client.OrgCreate
 		if !decode(w, r, &in) {
 			return
 		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		o := map[string]any{"id": f.nextID("org"), "name": in["name"], "created_at": now}
+		o := client.Org{ID: f.nextID("org"), Name: in.Name, CreatedAt: now}
 		f.orgs = append(f.orgs, o)
 		writeJSON(w, 201, o)
 	}))
@@ -284,27 +286,23 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 			writeError(w, 404, "not_found", "org not found")
 			return
 		}
-		writeJSON(w, 200, map[string]any{"items": m})
+		list(w, m)
 	}))
 	mux.HandleFunc("POST /v1/users", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
-		var in map[string]string
+		var in client.UserCreate
 		if !decode(w, r, &in) {
 			return
 		}
-		writeJSON(w, 201, map[string]any{"id": "usr_new", "email": in["email"], "name": in["name"], "created_at": now})
+		writeJSON(w, 201, client.User{ID: "usr_new", Email: in.Email, Name: in.Name, CreatedAt: now})
 	}))
 
 	mux.HandleFunc("GET /v1/api-keys", f.auth("admin", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		writeJSON(w, 200, map[string]any{"items": f.apiKeys})
+		list(w, f.apiKeys)
 	}))
 	mux.HandleFunc("POST /v1/api-keys", f.auth("admin", false, func(w http.ResponseWriter, r *http.Request, p principal) {
-		var in struct {
-			Name         string `json:"name"`
-			Role         string `json:"role"`
-			ClusterAdmin bool   `json:"cluster_admin"`
-		}
+		var in client.APIKeyCreate
 		if !decode(w, r, &in) {
 			return
 		}
@@ -320,8 +318,8 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		id := f.nextID("key")
 		key := "lsk_" + id + "_secret"
 		f.tokens[key] = principal{org: p.org, role: in.Role, clusterAdmin: in.ClusterAdmin}
-		writeJSON(w, 201, map[string]any{"id": id, "name": in.Name, "prefix": key[:8], "role": in.Role, "org_id": p.org,
-			"cluster_admin": in.ClusterAdmin, "created_at": now, "last_used_at": nil, "revoked_at": nil, "key": key})
+		writeJSON(w, 201, client.APIKeyCreated{APIKey: client.APIKey{ID: id, Name: in.Name, Prefix: key[:8], Role: in.Role, OrgID: p.org,
+			ClusterAdmin: in.ClusterAdmin, CreatedAt: now}, Key: key})
 	}))
 	mux.HandleFunc("DELETE /v1/api-keys/{id}", f.auth("admin", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		w.WriteHeader(204)
@@ -330,21 +328,16 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/streams", f.auth("viewer", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		items := []map[string]any{}
+		var items []client.Stream
 		for _, s := range f.streams {
-			if s["org_id"] == p.org {
+			if s.OrgID == p.org {
 				items = append(items, s)
 			}
 		}
-		writeJSON(w, 200, map[string]any{"items": items})
+		list(w, items)
 	}))
 	mux.HandleFunc("POST /v1/streams", f.auth("member", false, func(w http.ResponseWriter, r *http.Request, p principal) {
-		var in struct {
-			Name           string `json:"name"`
-			PlaybackPolicy string `json:"playback_policy"`
-			Recording      *bool  `json:"recording"`
-			LatencyMode    string `json:"latency_mode"`
-		}
+		var in client.StreamCreate
 		if !decode(w, r, &in) {
 			return
 		}
@@ -352,32 +345,28 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		defer f.mu.Unlock()
 		s := f.streamView(f.nextID("str"), p.org, in.Name, "idle", nil, now)
 		if in.PlaybackPolicy != "" {
-			s["playback_policy"] = in.PlaybackPolicy
+			s.PlaybackPolicy = in.PlaybackPolicy
 		}
 		if in.Recording != nil {
-			s["recording"] = *in.Recording
+			s.Recording = *in.Recording
 		}
 		if in.LatencyMode != "" {
-			s["latency_mode"] = in.LatencyMode
+			s.LatencyMode = in.LatencyMode
 		}
 		f.streams = append(f.streams, s)
-		answer := map[string]any{"stream_key": liveKey}
-		for k, v := range s {
-			answer[k] = v
-		}
-		writeJSON(w, 201, answer)
+		writeJSON(w, 201, client.StreamCreated{Stream: s, StreamKey: liveKey})
 	}))
 	mux.HandleFunc("GET /v1/streams/{id}", f.auth("viewer", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if i, ok := f.findStream(w, r, p); ok {
+		if i, ok := find(w, r, p, f.streams, "stream", streamRef); ok {
 			writeJSON(w, 200, f.streams[i])
 		}
 	}))
 	mux.HandleFunc("DELETE /v1/streams/{id}", f.auth("admin", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if i, ok := f.findStream(w, r, p); ok {
+		if i, ok := find(w, r, p, f.streams, "stream", streamRef); ok {
 			f.streams = append(f.streams[:i], f.streams[i+1:]...)
 			w.WriteHeader(204)
 		}
@@ -385,52 +374,44 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/streams/{id}/key", f.auth("member", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if _, ok := f.findStream(w, r, p); ok {
-			writeJSON(w, 200, map[string]string{"stream_key": liveKey})
+		if _, ok := find(w, r, p, f.streams, "stream", streamRef); ok {
+			writeJSON(w, 200, client.StreamKey{StreamKey: liveKey})
 		}
 	}))
 	mux.HandleFunc("POST /v1/streams/{id}/reset-key", f.auth("member", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if _, ok := f.findStream(w, r, p); ok {
-			writeJSON(w, 200, map[string]string{"stream_key": "sk_fresh_secret"})
+		if _, ok := find(w, r, p, f.streams, "stream", streamRef); ok {
+			writeJSON(w, 200, client.StreamKey{StreamKey: "sk_fresh_secret"})
 		}
 	}))
 	mux.HandleFunc("GET /v1/streams/{id}/sessions", f.auth("viewer", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if _, ok := f.findStream(w, r, p); ok {
-			items := f.sessions[r.PathValue("id")]
-			if items == nil {
-				items = []map[string]any{}
-			}
-			writeJSON(w, 200, map[string]any{"items": items})
+		if _, ok := find(w, r, p, f.streams, "stream", streamRef); ok {
+			list(w, f.sessions[r.PathValue("id")])
 		}
 	}))
 
 	mux.HandleFunc("GET /v1/signing-keys", f.auth("admin", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		writeJSON(w, 200, map[string]any{"items": f.sigKeys})
+		list(w, f.sigKeys)
 	}))
 	mux.HandleFunc("POST /v1/signing-keys", f.auth("admin", false, func(w http.ResponseWriter, r *http.Request, p principal) {
-		var in struct {
-			KeepPrivate *bool `json:"keep_private"`
-		}
+		var in client.SigningKeyCreate
 		if !decode(w, r, &in) {
 			return
 		}
-		writeJSON(w, 201, map[string]any{"id": "sig_new", "public_pem": "-----BEGIN PUBLIC KEY-----\nPUB\n-----END PUBLIC KEY-----\n",
-			"private_pem": "-----BEGIN PRIVATE KEY-----\nPRIV\n-----END PRIVATE KEY-----\n"})
+		writeJSON(w, 201, client.SigningKeyCreated{SigningKey: client.SigningKey{ID: "sig_new", CreatedAt: now,
+			PublicPEM: "-----BEGIN PUBLIC KEY-----\nPUB\n-----END PUBLIC KEY-----\n"},
+			PrivatePEM: "-----BEGIN PRIVATE KEY-----\nPRIV\n-----END PRIVATE KEY-----\n"})
 	}))
 	mux.HandleFunc("DELETE /v1/signing-keys/{id}", f.auth("admin", false, func(w http.ResponseWriter, r *http.Request, p principal) {
 		w.WriteHeader(204)
 	}))
 	mux.HandleFunc("POST /v1/signing-keys/{id}/tokens", f.auth("member", false, func(w http.ResponseWriter, r *http.Request, p principal) {
-		var in struct {
-			PlaybackID string `json:"playback_id"`
-			TTLSeconds int    `json:"ttl_seconds"`
-		}
+		var in client.TokenMint
 		if !decode(w, r, &in) {
 			return
 		}
@@ -438,20 +419,23 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 			writeError(w, 404, "not_found", "signing key not found")
 			return
 		}
-		writeJSON(w, 200, map[string]any{"token": "tok.for." + in.PlaybackID,
-			"expires_at": testNow.Add(time.Duration(in.TTLSeconds) * time.Second).Format(time.RFC3339)})
+		ttl := time.Hour
+		if in.TTLSeconds != nil {
+			ttl = time.Duration(*in.TTLSeconds) * time.Second
+		}
+		writeJSON(w, 200, client.Token{Token: "tok.for." + in.PlaybackID, ExpiresAt: testNow.Add(ttl)})
 	}))
 
 	mux.HandleFunc("GET /v1/cluster", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
-		writeJSON(w, 200, map[string]any{"cluster_id": "cls_1", "leader_id": "cp1", "term": 7, "last_index": 1234,
-			"applied_index": 1234, "commit_index": 1234, "last_snapshot_index": 1024,
-			"nodes": []map[string]any{
-				{"id": "cp1", "raft_addr": "10.0.0.1:7000", "http_addr": "http://10.0.0.1:8080", "state": "leader", "voter": true, "healthy": true},
-				{"id": "cp2", "raft_addr": "10.0.0.2:7000", "http_addr": "http://10.0.0.2:8080", "state": "follower", "voter": true, "healthy": false},
+		writeJSON(w, 200, client.ClusterStatus{ClusterID: "cls_1", LeaderID: "cp1", Term: 7, LastIndex: 1234,
+			AppliedIndex: 1234, CommitIndex: 1234, LastSnapshotIndex: 1024,
+			Nodes: []client.ClusterNode{
+				{ID: "cp1", RaftAddr: "10.0.0.1:7000", HTTPAddr: "http://10.0.0.1:8080", State: "leader", Voter: true, Healthy: true},
+				{ID: "cp2", RaftAddr: "10.0.0.2:7000", HTTPAddr: "http://10.0.0.2:8080", State: "follower", Voter: true, Healthy: false},
 			}})
 	}))
 	mux.HandleFunc("POST /v1/cluster/members", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
-		var in map[string]string
+		var in client.ClusterMember
 		if !decode(w, r, &in) {
 			return
 		}
@@ -461,11 +445,11 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		w.WriteHeader(204)
 	}))
 	mux.HandleFunc("POST /v1/cluster/join-tokens", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
-		var in map[string]string
+		var in client.JoinTokenCreate
 		if !decode(w, r, &in) {
 			return
 		}
-		writeJSON(w, 201, map[string]string{"token": "ljt_join_token"})
+		writeJSON(w, 201, client.JoinToken{Token: "ljt_join_token"})
 	}))
 	mux.HandleFunc("GET /v1/cluster/snapshot", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
 		w.Header().Set("Content-Type", "application/octet-stream")

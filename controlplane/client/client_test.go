@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -81,18 +80,6 @@ func TestErrorDecoding(t *testing.T) {
 	}
 }
 
-// deadAddr is an address on 127.0.0.1 that refuses connections.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
-
 func TestFailover(t *testing.T) {
 	t.Parallel()
 	var got http.Header
@@ -105,7 +92,7 @@ func TestFailover(t *testing.T) {
 		}
 		json.NewEncoder(w).Encode(client.StreamCreated{Stream: client.Stream{ID: "str_1", Name: "demo"}, StreamKey: "k"})
 	})
-	dead := deadAddr(t)
+	dead := "http://" + testutil.FreeAddr(t)
 	c := newClient(t, client.Config{Addrs: []string{dead, live.URL}, Token: "lsk_x", Org: "org_1", Consistent: true, Timeout: 5 * time.Second})
 	ctx := testutil.Context(t, 10*time.Second)
 
@@ -130,7 +117,7 @@ func TestFailover(t *testing.T) {
 	}
 
 	// Every node down: a *ConnError naming them.
-	down := newClient(t, client.Config{Addrs: []string{dead, deadAddr(t)}})
+	down := newClient(t, client.Config{Addrs: []string{dead, "http://" + testutil.FreeAddr(t)}})
 	_, err = down.Streams().List(ctx)
 	var ce *client.ConnError
 	if !errors.As(err, &ce) || len(ce.Addrs) != 2 || !strings.Contains(err.Error(), "cannot reach the control plane") {

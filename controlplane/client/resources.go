@@ -169,14 +169,23 @@ type ListOptions struct {
 	Cursor string
 }
 
-func (o ListOptions) query(q url.Values) url.Values {
+// listPage gets one page of the list at path, filtered by the query
+// parameters in filter (name, value pairs; empty values are left out).
+func listPage[T any](ctx context.Context, c *Client, path string, o ListOptions, filter ...string) (Page[T], error) {
+	q := url.Values{}
+	for i := 0; i+1 < len(filter); i += 2 {
+		if filter[i+1] != "" {
+			q.Set(filter[i], filter[i+1])
+		}
+	}
 	if o.Limit > 0 {
 		q.Set("limit", strconv.Itoa(o.Limit))
 	}
 	if o.Cursor != "" {
 		q.Set("cursor", o.Cursor)
 	}
-	return q
+	var out Page[T]
+	return out, c.get(ctx, path, q, &out)
 }
 
 // all yields every item of a paginated list, page after page, from the
@@ -216,14 +225,7 @@ type AssetFilter struct {
 
 // List returns one page of assets, newest first.
 func (a Assets) List(ctx context.Context, f AssetFilter) (Page[Asset], error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"status": f.Status, "type": f.Type, "stream_id": f.StreamID} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	var out Page[Asset]
-	return out, a.c.get(ctx, "/v1/assets", f.query(q), &out)
+	return listPage[Asset](ctx, a.c, "/v1/assets", f.ListOptions, "status", f.Status, "type", f.Type, "stream_id", f.StreamID)
 }
 
 // All yields every asset that f selects, fetching page after page.
@@ -275,14 +277,7 @@ type JobFilter struct {
 
 // List returns one page of jobs, newest first.
 func (j Jobs) List(ctx context.Context, f JobFilter) (Page[Job], error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"state": f.State, "type": f.Type, "asset_id": f.AssetID} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	var out Page[Job]
-	return out, j.c.get(ctx, "/v1/jobs", f.query(q), &out)
+	return listPage[Job](ctx, j.c, "/v1/jobs", f.ListOptions, "state", f.State, "type", f.Type, "asset_id", f.AssetID)
 }
 
 // All yields every job that f selects, fetching page after page.
