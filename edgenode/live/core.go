@@ -222,24 +222,6 @@ func (c *Core) Cancel(sessionID string, reason error) bool {
 	return s != nil
 }
 
-// Sessions returns the ids of the running sessions.
-func (c *Core) Sessions() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.sessions))
-	for id := range c.sessions {
-		out = append(out, id)
-	}
-	return out
-}
-
-// Len returns how many sessions run.
-func (c *Core) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.sessions)
-}
-
 // PIDs returns the process ids of the sessions' running transcoders.
 func (c *Core) PIDs() []int {
 	c.mu.Lock()

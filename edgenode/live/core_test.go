@@ -101,12 +101,10 @@ func TestCoreMPEGTS(t *testing.T) {
 	}
 }
 
-// TestCoreStall: a source that stops sending without closing ends as
-// stalled, and its recording is kept.
-func TestCoreStall(t *testing.T) {
-	ts := mpegTS(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 4})
-	ctl := &livetest.Control{Dir: t.TempDir()}
-	core := livetest.Start(t, live.Config{Control: ctl, StallTimeout: 500 * time.Millisecond})
+// publishTS publishes a 320x180 video-only MPEG-TS source and writes ts,
+// leaving the session open.
+func publishTS(t *testing.T, core *live.Core, ts []byte) *live.Session {
+	t.Helper()
 	sess, err := core.Publish(context.Background(), live.PublishRequest{Protocol: "srt", StreamKey: "k"})
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +115,16 @@ func TestCoreStall(t *testing.T) {
 	if _, err := sess.Write(ts); err != nil {
 		t.Fatal(err)
 	}
+	return sess
+}
+
+// TestCoreStall: a source that stops sending without closing ends as
+// stalled, and its recording is kept.
+func TestCoreStall(t *testing.T) {
+	ts := mpegTS(t, mediatest.Spec{Width: 320, Height: 180, Seconds: 4})
+	ctl := &livetest.Control{Dir: t.TempDir()}
+	core := livetest.Start(t, live.Config{Control: ctl, StallTimeout: 500 * time.Millisecond})
+	sess := publishTS(t, core, ts)
 	select {
 	case <-sess.Done():
 	case <-time.After(30 * time.Second):
@@ -164,16 +172,7 @@ func TestCoreShutdown(t *testing.T) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { defer close(done); core.Run(ctx) }()
-	sess, err := core.Publish(context.Background(), live.PublishRequest{Protocol: "srt", StreamKey: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Start(live.Source{Format: live.MPEGTS, Width: 320, Height: 180, FrameRate: 30, HasVideo: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sess.Write(ts); err != nil {
-		t.Fatal(err)
-	}
+	sess := publishTS(t, core, ts)
 	pid := sess.PID()
 	cancel()
 	select {
