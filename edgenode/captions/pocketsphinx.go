@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -151,7 +152,9 @@ func filler(w string) bool {
 	return false
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// seconds converts a time in seconds, rounded to the microsecond so that
+// 2.010 is not 2.009999999.
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s*1e6)) * time.Microsecond }
 
 // limitedBuffer keeps at most max bytes of what is written to it: the first
 // ones, or with keepTail the last ones.

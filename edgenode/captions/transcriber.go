@@ -154,7 +154,7 @@ func planChunks(total time.Duration, silences []Silence, maxLen, minLen, overlap
 	own := time.Duration(0)
 	for {
 		start := max(own-half, 0)
-		if total-own <= maxLen-half {
+		if total-start <= maxLen {
 			return append(spans, span{Start: start, End: total, OwnStart: own, OwnEnd: total})
 		}
 		// The cut c keeps the chunk [start, c+half) within maxLen.
