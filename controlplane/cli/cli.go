@@ -2,8 +2,8 @@
 // list`, `livestreams cluster status` and the other noun-verb commands.
 //
 // It is a client of the REST API in docs/api.md and of nothing else: it
-// imports no control-plane package, so it sees the cluster exactly as the
-// dashboard does. It keeps no state between runs and reads its configuration
+// calls it through package client and imports no other control-plane
+// package, so it sees the cluster exactly as the dashboard does. It keeps no state between runs and reads its configuration
 // (flags, LIVESTREAMS_* environment) only when Run is called, so tests and
 // end-to-end suites can call Run as often as they like. It does not start
 // servers; main.go dispatches `control`, `edge` and `dev` elsewhere.
