@@ -9,9 +9,12 @@ package e2e
 //     gracefully when the test ends and prints its last lines if the test
 //     failed. proc.Stop, Kill, Signal, Restart, WaitOutput and Output do
 //     the rest.
-//   - cliRun and mustCLI run one admin command with a bounded time.
+//   - cliRun and mustCLI run one admin command with a bounded time;
+//     newClient is the typed /v1 client; httpGet a bounded GET;
+//     newBucket a bucket on a versitygw (objstoretest).
 //   - startFleet starts a control plane (GeoIP, gossip) and edges in
-//     cities, each its own process, bootstrapped with the CLI.
+//     cities, each its own process, bootstrapped with the CLI; fleet.client
+//     calls its /v1 API with the typed client (controlplane/client).
 
 import (
 	"bytes"
@@ -31,8 +34,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
 	"github.com/livestreams/livestreams/shared/mediatest"
+	"github.com/livestreams/livestreams/shared/objstore"
+	"github.com/livestreams/livestreams/shared/objstore/objstoretest"
 	"github.com/livestreams/livestreams/shared/testutil"
 )
 
@@ -291,6 +297,24 @@ func redirectFor(t testing.TB, api, pid string, ip netip.Addr) (int, string) {
 	return resp.StatusCode, resp.Header.Get("Location")
 }
 
+// newBucket creates (if need be) a bucket on the S3 server gw and returns
+// a store of it, closed when the test ends.
+func newBucket(t testing.TB, gw *objstoretest.VersityGW, bucket string) *objstore.S3 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: gw.Endpoint, Region: gw.Region, Bucket: bucket,
+		AccessKey: gw.AccessKey, SecretKey: gw.SecretKey, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // httpGet fetches url, following redirects, within 30 s; a failed request
 // is status 0 with the error as the body.
 func httpGet(t testing.TB, url string) (int, []byte) {
@@ -334,11 +358,21 @@ type fleetOptions struct {
 // fleet is a control plane with a GeoIP database and gossip, and edges in
 // cities, each its own process.
 type fleet struct {
-	api     string
+	api     string   // the control plane's base URL
 	env     []string // LIVESTREAMS_ADDR and LIVESTREAMS_TOKEN of the owner
-	token   string
+	client  *client.Client
 	control *proc
 	byID    map[string]*city
+}
+
+// newClient returns a typed /v1 client of addrs acting with token.
+func newClient(t testing.TB, token string, addrs ...string) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Addrs: addrs, Token: token, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // startFleet starts the fleet, bootstraps it with the CLI and waits until
@@ -355,8 +389,9 @@ func startFleet(t testing.TB, o fleetOptions) *fleet {
 		"--http-addr", httpAddr, "--raft-addr", testutil.FreeAddr(t), "--quic-addr", quicAddr,
 		"--gossip-addr", gossipAddr, "--gossip-key", key, "--gossip-probe-interval", o.Probe,
 		"--geoip-db", db, "--trusted-proxies", "127.0.0.1/32", "--log-level", "warn"}, o.ControlArgs...)})
-	f.token = bootstrap(t, f.api, waitSetupToken(t, "the control plane", f.control.Output))
-	f.env = []string{"LIVESTREAMS_ADDR=" + f.api, "LIVESTREAMS_TOKEN=" + f.token}
+	token := bootstrap(t, f.api, waitSetupToken(t, "the control plane", f.control.Output))
+	f.env = []string{"LIVESTREAMS_ADDR=" + f.api, "LIVESTREAMS_TOKEN=" + token}
+	f.client = newClient(t, token, f.api)
 	join := strings.TrimSpace(mustCLI(t, f.env, "cluster", "join-token"))
 	for _, c := range o.Cities {
 		rtmpAddr, httpA := testutil.FreeAddr(t), testutil.FreeAddr(t)
@@ -383,9 +418,7 @@ func (f *fleet) aliveEdges(t testing.TB) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var v struct {
-		Items []struct{ State, Source string }
-	}
+	var v client.List[client.Node]
 	if err := json.Unmarshal([]byte(raw), &v); err != nil {
 		return 0, fmt.Errorf("nodes --json: %w", err)
 	}
@@ -409,9 +442,7 @@ func (f *fleet) restart(t, owner testing.TB, c *city) {
 		if err != nil {
 			return err
 		}
-		var v struct {
-			Items []struct{ ID, State string }
-		}
+		var v client.List[client.Node]
 		json.Unmarshal([]byte(raw), &v)
 		for _, it := range v.Items {
 			if it.ID == c.id && it.State == "alive" {
@@ -422,11 +453,8 @@ func (f *fleet) restart(t, owner testing.TB, c *city) {
 	})
 }
 
-type liveStream struct {
-	ID         string `json:"id"`
-	PlaybackID string `json:"playback_id"`
-	StreamKey  string `json:"stream_key"`
-}
+// liveStream is a stream created for a test, with its key.
+type liveStream = client.StreamCreated
 
 // createStream creates a stream with the CLI.
 func (f *fleet) createStream(t testing.TB, name string) liveStream {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
 	"github.com/livestreams/livestreams/shared/testutil"
 )
@@ -44,15 +44,7 @@ func TestThreeNodeClusterCLI(t *testing.T) {
 	start("cp3", "--join", urls["cp1"], "--cluster-key", strings.TrimSpace(string(key)))
 	for _, id := range ids {
 		testutil.UntilEvery(t, 30*time.Second, 50*time.Millisecond, id+" ready", func() error {
-			resp, err := http.Get(urls[id] + "/readyz")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return errors.New(resp.Status)
-			}
-			return nil
+			return newClient(t, "", urls[id]).Ready(t.Context())
 		})
 	}
 	var addrs []string
@@ -70,10 +62,7 @@ func TestThreeNodeClusterCLI(t *testing.T) {
 	}
 
 	leaderOf := func(addr string) (leader string, states map[string]string, err error) {
-		var st struct {
-			LeaderID string `json:"leader_id"`
-			Nodes    []struct{ ID, State string }
-		}
+		var st client.ClusterStatus
 		raw, err := cliRun(t, env, "cluster", "status", "--json", "--addr", addr)
 		if err != nil {
 			return "", nil, err
@@ -154,9 +143,7 @@ func (f *fleet) untilRoutedAway(t testing.TB, c *city, st liveStream) time.Durat
 	c.p.Kill()
 	return testutil.UntilEvery(t, 20*time.Second, 20*time.Millisecond, "no traffic to the kill -9ed edge "+c.id, func() error {
 		_, loc := redirectFor(t, f.api, st.PlaybackID, c.ip)
-		var in struct {
-			EdgeID string `json:"edge_id"`
-		}
+		var in client.Ingest
 		raw, _ := cliRun(t, f.env, "stream", "ingest", "--json", "--ip", c.ip.String(), st.ID)
 		json.Unmarshal([]byte(raw), &in)
 		if loc != "" && !strings.HasPrefix(loc, c.hls) && in.EdgeID != "" && in.EdgeID != c.id {
@@ -181,10 +168,7 @@ func TestEdgeFleet(t *testing.T) {
 	// published in London too.
 	st := f.publishTo(t, byID["lon"])
 	for _, c := range cities {
-		var in struct {
-			EdgeID  string `json:"edge_id"`
-			RTMPURL string `json:"rtmp_url"`
-		}
+		var in client.Ingest
 		json.Unmarshal([]byte(mustCLI(t, env, "stream", "ingest", "--json", "--ip", c.ip.String(), st.ID)), &in)
 		if in.EdgeID != c.id || in.RTMPURL != c.rtmp {
 			t.Errorf("creator in %s: ingest %+v, want %s %s", c.id, in, c.id, c.rtmp)
@@ -211,9 +195,7 @@ func TestEdgeFleet(t *testing.T) {
 	if code != http.StatusFound || strings.HasPrefix(loc, byID["lon"].hls) {
 		t.Errorf("London viewer after draining lon: %d %q", code, loc)
 	}
-	var show struct {
-		Status string `json:"status"`
-	}
+	var show client.Stream
 	json.Unmarshal([]byte(mustCLI(t, env, "stream", "show", "--json", st.ID)), &show)
 	if show.Status != "active" {
 		t.Errorf("the live session on the drained edge ended: status %q", show.Status)

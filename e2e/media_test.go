@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image/jpeg"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/objstore"
 	"github.com/livestreams/livestreams/shared/objstore/objstoretest"
@@ -41,17 +41,7 @@ type mediaFleet struct {
 
 func startMediaFleet(t *testing.T) *mediaFleet {
 	gw := objstoretest.StartVersityGW(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: gw.Endpoint, Region: gw.Region, Bucket: "media",
-		AccessKey: gw.AccessKey, SecretKey: gw.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.EnsureBucket(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := newBucket(t, gw, "media")
 	store := []string{"--object-store", "s3://media?endpoint=" + gw.Endpoint + "&region=" + gw.Region + "&path_style=1",
 		"--s3-access-key", gw.AccessKey, "--s3-secret-key", gw.SecretKey}
 	cities := testCities()[:2]
@@ -62,70 +52,16 @@ func startMediaFleet(t *testing.T) *mediaFleet {
 	return &mediaFleet{fleet: f, gw: gw, s3: st, cities: cities, t: t}
 }
 
-// call sends a JSON request to the API and decodes the answer into out.
-func (m *mediaFleet) call(t testing.TB, method, path string, body, out any) int {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, m.api+path, rd)
-	req.Header.Set("Authorization", "Bearer "+m.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
-		}
-	}
-	if resp.StatusCode >= 300 && out != nil {
-		t.Logf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	return resp.StatusCode
-}
-
-type assetJSON struct {
-	ID            string  `json:"id"`
-	Type          string  `json:"type"`
-	Status        string  `json:"status"`
-	StreamID      string  `json:"stream_id"`
-	Duration      float64 `json:"duration"`
-	Error         string  `json:"error"`
-	PlaybackID    string  `json:"playback_id"`
-	PlaybackURL   string  `json:"playback_url"`
-	ThumbnailURL  string  `json:"thumbnail_url"`
-	StoryboardURL string  `json:"storyboard_url"`
-	Job           *struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-	} `json:"job"`
-}
-
-type jobJSON struct {
-	ID          string `json:"id"`
-	State       string `json:"state"`
-	Attempts    int    `json:"attempts"`
-	LeaseHolder string `json:"lease_holder"`
-	LastError   string `json:"last_error"`
-	History     []struct {
-		Edge  string `json:"edge"`
-		Error string `json:"error"`
-	} `json:"history"`
-}
-
 // waitAsset polls an asset until cond holds.
-func (m *mediaFleet) waitAsset(t testing.TB, id string, limit time.Duration, cond func(assetJSON) bool) assetJSON {
+func (m *mediaFleet) waitAsset(t testing.TB, id string, limit time.Duration, cond func(client.Asset) bool) client.Asset {
 	t.Helper()
-	var a assetJSON
+	var a client.Asset
 	testutil.UntilEvery(t, limit, 250*time.Millisecond, "asset "+id, func() error {
-		a = assetJSON{}
-		if m.call(t, "GET", "/v1/assets/"+id, nil, &a) != http.StatusOK || !cond(a) {
+		var err error
+		if a, err = m.client.Assets().Get(t.Context(), id); err != nil {
+			return err
+		}
+		if !cond(a) {
 			return fmt.Errorf("%+v", a)
 		}
 		return nil
@@ -134,12 +70,14 @@ func (m *mediaFleet) waitAsset(t testing.TB, id string, limit time.Duration, con
 }
 
 // recordingOf waits for the recording asset of a stream to exist.
-func (m *mediaFleet) recordingOf(t testing.TB, streamID string, limit time.Duration) assetJSON {
+func (m *mediaFleet) recordingOf(t testing.TB, streamID string, limit time.Duration) client.Asset {
 	t.Helper()
-	var found assetJSON
+	var found client.Asset
 	testutil.UntilEvery(t, limit, 250*time.Millisecond, "the recording asset of stream "+streamID, func() error {
-		var page struct{ Items []assetJSON }
-		m.call(t, "GET", "/v1/assets?stream_id="+streamID+"&type=recording", nil, &page)
+		page, err := m.client.Assets().List(t.Context(), client.AssetFilter{StreamID: streamID, Type: "recording"})
+		if err != nil {
+			return err
+		}
 		if len(page.Items) == 0 {
 			return errors.New("none yet")
 		}
@@ -149,7 +87,7 @@ func (m *mediaFleet) recordingOf(t testing.TB, streamID string, limit time.Durat
 	return found
 }
 
-func ready(a assetJSON) bool { return a.Status == "ready" }
+func ready(a client.Asset) bool { return a.Status == "ready" }
 
 // publish sends seconds of a synthetic 640x360 source with audio and 2 s
 // GOPs to edge c in real time; it returns the running publisher.
@@ -175,13 +113,13 @@ var xywhRe = regexp.MustCompile(`#xywh=(\d+),(\d+),(\d+),(\d+)`)
 
 // checkStoryboard fetches a ready asset's storyboard and checks that every
 // cue's tile lies inside the sprite sheet and the cues cover the asset.
-func checkStoryboard(t testing.TB, m *mediaFleet, a assetJSON) {
+func checkStoryboard(t testing.TB, m *mediaFleet, a client.Asset) {
 	t.Helper()
 	code, vtt := httpGet(t, a.StoryboardURL)
 	if code != http.StatusOK || !bytes.HasPrefix(vtt, []byte("WEBVTT")) {
 		t.Fatalf("storyboard.vtt: %d %.200s", code, vtt)
 	}
-	code, sprite := httpGet(t, m.api+"/v1/play/"+a.PlaybackID+"/storyboard.jpg")
+	code, sprite := httpGet(t, m.client.PlayURL(a.PlaybackID, client.PlayStoryboardJPEG, ""))
 	if code != http.StatusOK {
 		t.Fatalf("storyboard.jpg: %d", code)
 	}
@@ -228,14 +166,11 @@ func vttSeconds(s string) float64 {
 }
 
 // upload creates an upload and PUTs the file at path to its URL.
-func (m *mediaFleet) upload(t testing.TB, path string) assetJSON {
+func (m *mediaFleet) upload(t testing.TB, path string) client.Asset {
 	t.Helper()
-	var up struct {
-		Asset     assetJSON `json:"asset"`
-		UploadURL string    `json:"upload_url"`
-	}
-	if code := m.call(t, "POST", "/v1/uploads", map[string]any{}, &up); code != http.StatusCreated {
-		t.Fatalf("POST /v1/uploads: %d", code)
+	up, err := m.client.Assets().Upload(t.Context(), client.UploadCreate{})
+	if err != nil {
+		t.Fatalf("create an upload: %v", err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -243,7 +178,7 @@ func (m *mediaFleet) upload(t testing.TB, path string) assetJSON {
 	}
 	defer f.Close()
 	fi, _ := f.Stat()
-	req, _ := http.NewRequest(http.MethodPut, up.UploadURL, f)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, up.UploadURL, f)
 	req.ContentLength = fi.Size()
 	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 	if err != nil {
@@ -258,12 +193,14 @@ func (m *mediaFleet) upload(t testing.TB, path string) assetJSON {
 }
 
 // jobOf waits for the asset's job to satisfy cond.
-func (m *mediaFleet) jobOf(t testing.TB, assetID string, limit time.Duration, cond func(jobJSON) bool) jobJSON {
+func (m *mediaFleet) jobOf(t testing.TB, assetID string, limit time.Duration, cond func(client.Job) bool) client.Job {
 	t.Helper()
-	var j jobJSON
+	var j client.Job
 	testutil.UntilEvery(t, limit, 100*time.Millisecond, "the job of asset "+assetID, func() error {
-		var page struct{ Items []jobJSON }
-		m.call(t, "GET", "/v1/jobs?asset_id="+assetID, nil, &page)
+		page, err := m.client.Jobs().List(t.Context(), client.JobFilter{AssetID: assetID})
+		if err != nil {
+			return err
+		}
 		if len(page.Items) == 0 {
 			return errors.New("no job yet")
 		}
@@ -361,7 +298,7 @@ func TestMediaFleet(t *testing.T) {
 	m := startMediaFleet(t)
 	lon, lin := m.city("lon"), m.city("lin")
 
-	var rec assetJSON
+	var rec client.Asset
 	t.Run("RecordingBecomesVOD", func(t *testing.T) {
 		st := m.createStream(t, "media")
 		pub := publish(t, lon, st.StreamKey, 20)
@@ -404,9 +341,10 @@ func TestMediaFleet(t *testing.T) {
 	}
 
 	t.Run("Clip", func(t *testing.T) {
-		var out struct{ Asset assetJSON }
-		if code := m.call(t, "POST", "/v1/assets/"+rec.ID+"/clips", map[string]any{"start": 4, "end": 9}, &out); code != http.StatusCreated {
-			t.Fatalf("clip: %d", code)
+		start, end := 4.0, 9.0
+		out, err := m.client.Assets().Clip(t.Context(), rec.ID, client.ClipCreate{Start: &start, End: &end})
+		if err != nil {
+			t.Fatalf("clip: %v", err)
 		}
 		clip := m.waitAsset(t, out.Asset.ID, 2*time.Minute, ready)
 		// A stream copy starts on a keyframe: the publish has one every
@@ -429,11 +367,11 @@ func TestMediaFleet(t *testing.T) {
 		text := filepath.Join(t.TempDir(), "notes.mp4")
 		os.WriteFile(text, bytes.Repeat([]byte("this is not a video\n"), 100), 0o644)
 		bad := m.upload(t, text)
-		bad = m.waitAsset(t, bad.ID, time.Minute, func(a assetJSON) bool { return a.Status == "errored" })
+		bad = m.waitAsset(t, bad.ID, time.Minute, func(a client.Asset) bool { return a.Status == "errored" })
 		if !strings.Contains(bad.Error, "not a media file") {
 			t.Errorf("errored upload says %q", bad.Error)
 		}
-		if info, err := m.s3.Stat(context.Background(), "orgs/"+orgOf(t, m)+"/assets/"+bad.ID+"/source.mp4"); err == nil {
+		if info, err := m.s3.Stat(context.Background(), "orgs/"+bad.OrgID+"/assets/"+bad.ID+"/source.mp4"); err == nil {
 			t.Errorf("the rejected upload is still in the bucket: %+v", info)
 		}
 		t.Logf("text upload: %s", bad.Error)
@@ -442,12 +380,12 @@ func TestMediaFleet(t *testing.T) {
 	big := mediatest.File(t, mediatest.Spec{Width: 1280, Height: 720, Seconds: 40, Audio: true})
 	t.Run("EdgeKilledMidJob", func(t *testing.T) {
 		a := m.upload(t, big)
-		j := m.jobOf(t, a.ID, time.Minute, func(j jobJSON) bool { return j.State == "running" && j.LeaseHolder != "" })
+		j := m.jobOf(t, a.ID, time.Minute, func(j client.Job) bool { return j.State == "running" && j.LeaseHolder != "" })
 		victim := m.city(j.LeaseHolder)
 		victim.p.Kill()
 		killed := time.Now()
 		a = m.waitAsset(t, a.ID, 4*time.Minute, ready)
-		j = m.jobOf(t, a.ID, 10*time.Second, func(j jobJSON) bool { return j.State == "succeeded" })
+		j = m.jobOf(t, a.ID, 10*time.Second, func(j client.Job) bool { return j.State == "succeeded" })
 		t.Logf("killed %s; job succeeded %v later after %d attempts: %+v", victim.id, time.Since(killed).Round(time.Second), j.Attempts, j.History)
 		if j.Attempts < 2 || len(j.History) < 2 || j.History[0].Edge != victim.id || j.History[len(j.History)-1].Edge == victim.id {
 			t.Errorf("attempts do not show the move: %+v", j.History)
@@ -457,7 +395,7 @@ func TestMediaFleet(t *testing.T) {
 
 	t.Run("CancelStopsFFmpeg", func(t *testing.T) {
 		a := m.upload(t, big)
-		j := m.jobOf(t, a.ID, time.Minute, func(j jobJSON) bool { return j.State == "running" && j.LeaseHolder != "" })
+		j := m.jobOf(t, a.ID, time.Minute, func(j client.Job) bool { return j.State == "running" && j.LeaseHolder != "" })
 		holder := m.city(j.LeaseHolder)
 		var pids []int
 		testutil.Until(t, 20*time.Second, "an ffmpeg under the edge running the job", func() error {
@@ -466,8 +404,8 @@ func TestMediaFleet(t *testing.T) {
 			}
 			return nil
 		})
-		if code := m.call(t, "DELETE", "/v1/jobs/"+j.ID, nil, &j); code != http.StatusOK {
-			t.Fatalf("cancel: %d", code)
+		if _, err := m.client.Jobs().Cancel(t.Context(), j.ID); err != nil {
+			t.Fatalf("cancel: %v", err)
 		}
 		gone := testutil.Until(t, 10*time.Second, "ffmpeg gone after the cancel", func() error {
 			if left := ffmpegChildren(holder.p.Pid()); len(left) > 0 {
@@ -479,7 +417,7 @@ func TestMediaFleet(t *testing.T) {
 		if gone > time.Second {
 			t.Errorf("ffmpeg took %v to go after the cancel, want under 1s", gone)
 		}
-		m.jobOf(t, a.ID, 15*time.Second, func(j jobJSON) bool { return j.State == "cancelled" })
+		m.jobOf(t, a.ID, 15*time.Second, func(j client.Job) bool { return j.State == "cancelled" })
 	})
 
 	t.Run("EdgeKilledMidPublish", func(t *testing.T) {
@@ -532,7 +470,7 @@ func TestMediaFleet(t *testing.T) {
 		m.gw.Start()
 		a := m.recordingOf(t, st.ID, time.Minute)
 		m.waitAsset(t, a.ID, 3*time.Minute, ready)
-		rc, info, err := m.s3.Get(context.Background(), "orgs/"+orgOf(t, m)+"/assets/"+a.ID+"/source.mp4")
+		rc, info, err := m.s3.Get(context.Background(), "orgs/"+a.OrgID+"/assets/"+a.ID+"/source.mp4")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -546,17 +484,4 @@ func TestMediaFleet(t *testing.T) {
 			t.Errorf("the local copy is still there: %v", left)
 		}
 	})
-}
-
-// orgOf returns the id of the org the fleet's token acts in.
-func orgOf(t testing.TB, m *mediaFleet) string {
-	var page struct {
-		Items []struct {
-			ID string `json:"id"`
-		} `json:"items"`
-	}
-	if m.call(t, "GET", "/v1/orgs", nil, &page) != http.StatusOK || len(page.Items) == 0 {
-		t.Fatal("no org")
-	}
-	return page.Items[0].ID
 }

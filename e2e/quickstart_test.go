@@ -3,10 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/cli"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/testutil"
 )
@@ -71,29 +70,14 @@ func waitDevOutput(t testing.TB, p *proc, within time.Duration) devOutput {
 // and password, and uses the printed API key, as a creator would.
 func checkLogin(t testing.TB, d devOutput) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"email": d.Email, "password": d.Password})
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(strings.TrimSuffix(d.Dashboard, "/")+"/v1/auth/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("login: %v", err)
+	anon := newClient(t, "", strings.TrimSuffix(d.Dashboard, "/"))
+	login, err := anon.Auth().Login(t.Context(), client.Login{Email: d.Email, Password: d.Password})
+	if err != nil || login.Token == "" {
+		t.Fatalf("login with the printed email and password: %v", err)
 	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var login struct {
-		Token string `json:"token"`
-	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &login) != nil || login.Token == "" {
-		t.Fatalf("login with the printed email and password: %d %s", resp.StatusCode, raw)
-	}
-	for what, tok := range map[string]string{"the session token": login.Token, "the printed API key": d.Token} {
-		req, _ := http.NewRequest(http.MethodGet, d.Addr+"/v1/me", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatalf("GET /v1/me with %s: %v", what, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("GET /v1/me with %s: %d", what, resp.StatusCode)
+	for what, c := range map[string]*client.Client{"the session token": anon.As(login.Token, ""), "the printed API key": newClient(t, d.Token, d.Addr)} {
+		if _, err := c.Auth().Me(t.Context()); err != nil {
+			t.Errorf("GET /v1/me with %s: %v", what, err)
 		}
 	}
 }
