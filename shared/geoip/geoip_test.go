@@ -16,26 +16,8 @@ import (
 	"github.com/livestreams/livestreams/shared/testutil"
 )
 
-// logBuf collects log lines from concurrent goroutines.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuf) count(substr string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), substr)
-}
-
-func newLogger() (*slog.Logger, *logBuf) {
-	b := &logBuf{}
+func newLogger() (*slog.Logger, *testutil.SyncBuffer) {
+	b := &testutil.SyncBuffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
@@ -157,7 +139,7 @@ func TestNoDatabase(t *testing.T) {
 			if err := r.Reload(); err != nil {
 				t.Error(err)
 			}
-			if n := logs.count(NoDatabaseMessage); n != 1 {
+			if n := strings.Count(logs.String(), NoDatabaseMessage); n != 1 {
 				t.Errorf("%q logged %d times, want once", NoDatabaseMessage, n)
 			}
 		})
@@ -213,7 +195,7 @@ func TestHotReload(t *testing.T) {
 	if _, ok := r.Lookup(geoiptest.SeattleIP); ok {
 		t.Error("Seattle still found after the database without it was loaded")
 	}
-	if n := logs.count("geoip database loaded"); n != 2 {
+	if n := strings.Count(logs.String(), "geoip database loaded"); n != 2 {
 		t.Errorf("logged %d loads, want 2", n)
 	}
 }
@@ -243,10 +225,10 @@ func TestBrokenReplacementKeepsOldDatabase(t *testing.T) {
 	if err := geoiptest.WriteBytes(path, []byte("truncated download")); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 5*time.Second, "broken file logged", func() bool { return logs.count(warning) >= 1 })
+	testutil.Eventually(t, 5*time.Second, "broken file logged", func() bool { return strings.Count(logs.String(), warning) >= 1 })
 	waitPolls(10)
 	stillLondon()
-	if n := logs.count(warning); n != 1 {
+	if n := strings.Count(logs.String(), warning); n != 1 {
 		t.Errorf("broken file logged %d times, want once", n)
 	}
 	if err := r.Reload(); err == nil {
@@ -257,10 +239,10 @@ func TestBrokenReplacementKeepsOldDatabase(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 5*time.Second, "missing file logged", func() bool { return logs.count(warning) >= 2 })
+	testutil.Eventually(t, 5*time.Second, "missing file logged", func() bool { return strings.Count(logs.String(), warning) >= 2 })
 	waitPolls(10)
 	stillLondon()
-	if n := logs.count(warning); n != 2 {
+	if n := strings.Count(logs.String(), warning); n != 2 {
 		t.Errorf("after removal logged %d warnings, want 2", n)
 	}
 
