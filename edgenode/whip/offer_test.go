@@ -1,10 +1,12 @@
 package whip
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
@@ -87,6 +89,16 @@ func FuzzOffer(f *testing.F) {
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// A hang is a failure too: a POST must be answered.
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				panic(fmt.Sprintf("offer handling hangs on %q", body))
+			}
+		}()
 		off, err := parseOffer(body)
 		if err != nil {
 			if st := statusOf(err); st < 400 || st > 499 {
