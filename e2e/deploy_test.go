@@ -802,3 +802,28 @@ func (f *tlsFront) env() []string {
 	}
 	return []string{"SSL_CERT_FILE=" + f.certFile}
 }
+
+// TestDeployRolesCoverEveryFlag checks that every flag of `livestreams
+// control` and `livestreams edge` has a named setting in its role's
+// environment template, so group and host variables can set all of them.
+func TestDeployRolesCoverEveryFlag(t *testing.T) {
+	flagRe := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
+	for cmd, tmpl := range map[string]string{
+		"control": "../deploy/ansible/roles/control_plane/templates/control.env.j2",
+		"edge":    "../deploy/ansible/roles/edge/templates/edge.env.j2",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		help, _ := exec.CommandContext(ctx, binary, cmd, "--help").CombinedOutput()
+		cancel()
+		text := readFile(t, tmpl)
+		flags := flagRe.FindAllStringSubmatch(string(help), -1)
+		if len(flags) < 10 {
+			t.Fatalf("livestreams %s --help lists %d flags:\n%s", cmd, len(flags), help)
+		}
+		for _, m := range flags {
+			if !strings.Contains(text, "'"+m[1]+"':") {
+				t.Errorf("%s: no setting for --%s of livestreams %s", tmpl, m[1], cmd)
+			}
+		}
+	}
+}
