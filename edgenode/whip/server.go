@@ -73,7 +73,7 @@ type Config struct {
 	// only, over UDP4 (tests, dev).
 	LoopbackOnly bool
 
-	MaxOfferBytes    int64         // "" is DefaultMaxOfferBytes
+	MaxOfferBytes    int64         // 0 is DefaultMaxOfferBytes
 	StallTimeout     time.Duration // no media for this long ends a session
 	NegotiateTimeout time.Duration // bounds ICE gathering for an answer
 	Logger           *slog.Logger

@@ -19,8 +19,8 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
 
-// pliInterval is how often a keyframe is asked for until the first one
-// arrives.
+// pliInterval is how often a keyframe is asked for until one arrives, at
+// the start and after frames were lost.
 const pliInterval = 2 * time.Second
 
 // errStalled ends a session whose media stopped without the peer closing.
@@ -49,7 +49,7 @@ type Session struct {
 
 	lastMedia atomic.Int64  // unix ns of the last RTP packet
 	videoSSRC atomic.Uint32 // 0 until the video track arrives
-	keyframe  atomic.Bool   // the first keyframe arrived
+	keyframe  atomic.Bool   // a keyframe arrived since the start or the last loss
 
 	mu      sync.Mutex
 	ending  bool
@@ -246,6 +246,11 @@ func (ss *Session) readVideo(track *webrtc.TrackRemote) error {
 		ss.lastMedia.Store(time.Now().UnixNano())
 		sb.Push(pkt)
 		for smp := sb.Pop(); smp != nil; smp = sb.Pop() {
+			if smp.PrevDroppedPackets > 0 {
+				// Frames were lost beyond what NACK recovered: until the
+				// next keyframe the picture is damaged, so ask for one.
+				ss.keyframe.Store(false)
+			}
 			if err := ss.write(func(m *muxer, now time.Time) error {
 				key, err := m.writeVideo(now, smp.PacketTimestamp, smp.Data)
 				if key && m.started {
