@@ -29,9 +29,11 @@ module "inventory" {
 
   group_vars = {
     livestreams_tls_enabled = var.tls_enabled ? "true" : null
-    livestreams_s3_endpoint = try(var.object_storage.endpoint, null)
-    livestreams_s3_bucket   = try(var.object_storage.bucket, null)
-    livestreams_s3_region   = try(var.object_storage.region, null)
+    # The name Caddy serves the API and dashboard under (TLS needs DNS).
+    livestreams_control_domain = var.tls_enabled && local.dns_suffix != null ? "api.${local.dns_suffix}" : null
+    livestreams_s3_endpoint    = try(var.object_storage.endpoint, null)
+    livestreams_s3_bucket      = try(var.object_storage.bucket, null)
+    livestreams_s3_region      = try(var.object_storage.region, null)
   }
 }
 
