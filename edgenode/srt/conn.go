@@ -13,6 +13,7 @@ import (
 type Conn struct {
 	sock   socket
 	req    Request
+	value  any
 	remote netip.AddrPort
 	ctx    context.Context
 	stall  time.Duration
@@ -24,6 +25,9 @@ type Conn struct {
 
 // Request is what the caller's streamid and address said.
 func (c *Conn) Request() Request { return c.req }
+
+// Value is Settings.Value from Authorize.
+func (c *Conn) Value() any { return c.value }
 
 // RemoteAddr is the caller's address.
 func (c *Conn) RemoteAddr() netip.AddrPort { return c.remote }

@@ -164,8 +164,6 @@ static int ls_recv(SRTSOCKET s, char* buf, int len, lsErr* e) {
 import "C"
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
 	"runtime/cgo"
 	"time"
@@ -178,48 +176,8 @@ type socket C.SRTSOCKET
 // invalidSock is SRT_INVALID_SOCK.
 const invalidSock = -1
 
-// libsrt error codes this package tells apart (srt.h, SRT_ERRNO).
-const (
-	codeConnLost  = C.SRT_ECONNLOST
-	codeNoConn    = C.SRT_ENOCONN
-	codeInvSock   = C.SRT_EINVSOCK
-	codeSockClose = C.SRT_ESCLOSED
-	codeAsyncRcv  = C.SRT_EASYNCRCV
-	codeTimeout   = C.SRT_ETIMEOUT
-)
-
-// maxPayload is the largest live-mode payload libsrt delivers in one
-// message (SRT_LIVE_MAX_PLSIZE); reads use a buffer of this size.
-const maxPayload = 1456
-
-// defaultPayload is the live-mode payload of 7 MPEG-TS packets.
-const defaultPayload = 1316
-
-// libError is an error reported by libsrt.
-type libError struct {
-	op   string
-	code int
-	msg  string
-}
-
-func (e *libError) Error() string { return fmt.Sprintf("srt %s: %s (%d)", e.op, e.msg, e.code) }
-
 func newLibError(op string, e *C.lsErr) error {
 	return &libError{op: op, code: int(e.code), msg: C.GoString(&e.msg[0])}
-}
-
-// isCode reports whether err is a libsrt error with one of codes.
-func isCode(err error, codes ...int) bool {
-	var le *libError
-	if !errors.As(err, &le) {
-		return false
-	}
-	for _, c := range codes {
-		if le.code == c {
-			return true
-		}
-	}
-	return false
 }
 
 // startup and cleanup bracket a Server's use of libsrt; libsrt counts
@@ -275,16 +233,6 @@ func (s socket) setSecret(name string, opt C.SRT_SOCKOPT, v string) error {
 		return newLibError("set "+name, &e)
 	}
 	return nil
-}
-
-func (s socket) streamID() (string, error) {
-	var buf [MaxStreamIDLen + 1]C.char
-	n := C.int(len(buf))
-	var e C.lsErr
-	if C.ls_getstr(C.SRTSOCKET(s), C.SRTO_STREAMID, &buf[0], &n, &e) < 0 {
-		return "", newLibError("get streamid", &e)
-	}
-	return C.GoStringN(&buf[0], min(n, MaxStreamIDLen)), nil
 }
 
 // Option setters, one per option the server uses.
@@ -360,7 +308,17 @@ func (s socket) listen(backlog int) error {
 	return nil
 }
 
-func (s socket) setListenCallback(h cgo.Handle) error {
+// newCallbackHandle returns the number by which libsrt's listen callback
+// finds srv (a cgo.Handle), and the function that releases it once the
+// callback can no longer run.
+func newCallbackHandle(srv *Server) (uintptr, func()) {
+	h := cgo.NewHandle(srv)
+	return uintptr(h), h.Delete
+}
+
+// setListenCallback registers livestreamsSRTListen with the handle h from
+// newCallbackHandle.
+func (s socket) setListenCallback(h uintptr) error {
 	var e C.lsErr
 	if C.ls_set_listen_callback(C.SRTSOCKET(s), C.uintptr_t(h), &e) < 0 {
 		return newLibError("listen callback", &e)
@@ -392,18 +350,17 @@ func (s socket) recv(buf []byte) (int, error) {
 	return int(n), nil
 }
 
-func addrPort(family int, ip [16]byte, port int) netip.AddrPort {
-	switch family {
-	case 4:
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[:4])), uint16(port))
-	case 6:
-		return netip.AddrPortFrom(netip.AddrFrom16(ip).Unmap(), uint16(port))
+// libConstants returns what libsrt.h says of the constants liberror.go
+// copies (C static consts and enums are not Go constants), for a test.
+func libConstants() map[string][2]int {
+	return map[string][2]int{
+		"SRT_LIVE_MAX_PLSIZE": {int(C.ls_live_max_plsize()), maxPayload},
+		"SRT_LIVE_DEF_PLSIZE": {int(C.ls_live_def_plsize()), defaultPayload},
+		"SRT_ECONNLOST":       {int(C.SRT_ECONNLOST), codeConnLost},
+		"SRT_ENOCONN":         {int(C.SRT_ENOCONN), codeNoConn},
+		"SRT_EINVSOCK":        {int(C.SRT_EINVSOCK), codeInvSock},
+		"SRT_ESCLOSED":        {int(C.SRT_ESCLOSED), codeSockClose},
+		"SRT_EASYNCRCV":       {int(C.SRT_EASYNCRCV), codeAsyncRcv},
+		"SRT_ETIMEOUT":        {int(C.SRT_ETIMEOUT), codeTimeout},
 	}
-	return netip.AddrPort{}
-}
-
-// libPayloadSizes returns libsrt's live-mode payload limits, which the
-// constants above copy (C static consts are not Go constants).
-func libPayloadSizes() (max, def int) {
-	return int(C.ls_live_max_plsize()), int(C.ls_live_def_plsize())
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/cgo"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -70,12 +69,19 @@ type Settings struct {
 	// KeyLength is the AES key length in bytes (16, 24 or 32); 0 lets
 	// the caller choose.
 	KeyLength int
+	// Value is handed to Handle as Conn.Value, so that what Authorize
+	// set up (a live session) reaches the connection. If the handshake
+	// fails after Authorize (a wrong passphrase), Handle is never called
+	// and Value is dropped: whatever it holds must end by itself.
+	Value any
 }
 
 // AuthorizeFunc decides whether a caller may publish. It runs inside
-// libsrt's listen callback, before the handshake completes, and holds up
-// the listener's other handshakes meanwhile: it must answer within ctx
-// (Config.AuthorizeTimeout). An error refuses the caller with the
+// libsrt's listen callback, before the handshake completes, on the
+// thread that receives every packet of the port: while it runs, other
+// handshakes wait and other publishers' packets queue in the socket
+// buffer. It must be quick and answer within ctx (Config.AuthorizeTimeout,
+// below callers' 3 s connect timeout). An error refuses the caller with the
 // RejectError's reason, RejectUnavailable when ctx ended, else
 // RejectForbidden. The error is logged, so it must not contain the key.
 type AuthorizeFunc func(ctx context.Context, req Request) (Settings, error)
@@ -125,6 +131,7 @@ type Server struct {
 // handed to accept.
 type pendingConn struct {
 	req    Request
+	value  any
 	ip     netip.Addr
 	expiry time.Time
 }
@@ -207,11 +214,11 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	defer cleanup()
-	h := cgo.NewHandle(s)
+	h, releaseHandle := newCallbackHandle(s)
 	lsn, err := s.listen(ap, h)
 	if err != nil {
 		s.shutdown()
-		h.Delete()
+		releaseHandle()
 		return err
 	}
 	var closeOnce sync.Once
@@ -224,7 +231,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.shutdown()
 		// No callback is in flight and the listener is gone: libsrt
 		// will not call with h again.
-		h.Delete()
+		releaseHandle()
 	}()
 	s.log.Info("srt listening", "addr", s.Addr().String())
 
@@ -255,7 +262,7 @@ func (s *Server) Close() {
 	<-s.done
 }
 
-func (s *Server) listen(ap netip.AddrPort, h cgo.Handle) (socket, error) {
+func (s *Server) listen(ap netip.AddrPort, h uintptr) (socket, error) {
 	lsn, err := createSocket()
 	if err != nil {
 		return 0, err
@@ -287,7 +294,7 @@ func (s *Server) listen(ap netip.AddrPort, h cgo.Handle) (socket, error) {
 	}
 	if err != nil {
 		lsn.close()
-		return 0, fmt.Errorf("srt: listen %s: %w", s.cfg.Addr, err)
+		return 0, fmt.Errorf("srt: listen on %s: %w", s.cfg.Addr, err)
 	}
 	s.mu.Lock()
 	s.addr = local
@@ -330,7 +337,7 @@ func (s *Server) serve(ctx context.Context, ns socket, peer netip.AddrPort) {
 		s.release(p.ip)
 		return
 	}
-	c := &Conn{sock: ns, req: p.req, remote: peer, ctx: ctx, stall: s.cfg.StallTimeout,
+	c := &Conn{sock: ns, req: p.req, value: p.value, remote: peer, ctx: ctx, stall: s.cfg.StallTimeout,
 		buf: make([]byte, maxPayload), last: time.Now()}
 	log := s.log.With("remote_addr", peer.String(), "app", p.req.App)
 	s.conns.Go(func() {
@@ -405,7 +412,7 @@ func (s *Server) admit(ns socket, remote netip.AddrPort, streamID string) (Rejec
 		return RejectInternal, false
 	}
 	s.mu.Lock()
-	s.pending[ns] = pendingConn{req: req, ip: ip, expiry: time.Now().Add(pendingTimeout)}
+	s.pending[ns] = pendingConn{req: req, value: settings.Value, ip: ip, expiry: time.Now().Add(pendingTimeout)}
 	s.mu.Unlock()
 	admitted = true
 	return 0, true

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package srt
 
 import (
@@ -27,12 +29,14 @@ const testKey = "sk_test_0123456789"
 // recorder is a Handle that copies each publisher's bytes to a file and
 // keeps how the read ended.
 type recorder struct {
-	dir   string
-	calls atomic.Int32
-	mu    sync.Mutex
-	ends  []error
-	reqs  []Request
-	bytes atomic.Int64
+	dir     string
+	bufSize int // of each Read; 0 is 64 KiB
+	calls   atomic.Int32
+	mu      sync.Mutex
+	ends    []error
+	reqs    []Request
+	vals    []any
+	bytes   atomic.Int64
 }
 
 func (r *recorder) handle(ctx context.Context, c *Conn) {
@@ -42,7 +46,11 @@ func (r *recorder) handle(ctx context.Context, c *Conn) {
 		panic(err)
 	}
 	defer f.Close()
-	buf := make([]byte, 64<<10)
+	size := r.bufSize
+	if size == 0 {
+		size = 64 << 10
+	}
+	buf := make([]byte, size)
 	for {
 		k, err := c.Read(buf)
 		if k > 0 {
@@ -55,6 +63,7 @@ func (r *recorder) handle(ctx context.Context, c *Conn) {
 			r.mu.Lock()
 			r.ends = append(r.ends, err)
 			r.reqs = append(r.reqs, c.Request())
+			r.vals = append(r.vals, c.Value())
 			r.mu.Unlock()
 			return
 		}
@@ -184,7 +193,7 @@ func TestPublish(t *testing.T) {
 		t.Run(sid[:4], func(t *testing.T) {
 			rec := &recorder{dir: t.TempDir()}
 			var seen atomic.Int32
-			_, port := startServer(t, Config{Authorize: allowKey(Settings{}, &seen), Handle: rec.handle})
+			_, port := startServer(t, Config{Authorize: allowKey(Settings{Value: "grant"}, &seen), Handle: rec.handle})
 			cmd, stderr := publish(t, srtURL(port, sid), 3)
 			if err := exitWithin(t, cmd, 30*time.Second); err != nil {
 				t.Fatalf("publisher: %v\n%s", err, testutil.LastLines(stderr.String(), 10))
@@ -194,8 +203,11 @@ func TestPublish(t *testing.T) {
 				t.Errorf("read ended with %v, want io.EOF", err)
 			}
 			rec.mu.Lock()
-			req := rec.reqs[0]
+			req, val := rec.reqs[0], rec.vals[0]
 			rec.mu.Unlock()
+			if val != "grant" {
+				t.Errorf("Conn.Value %v, want what Authorize returned", val)
+			}
 			if req.StreamKey != testKey || req.Mode != ModePublish || !strings.HasPrefix(req.RemoteAddr, "127.0.0.1:") {
 				t.Errorf("request %+v", req)
 			}
@@ -250,7 +262,8 @@ func TestRefused(t *testing.T) {
 
 func TestPassphrase(t *testing.T) {
 	const pass = "correct-horse-42"
-	rec := &recorder{dir: t.TempDir()}
+	// Reads smaller than a message take it in pieces.
+	rec := &recorder{dir: t.TempDir(), bufSize: 100}
 	var seen atomic.Int32
 	_, port := startServer(t, Config{Authorize: allowKey(Settings{Passphrase: pass}, &seen), Handle: rec.handle})
 	sid := "#!::r=live/" + testKey + ",m=publish"
@@ -356,9 +369,11 @@ func TestCaps(t *testing.T) {
 	}
 }
 
-func TestPayloadConstants(t *testing.T) {
-	if max, def := libPayloadSizes(); max != maxPayload || def != defaultPayload {
-		t.Errorf("libsrt payload sizes %d/%d, package constants %d/%d", max, def, maxPayload, defaultPayload)
+func TestLibConstants(t *testing.T) {
+	for name, v := range libConstants() {
+		if v[0] != v[1] {
+			t.Errorf("%s is %d in srt.h, %d here", name, v[0], v[1])
+		}
 	}
 }
 
@@ -423,5 +438,73 @@ func TestSlowAuthorize(t *testing.T) {
 	t.Logf("Authorize called %d times for one slow handshake; %d bytes received", seen.Load(), rec.bytes.Load())
 	if rec.bytes.Load() == 0 {
 		t.Error("no media received")
+	}
+}
+
+// libsrt is started and cleaned up per server; one server closing must
+// not stop another one (libsrt counts startups).
+func TestTwoServers(t *testing.T) {
+	rec := &recorder{dir: t.TempDir()}
+	var seen atomic.Int32
+	_, port := startServer(t, Config{Authorize: allowKey(Settings{}, &seen), Handle: rec.handle})
+
+	other, err := NewServer(Config{Addr: testutil.FreeAddr(t), Logger: testutil.Logger(t),
+		Authorize: allowKey(Settings{}, &seen), Handle: rec.handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- other.Run(context.Background()) }()
+	testutil.Eventually(t, 5*time.Second, "second server listening", func() bool { return other.Addr() != nil })
+	other.Close()
+	if err := <-errc; err != nil {
+		t.Fatalf("second server: %v", err)
+	}
+	if err := other.Run(context.Background()); err == nil {
+		t.Error("Run ran twice")
+	}
+
+	cmd, stderr := publish(t, srtURL(port, testKey), 1)
+	if err := exitWithin(t, cmd, 30*time.Second); err != nil {
+		t.Fatalf("publisher to the first server: %v\n%s", err, testutil.LastLines(stderr.String(), 10))
+	}
+	testutil.Eventually(t, 10*time.Second, "connection ended", func() bool { return len(rec.ended()) == 1 })
+}
+
+func TestCloseBeforeRun(t *testing.T) {
+	s, err := NewServer(Config{Addr: testutil.FreeAddr(t),
+		Authorize: func(context.Context, Request) (Settings, error) { return Settings{}, nil },
+		Handle:    func(context.Context, *Conn) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Run(testutil.Context(t, 5*time.Second)); err != nil {
+		t.Fatalf("Run after Close: %v", err)
+	}
+	if _, err := NewServer(Config{}); err == nil {
+		t.Error("NewServer without callbacks succeeded")
+	}
+}
+
+func TestListenError(t *testing.T) {
+	s, err := NewServer(Config{Addr: "127.0.0.1:notaport",
+		Authorize: func(context.Context, Request) (Settings, error) { return Settings{}, nil },
+		Handle:    func(context.Context, *Conn) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(testutil.Context(t, 5*time.Second)); err == nil {
+		t.Fatal("Run on a bad address succeeded")
+	}
+	// A port already taken by another SRT listener.
+	_, port := startServer(t, Config{Authorize: allowKey(Settings{}, new(atomic.Int32)), Handle: (&recorder{dir: t.TempDir()}).handle})
+	s2, _ := NewServer(Config{Addr: fmt.Sprintf("127.0.0.1:%d", port),
+		Authorize: func(context.Context, Request) (Settings, error) { return Settings{}, nil },
+		Handle:    func(context.Context, *Conn) {}})
+	if err := s2.Run(testutil.Context(t, 5*time.Second)); err == nil {
+		t.Fatal("Run on a taken port succeeded")
+	} else {
+		t.Logf("taken port: %v", err)
 	}
 }
