@@ -31,12 +31,20 @@ const PollInterval = 10 * time.Millisecond
 // condition holds.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
+	return EventuallyEvery(t, within, PollInterval, what, cond)
+}
+
+// EventuallyEvery is Eventually polling every interval instead of
+// PollInterval, for conditions that cost the system under test something
+// to check (an HTTP round trip to a server that is busy transcoding).
+func EventuallyEvery(t testing.TB, within, every time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
 	begin := time.Now()
 	for !cond() {
 		if time.Since(begin) > within {
 			t.Fatalf("%s: not within %v", what, within)
 		}
-		time.Sleep(PollInterval)
+		time.Sleep(every)
 	}
 	return time.Since(begin)
 }
