@@ -22,8 +22,14 @@
 // transfer mode, socket groups (bonding), or the nested `#!:{...}` form
 // of the streamid syntax.
 //
+// Authorize runs on libsrt's receiving thread for the port, so it holds
+// up other handshakes and other publishers' packets while it runs: it is
+// bounded (Config.AuthorizeTimeout), and a refusal is remembered for a few
+// seconds so a caller's resent handshakes do not ask again.
+//
 // The cgo boundary is kept small: C never holds a Go pointer (the listen
 // callback finds its Server through a cgo.Handle), libsrt's thread-local
 // error is read in the same C call that failed, and buffers passed to C
-// are used only for the duration of the call.
+// are used only for the duration of the call. A binary built without cgo
+// still compiles this package, and Server.Run then fails at once.
 package srt
