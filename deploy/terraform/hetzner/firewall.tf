@@ -7,7 +7,7 @@ locals {
 
   tls_rules = var.tls_enabled ? [
     { protocol = "tcp", port = "443", sources = local.anywhere, description = "HTTPS (reverse proxy)" },
-    { protocol = "tcp", port = "80", sources = local.anywhere, description = "HTTP (ACME challenges)" },
+    { protocol = "tcp", port = "80", sources = local.anywhere, description = "HTTP (ACME challenges, redirect to HTTPS)" },
   ] : []
 
   common_rules = [
@@ -19,6 +19,8 @@ locals {
     { protocol = "tcp", port = "8080", sources = local.anywhere, description = "Livestreams API, dashboard" },
     { protocol = "udp", port = "7443", sources = local.anywhere, description = "Livestreams QUIC endpoint for edges" },
     { protocol = "tcp", port = "7000", sources = local.member_sources, description = "Raft (cluster members only)" },
+    { protocol = "tcp", port = "7946", sources = local.member_sources, description = "Gossip (cluster members only)" },
+    { protocol = "udp", port = "7946", sources = local.member_sources, description = "Gossip (cluster members only)" },
   ])
 
   edge_rules = concat(local.common_rules, local.tls_rules, [
