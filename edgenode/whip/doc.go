@@ -11,7 +11,8 @@
 // video and Opus audio only (an offer without H264 is 415 naming it), and
 // answers 201 Created with the complete SDP answer (ICE gathering finishes
 // before the answer: no trickle), a Location <base>/resource/<id> and an
-// ETag. DELETE on the Location ends the session. PATCH (trickle ICE and ICE
+// ETag. DELETE on the Location ends the session (its 128-bit random id is
+// the capability: no key is asked again). PATCH (trickle ICE and ICE
 // restarts) is answered 405: publishers fall back to the full answer, which
 // is enough for a server with host candidates on a public address. OPTIONS
 // answers CORS preflights. Bodies are bounded (64 KiB of SDP by default),

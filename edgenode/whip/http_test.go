@@ -142,3 +142,32 @@ func TestSessionEnds(t *testing.T) {
 		}
 	})
 }
+
+// TestPublicIP: with 1:1 NAT the answer's host candidate carries the
+// public address and the shared UDP port. (The publisher never uses the
+// answer: nothing is sent to the documentation address.)
+func TestPublicIP(t *testing.T) {
+	const public = "203.0.113.7"
+	var port string
+	ts := newTestServer(t, func(c *Config) {
+		c.PublicIP = public
+		_, port, _ = strings.Cut(c.UDPAddr, ":")
+	})
+	p := newPublisher(t, clientAPI(t, nil), webrtc.MimeTypeH264, false)
+	resp, body := post(t, ts.url, testKey, "application/sdp", strings.NewReader(p.offer(t)))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST: %s: %s", resp.Status, body)
+	}
+	if !strings.Contains(body, " "+public+" "+port+" typ host") || strings.Contains(body, "127.0.0.1 "+port) {
+		t.Fatalf("answer without the public address %s:%s as its host candidate:\n%s", public, port, body)
+	}
+	del, _ := http.NewRequest(http.MethodDelete, strings.TrimSuffix(ts.url, DefaultBasePath+"/live")+resp.Header.Get("Location"), nil)
+	if resp, _ := do(t, del); resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE: %s", resp.Status)
+	}
+	select {
+	case <-ts.sink(0).done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("DELETE did not close the sink")
+	}
+}
