@@ -26,14 +26,14 @@ deps:
 		echo "installing ffmpeg (Debian package)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
 
-# deps-test adds what the tests need: a real S3 server, and Ansible for the
-# deploy test and deploy-check (Debian's ansible-core and ansible-lint).
+# deps-test adds what the tests need: a real S3 server, and Ansible and Caddy
+# for the deploy test and deploy-check (Debian's ansible-core, ansible-lint, caddy).
 deps-test: deps
 	@[ -x $(VERSITYGW) ] || { echo "installing versitygw v1.8.0"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
-	@command -v ansible-playbook >/dev/null && command -v ansible-lint >/dev/null || { \
-		echo "installing ansible-core and ansible-lint (Debian packages)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ansible-core ansible-lint >/dev/null; }
+	@command -v ansible-playbook >/dev/null && command -v ansible-lint >/dev/null && command -v caddy >/dev/null || { \
+		echo "installing ansible-core, ansible-lint and caddy (Debian packages)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ansible-core ansible-lint caddy >/dev/null; }
 
 # deploy-check lints deploy/: ansible-lint and --syntax-check of every
 # playbook, terraform fmt and the provider-free modules' terraform tests.
