@@ -25,6 +25,9 @@ deps:
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
 		echo "installing ffmpeg (Debian package)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
+	@pkg-config --exists srt 2>/dev/null || { \
+		echo "installing libsrt-openssl-dev (Debian package, SRT ingest)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libsrt-openssl-dev >/dev/null; }
 
 # deps-test adds what the tests need: a real S3 server, and Ansible and Caddy
 # for the deploy test and deploy-check (Debian's ansible-core, ansible-lint, caddy).
@@ -34,6 +37,9 @@ deps-test: deps
 	@command -v ansible-playbook >/dev/null && command -v ansible-lint >/dev/null && command -v caddy >/dev/null || { \
 		echo "installing ansible-core, ansible-lint and caddy (Debian packages)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ansible-core ansible-lint caddy >/dev/null; }
+	@command -v pocketsphinx_continuous >/dev/null && [ -d /usr/share/pocketsphinx/model/en-us ] && [ -f /usr/share/sounds/alsa/Front_Center.wav ] || { \
+		echo "installing pocketsphinx, pocketsphinx-en-us and alsa-utils (Debian packages, captions tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pocketsphinx pocketsphinx-en-us alsa-utils >/dev/null; }
 
 # deploy-check lints deploy/: ansible-lint and --syntax-check of every
 # playbook, terraform fmt and the provider-free modules' terraform tests.
