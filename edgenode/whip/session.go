@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -23,7 +22,7 @@ import (
 // the start and after frames were lost.
 const pliInterval = 2 * time.Second
 
-// errStalled ends a session whose media stopped without the peer closing.
+// stallError ends a session whose media stopped without the peer closing.
 // It is a timeout, as a read deadline would be (the live core counts such
 // an end as a stall).
 type stallError struct{ d time.Duration }
@@ -279,14 +278,12 @@ func (ss *Session) readAudio(track *webrtc.TrackRemote) error {
 		}
 		seen, last = true, pkt.SequenceNumber
 		if err := ss.write(func(m *muxer, now time.Time) error {
-			return m.writeAudio(now, pkt.Timestamp, payload(pkt))
+			return m.writeAudio(now, pkt.Timestamp, pkt.Payload)
 		}); err != nil {
 			return err
 		}
 	}
 }
-
-func payload(p *rtp.Packet) []byte { return p.Payload }
 
 // write runs f on the muxer with the readers serialized.
 func (ss *Session) write(f func(*muxer, time.Time) error) error {
