@@ -2,7 +2,9 @@ package rtmp
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/livestreams/livestreams/edgenode/rtmp/amf0"
 )
@@ -108,15 +110,7 @@ func (c *conn) onPublish(ctx context.Context, streamID uint32, args []any) error
 	// The app is not logged: misconfigured clients put the key there.
 	log := c.log.With("stream_key", Redact(key))
 	refuse := func(reason error) error {
-		log.Info("rtmp publish refused", "reason", reason.Error())
-		c.linger = true
-		if err := c.sendStatus(streamID, "error", "NetStream.Publish.BadName", "publish refused"); err != nil {
-			return err
-		}
-		if err := c.flush(); err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errPublishRefused, reason)
+		return c.refusePublish(log, streamID, "publish refused", reason)
 	}
 	switch {
 	case c.pub != nil:
@@ -125,6 +119,12 @@ func (c *conn) onPublish(ctx context.Context, streamID uint32, args []any) error
 		return refuse(fmt.Errorf("publish on stream %d that createStream did not return", streamID))
 	case key == "":
 		return refuse(fmt.Errorf("empty stream key"))
+	case c.cfg.App != "" && app != c.cfg.App:
+		// The client learns which application to use; the one it sent is
+		// neither echoed nor logged (a misconfigured client may have put
+		// its key there).
+		return c.refusePublish(log, streamID, "unknown application: publish to rtmp://HOST/"+c.cfg.App+"/STREAM_KEY",
+			errors.New("unknown application"))
 	}
 
 	pctx, cancel := context.WithDeadline(ctx, c.setup)
@@ -152,6 +152,21 @@ func (c *conn) onPublish(ctx context.Context, streamID uint32, args []any) error
 		return err
 	}
 	return c.flush()
+}
+
+// refusePublish answers a publish with NetStream.Publish.BadName and the
+// description the client shows its user, and ends the connection (after
+// a linger, so the client reads the answer) with reason.
+func (c *conn) refusePublish(log *slog.Logger, streamID uint32, description string, reason error) error {
+	log.Info("rtmp publish refused", "reason", reason.Error())
+	c.linger = true
+	if err := c.sendStatus(streamID, "error", "NetStream.Publish.BadName", description); err != nil {
+		return err
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errPublishRefused, reason)
 }
 
 func (c *conn) onDeleteStream(streamID uint32, args []any) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,6 +40,10 @@ type Config struct {
 	MaxChunkSize     uint32        // largest peer Set Chunk Size; larger closes the connection
 	MaxMessageSize   uint32        // largest message; larger closes the connection
 	OnPublish        PublishFunc   // required
+	// App is the one application publishers may use (rtmp://host/App/KEY);
+	// a publish to any other is refused before OnPublish is asked. ""
+	// accepts every application.
+	App string
 }
 
 // Server accepts RTMP publishers and hands their media to Sinks.
@@ -80,6 +85,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxMessageSize < 4096 || cfg.MaxMessageSize > 0xFFFFFF {
 		return nil, fmt.Errorf("rtmp: MaxMessageSize %d outside 4096..%d", cfg.MaxMessageSize, 0xFFFFFF)
+	}
+	if strings.ContainsAny(cfg.App, "/? ") {
+		return nil, fmt.Errorf("rtmp: App %q is not an application name", cfg.App)
 	}
 	return &Server{cfg: cfg, log: cfg.Logger, conns: make(map[net.Conn]struct{})}, nil
 }
