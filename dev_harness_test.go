@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,25 +15,25 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/client"
+	"github.com/livestreams/livestreams/shared/mediatest"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
-// startDev starts a dev cluster on free loopback ports for one test.
+// devPoll is how often the dev tests check a condition: a check is an HTTP
+// round trip to a cluster that is busy transcoding on the same machine.
+const devPoll = 200 * time.Millisecond
+
+// startDev starts a dev cluster on free loopback ports for one test; its
+// logs go to the test log when LIVESTREAMS_TEST_LOG is set.
 func startDev(t *testing.T) *devCluster {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Fatal("ffmpeg is required (make deps installs it)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	mediatest.RequireFFmpeg(t)
+	ctx := testutil.Context(t, 60*time.Second)
 	var c *devCluster
 	var err error
-	var logger *slog.Logger // nil discards; LIVESTREAMS_TEST_LOG=1 sends every log line to the test log
-	if os.Getenv("LIVESTREAMS_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	for attempt := 0; attempt < 3; attempt++ { // free ports can race with other processes
-		c, err = startDevCluster(ctx, devConfig{DataDir: t.TempDir(), HTTPAddr: freeAddr(), RTMPAddr: freeAddr(), EdgeAddr: freeAddr(),
-			QUICAddr: freeUDP(t), RaftAddr: freeAddr(), Logger: logger})
+		c, err = startDevCluster(ctx, devConfig{DataDir: t.TempDir(), HTTPAddr: testutil.FreeAddr(t), RTMPAddr: testutil.FreeAddr(t),
+			EdgeAddr: testutil.FreeAddr(t), QUICAddr: testutil.FreeAddr(t), RaftAddr: testutil.FreeAddr(t), Logger: testutil.Logger(t)})
 		if err == nil {
 			break
 		}
@@ -45,20 +43,6 @@ func startDev(t *testing.T) *devCluster {
 	}
 	t.Cleanup(c.Close)
 	return c
-}
-
-func freeUDP(t *testing.T) string {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		addr := freeAddr()
-		pc, err := netListenUDP(addr)
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free UDP port")
-	return ""
 }
 
 type testStream struct {
@@ -83,47 +67,12 @@ func newStream(t *testing.T, c *devCluster, body client.StreamCreate) testStream
 	return ts
 }
 
-// publish runs a real ffmpeg publisher of a synthetic source for the given
-// duration; it returns the running command.
-func publish(t *testing.T, rtmpURL string, size string, seconds int, audio bool) *exec.Cmd {
+// publish runs a real ffmpeg publisher of a synthetic size source (with a
+// tone if audio, a keyframe a second) for the given duration; it returns
+// the running command.
+func publish(t *testing.T, rtmpURL string, width, height, seconds int, audio bool) *exec.Cmd {
 	t.Helper()
-	args := []string{"-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=30", size)}
-	if audio {
-		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
-	}
-	args = append(args, "-t", fmt.Sprint(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-		"-g", "30", "-pix_fmt", "yuv420p")
-	if audio {
-		args = append(args, "-c:a", "aac", "-b:a", "96k")
-	}
-	args = append(args, "-f", "flv", rtmpURL)
-	cmd := exec.Command("ffmpeg", args...)
-	cmd.Stderr = &testLog{t: t, prefix: "publisher: "}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return cmd
-}
-
-type testLog struct {
-	t      *testing.T
-	prefix string
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
-		if line != "" {
-			l.t.Log(l.prefix + line)
-		}
-	}
-	return len(p), nil
+	return mediatest.Publish(t, rtmpURL, mediatest.Live{Spec: mediatest.Spec{Width: width, Height: height, Seconds: seconds, GOP: 30, Audio: audio}})
 }
 
 // get fetches a URL, following redirects, and returns status, body and the
@@ -137,18 +86,6 @@ func get(t *testing.T, u string) (int, []byte, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	return resp.StatusCode, body, resp.Request.URL.String()
-}
-
-// waitFor polls cond every 200 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // resolve returns ref relative to base.

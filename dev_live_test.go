@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/client"
+	"github.com/livestreams/livestreams/shared/testutil"
 )
 
 func streamStatus(t *testing.T, c *devCluster, id string) client.Stream {
@@ -30,7 +31,7 @@ func masterWhenLive(t *testing.T, c *devCluster, pid, query string, want int) (s
 	t.Helper()
 	var final string
 	var vs []variant
-	waitFor(t, 30*time.Second, "a master playlist with variants", func() bool {
+	testutil.EventuallyEvery(t, 30*time.Second, devPoll, "a master playlist with variants", func() bool {
 		code, body, u := get(t, c.PlaybackURL(pid)+query)
 		if code != http.StatusOK {
 			return false
@@ -47,7 +48,7 @@ func masterWhenLive(t *testing.T, c *devCluster, pid, query string, want int) (s
 func TestLivePath(t *testing.T) {
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "e2e"})
-	pub := publish(t, c.RTMPURL(s.Key), "1280x720", 20, true)
+	pub := publish(t, c.RTMPURL(s.Key), 1280, 720, 20, true)
 
 	master, vs := masterWhenLive(t, c, s.PlaybackID, "", 3)
 	res := map[string]bool{}
@@ -69,7 +70,7 @@ func TestLivePath(t *testing.T) {
 		vu := resolve(master, v.URI)
 		var initURI string
 		var segs []string
-		waitFor(t, 20*time.Second, "segments of "+v.Resolution, func() bool {
+		testutil.EventuallyEvery(t, 20*time.Second, devPoll, "segments of "+v.Resolution, func() bool {
 			_, body, _ := get(t, vu)
 			initURI, segs, _ = mediaPlaylist(string(body))
 			return initURI != "" && len(segs) > 0
@@ -87,13 +88,13 @@ func TestLivePath(t *testing.T) {
 	// After unpublish: every variant playlist ends, the stream is idle.
 	for _, v := range vs {
 		vu := resolve(master, v.URI)
-		waitFor(t, 20*time.Second, "#EXT-X-ENDLIST in "+v.Resolution, func() bool {
+		testutil.EventuallyEvery(t, 20*time.Second, devPoll, "#EXT-X-ENDLIST in "+v.Resolution, func() bool {
 			_, body, _ := get(t, vu)
 			_, _, ended := mediaPlaylist(string(body))
 			return ended
 		})
 	}
-	waitFor(t, 10*time.Second, "stream idle", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
+	testutil.EventuallyEvery(t, 10*time.Second, devPoll, "stream idle", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
 
 	rec := waitRecording(t, c, s.ID)
 	out, err := probe(t, rec)
@@ -134,7 +135,7 @@ type recordingAsset = client.Asset
 func recordingOf(t *testing.T, c *devCluster, streamID string, limit time.Duration, cond func(recordingAsset) bool) recordingAsset {
 	t.Helper()
 	var a recordingAsset
-	waitFor(t, limit, "the recording asset of "+streamID, func() bool {
+	testutil.EventuallyEvery(t, limit, devPoll, "the recording asset of "+streamID, func() bool {
 		page, _ := c.API.Assets().List(context.Background(), client.AssetFilter{Type: "recording", StreamID: streamID})
 		if len(page.Items) == 0 {
 			return false
@@ -151,7 +152,7 @@ func recordingOf(t *testing.T, c *devCluster, streamID string, limit time.Durati
 func waitRecording(t *testing.T, c *devCluster, streamID string) string {
 	t.Helper()
 	a := recordingOf(t, c, streamID, 30*time.Second, func(recordingAsset) bool { return true })
-	waitFor(t, 10*time.Second, "the edge's copy deleted", func() bool {
+	testutil.EventuallyEvery(t, 10*time.Second, devPoll, "the edge's copy deleted", func() bool {
 		matches, _ := filepath.Glob(filepath.Join(c.dataDir, "edge", "recordings", "*.mp4"))
 		return len(matches) == 0
 	})
@@ -163,7 +164,7 @@ func waitRecording(t *testing.T, c *devCluster, streamID string) string {
 func TestLadderFollowsSource(t *testing.T) {
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "small-silent"})
-	pub := publish(t, c.RTMPURL(s.Key), "640x360", 8, false)
+	pub := publish(t, c.RTMPURL(s.Key), 640, 360, 8, false)
 	master, vs := masterWhenLive(t, c, s.PlaybackID, "", 1)
 	if len(vs) != 1 || vs[0].Resolution != "640x360" {
 		t.Fatalf("variants for a 640x360 source: %+v", vs)
@@ -174,7 +175,7 @@ func TestLadderFollowsSource(t *testing.T) {
 	vu := resolve(master, vs[0].URI)
 	var initURI string
 	var segs []string
-	waitFor(t, 20*time.Second, "segments", func() bool {
+	testutil.EventuallyEvery(t, 20*time.Second, devPoll, "segments", func() bool {
 		_, body, _ := get(t, vu)
 		initURI, segs, _ = mediaPlaylist(string(body))
 		return initURI != "" && len(segs) > 0
@@ -189,7 +190,7 @@ func TestLadderFollowsSource(t *testing.T) {
 // accepted, and no session or ffmpeg starts.
 func TestWrongKeyRefused(t *testing.T) {
 	c := startDev(t)
-	pub := publish(t, c.RTMPURL("sk_notarealkeynotarealkey"), "320x240", 3, false)
+	pub := publish(t, c.RTMPURL("sk_notarealkeynotarealkey"), 320, 240, 3, false)
 	done := make(chan error, 1)
 	go func() { done <- pub.Wait() }()
 	select {
@@ -210,7 +211,7 @@ func TestWrongKeyRefused(t *testing.T) {
 func TestTranscoderKilled(t *testing.T) {
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "crash"})
-	publish(t, c.RTMPURL(s.Key), "640x360", 30, true)
+	publish(t, c.RTMPURL(s.Key), 640, 360, 30, true)
 	masterWhenLive(t, c, s.PlaybackID, "", 1)
 	time.Sleep(3 * time.Second) // let a few fragments reach the recording
 	pids := c.Edge.TranscoderPIDs()
@@ -225,7 +226,7 @@ func TestTranscoderKilled(t *testing.T) {
 	if err != nil || duration(out) < 2 {
 		t.Fatalf("recording after kill -9: %v: %s", err, out)
 	}
-	waitFor(t, 10*time.Second, "stream idle", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
+	testutil.EventuallyEvery(t, 10*time.Second, devPoll, "stream idle", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
 }
 
 // TestStalledPublisherEnds: a publisher that stops sending without closing
@@ -233,14 +234,14 @@ func TestTranscoderKilled(t *testing.T) {
 func TestStalledPublisherEnds(t *testing.T) {
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "stall"})
-	pub := publish(t, c.RTMPURL(s.Key), "320x240", 60, false)
+	pub := publish(t, c.RTMPURL(s.Key), 320, 240, 60, false)
 	masterWhenLive(t, c, s.PlaybackID, "", 1)
 	if err := pub.Process.Signal(syscall.SIGSTOP); err != nil { // frozen, socket open
 		t.Fatal(err)
 	}
 	defer pub.Process.Signal(syscall.SIGCONT)
 	stalled := time.Now()
-	waitFor(t, 15*time.Second, "stalled session to end", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
+	testutil.EventuallyEvery(t, 15*time.Second, devPoll, "stalled session to end", func() bool { return streamStatus(t, c, s.ID).Status == "idle" })
 	took := time.Since(stalled)
 	t.Logf("FIGURE stall: session ended %v after the publisher froze", took.Round(100*time.Millisecond))
 	if took > 12*time.Second {

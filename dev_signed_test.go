@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/client"
+	"github.com/livestreams/livestreams/shared/testutil"
 	"github.com/livestreams/livestreams/shared/token"
 )
 
@@ -69,7 +70,7 @@ func TestSignedPlayback(t *testing.T) {
 	vparts := strings.Split(valid, ".")
 	tampered := vparts[0] + "." + parts[1] + "." + vparts[2]
 
-	publish(t, c.RTMPURL(s.Key), "640x360", 25, true)
+	publish(t, c.RTMPURL(s.Key), 640, 360, 25, true)
 	master, vs := masterWhenLive(t, c, s.PlaybackID, "?token="+url.QueryEscape(valid), 1)
 	if !strings.Contains(vs[0].URI, "token=") {
 		t.Errorf("variant URI in the served master lacks the token: %q", vs[0].URI)
@@ -77,7 +78,7 @@ func TestSignedPlayback(t *testing.T) {
 	variant := resolve(master, vs[0].URI)
 	var initURI string
 	var segs []string
-	waitFor(t, 20*time.Second, "a segment", func() bool {
+	testutil.EventuallyEvery(t, 20*time.Second, devPoll, "a segment", func() bool {
 		code, body, _ := get(t, variant)
 		if code != http.StatusOK {
 			return false
