@@ -40,9 +40,9 @@ func TestLayout(t *testing.T) {
 	}
 	sort.Strings(dirs)
 	for _, dir := range dirs {
-		reached := g.reach(dir)
-		sides := map[string]string{} // side -> one package of it reached
-		for pkg := range reached {
+		reached, order := g.reach(dir)
+		sides := map[string]string{} // side -> the nearest package of it reached
+		for _, pkg := range order {
 			if s := side(pkg); s != "" && sides[s] == "" {
 				sides[s] = pkg
 			}
@@ -125,27 +125,34 @@ func importGraph(t *testing.T, root string) *imports {
 }
 
 // reach returns every module package dir's tests reach, with the package
-// each was first reached from.
-func (g *imports) reach(dir string) map[string]string {
-	from := map[string]string{}
-	queue := []string{}
-	for p := range g.tests[dir] {
+// each was first reached from, and all of them nearest first.
+func (g *imports) reach(dir string) (from map[string]string, order []string) {
+	from = map[string]string{}
+	for _, p := range sorted(g.tests[dir]) {
 		if p != dir {
 			from[p] = dir
-			queue = append(queue, p)
+			order = append(order, p)
 		}
 	}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for q := range g.build[p] {
+	for i := 0; i < len(order); i++ {
+		p := order[i]
+		for _, q := range sorted(g.build[p]) {
 			if _, seen := from[q]; !seen && q != dir {
 				from[q] = p
-				queue = append(queue, q)
+				order = append(order, q)
 			}
 		}
 	}
-	return from
+	return from, order
+}
+
+func sorted(set map[string]bool) []string {
+	var out []string
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // chain explains how dir reaches pkg, from what reach(dir) returned.
