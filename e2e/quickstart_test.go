@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livestreams/livestreams/controlplane/cli"
 	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/testutil"
@@ -230,19 +229,4 @@ func copyTree(t testing.TB, src, dst string) string {
 	}
 	t.Logf("copied %d files of the working tree to %s", n, dst)
 	return dst
-}
-
-// TestHelpListsEveryCommand: `livestreams --help` names the servers and
-// every admin command group.
-func TestHelpListsEveryCommand(t *testing.T) {
-	out := mustCLI(t, nil, "--help")
-	words := map[string]bool{}
-	for _, w := range strings.FieldsFunc(out, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' }) {
-		words[w] = true
-	}
-	for _, name := range append([]string{"control", "edge", "dev"}, cli.Commands()...) {
-		if !words[name] {
-			t.Errorf("livestreams --help does not list %q:\n%s", name, out)
-		}
-	}
 }
