@@ -25,6 +25,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&control, "control", "", "comma-separated control-plane QUIC addresses, e.g. cp1:7443,cp2:7443 (required)")
 	fs.StringVar(&cfg.JoinToken, "join-token", "", "edge join token issued by the control plane (required)")
 	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", ":1935", "RTMP ingest listen address")
+	registerRTMPFlags(fs, &cfg)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", ":8081", "HLS origin listen address")
 	fs.StringVar(&cfg.Region, "region", "", "region label, e.g. eu-central")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL viewers reach the HLS origin by (default http://127.0.0.1:PORT)")
@@ -90,6 +91,9 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "edge %s: RTMP %s, HLS %s\n", cfg.NodeID, n.RTMPURL(), n.HTTPURL())
+	if u := n.RTMPSURL(); u != "" {
+		fmt.Fprintf(stdout, "edge %s: RTMPS %s\n", cfg.NodeID, u)
+	}
 	if err := n.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 1

@@ -56,6 +56,12 @@ type Config struct {
 	PublicRTMP string
 	FFmpeg     string
 	Logger     *slog.Logger
+	// RTMPApp is the one RTMP application publishers may use ("live").
+	RTMPApp string
+	// RTMPSAddr, when set, serves RTMPS there with the PEM pair at
+	// TLSCert and TLSKey (reloaded when the files change); PublicRTMPS is
+	// its rtmps://host:port/live base (ingest_rtmps.go).
+	RTMPSAddr, TLSCert, TLSKey, PublicRTMPS string
 	// Version is reported to the control plane.
 	Version string
 	// GossipAddr, when set, joins the fleet's gossip on this address,
@@ -88,6 +94,8 @@ type Node struct {
 	core   *live.Core
 	origin *hls.Origin
 	client *protocol.Client
+
+	rtmpsLn net.Listener // nil without RTMPS (ingest_rtmps.go)
 
 	// draining is the operator's order, learnt from heartbeats: no new
 	// publishes here (the control plane refuses them too).
@@ -135,6 +143,9 @@ func New(cfg Config) (*Node, error) {
 	if cfg.FFmpeg == "" {
 		cfg.FFmpeg = "ffmpeg"
 	}
+	if cfg.RTMPApp == "" {
+		cfg.RTMPApp = "live"
+	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "edge", "node_id", cfg.NodeID),
 		sessions: map[string]protocol.StreamInfo{}, byPID: map[string]*playback{}}
 	var err error
@@ -149,13 +160,17 @@ func New(cfg Config) (*Node, error) {
 		n.cfg.PublicURL = "http://" + loopback(n.httpLn.Addr())
 	}
 	if n.cfg.PublicRTMP == "" {
-		n.cfg.PublicRTMP = "rtmp://" + loopback(n.rtmpLn.Addr()) + "/live"
+		n.cfg.PublicRTMP = "rtmp://" + loopback(n.rtmpLn.Addr()) + "/" + cfg.RTMPApp
+	}
+	if err := n.listenRTMPS(); err != nil {
+		n.close()
+		return nil, err
 	}
 	if n.core, err = live.NewCore(live.Config{Control: liveControl{n}, FFmpeg: cfg.FFmpeg, Logger: n.log}); err != nil {
 		n.close()
 		return nil, err
 	}
-	n.rtmp, err = rtmp.NewServer(rtmp.Config{Logger: cfg.Logger, OnPublish: rtmpingest.Adapter{Core: n.core}.OnPublish})
+	n.rtmp, err = rtmp.NewServer(rtmp.Config{Logger: cfg.Logger, App: cfg.RTMPApp, OnPublish: rtmpingest.Adapter{Core: n.core}.OnPublish})
 	if err != nil {
 		n.close()
 		return nil, err
@@ -200,6 +215,9 @@ func reachable(addr string) string {
 
 func (n *Node) close() {
 	n.rtmpLn.Close()
+	if n.rtmpsLn != nil {
+		n.rtmpsLn.Close()
+	}
 	n.httpLn.Close()
 	if n.uploads != nil {
 		n.uploads.Close()
@@ -285,6 +303,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 	go func() { defer n.wg.Done(); n.heartbeatLoop(rctx) }()
+	n.serveRTMPS(rctx, errc)
 	if n.gossip != nil {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.advertiseLoop(rctx.Done()) }()

@@ -16,7 +16,11 @@
 // count and every phase's duration are bounded, and malformed input
 // closes the one connection with a logged reason.
 //
+// RTMPS is the same server behind a TLS listener (crypto/tls's
+// NewListener) handed to Serve beside the plain one: the TLS handshake
+// runs on the connection's first read, under the handshake deadline.
+//
 // It deliberately does not implement playback (play is refused), the
 // signed (Flash Player 9) or encrypted (RTMPE) handshakes, AMF3 beyond
-// its AMF0 escape, shared objects, or RTMPS; terminate TLS in front of it.
+// its AMF0 escape, or shared objects.
 package rtmp

@@ -110,7 +110,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 }
 
 // Serve accepts connections on ln until ctx is done (returning nil) or
-// ln fails (returning the error). Before returning it closes ln and every
+// ln fails (returning the error). It may run for several listeners at
+// once (RTMP and RTMPS) with the same ctx. Before returning it closes ln and every
 // connection and waits for their goroutines, including Sink calls.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
