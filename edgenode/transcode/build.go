@@ -44,6 +44,10 @@ type Source struct {
 	Width, Height      int
 	FrameRate          float64 // 0 = unknown (30 is assumed)
 	HasAudio, HasVideo bool
+	// AudioCodec is ffmpeg's name of the source's audio ("aac", "opus");
+	// "" when unknown. The ladder encodes AAC whatever it is; the
+	// recording copies it.
+	AudioCodec string
 }
 
 // Params describes one transcode.
@@ -254,9 +258,11 @@ func Build(p Params) ([]string, error) {
 		// moov is playable up to the last complete fragment, whatever
 		// happens to ffmpeg.
 		args = append(args, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy")
-		if p.InputFormat == "mpegts" {
+		if p.InputFormat == "mpegts" && p.Source.HasAudio && (p.Source.AudioCodec == "aac" || p.Source.AudioCodec == "") {
 			// MPEG-TS carries AAC with ADTS headers, which MP4 does not
-			// take as they are (FLV's AAC is raw already).
+			// take as they are (FLV's AAC is raw already). Only AAC: the
+			// filter refuses anything else, and Opus (WHIP) copies into
+			// MP4 as it is.
 			args = append(args, "-bsf:a", "aac_adtstoasc")
 		}
 		args = append(args, "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",

@@ -262,6 +262,23 @@ func TestBuildRecording(t *testing.T) {
 		t.Errorf("recording from mpegts without aac_adtstoasc on its output: %q", ts)
 	}
 
+	// Opus (WHIP's audio, in MPEG-TS) copies into MP4 as it is: the
+	// filter would refuse it. Without audio there is nothing to filter.
+	for name, src := range map[string]Source{"opus": {Width: 640, Height: 360, HasVideo: true, HasAudio: true, AudioCodec: "opus"},
+		"no audio": {Width: 640, Height: 360, HasVideo: true}} {
+		opus := build(t, params(func(p *Params) { p.RecordPath, p.InputFormat, p.Source = "/rec/s1.mp4", "mpegts", src }))
+		if has(opus, "-bsf:a") {
+			t.Errorf("%s: recording from mpegts with an audio filter: %q", name, opus)
+		}
+	}
+	aac := build(t, params(func(p *Params) {
+		p.RecordPath, p.InputFormat = "/rec/s1.mp4", "mpegts"
+		p.Source.AudioCodec = "aac"
+	}))
+	if flagValue(t, aac, "-bsf:a") != "aac_adtstoasc" {
+		t.Errorf("aac from mpegts without aac_adtstoasc: %q", aac)
+	}
+
 	without := build(t, params(nil))
 	if has(without, "copy") || has(without, "mp4") {
 		t.Errorf("recording output without RecordPath: %q", without)

@@ -369,3 +369,36 @@ func TestFFmpegContextCancel(t *testing.T) {
 	}
 	requireGone(t, p.PID())
 }
+
+// WHIP's audio is Opus in MPEG-TS: the ladder encodes it to AAC, the
+// recording copies it (aac_adtstoasc would refuse it).
+func TestFFmpegOpusFromMPEGTS(t *testing.T) {
+	mp4 := mediatest.File(t, mediatest.Spec{Width: 640, Height: 360, Seconds: 6, GOP: 30, Audio: true})
+	dir := t.TempDir()
+	src := filepath.Join(dir, "opus.ts")
+	mk := exec.CommandContext(t.Context(), "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", mp4,
+		"-c:v", "copy", "-c:a", "libopus", "-ar", "48000", "-b:a", "64k", "-f", "mpegts", src)
+	if out, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("make opus source: %v\n%s", err, out)
+	}
+	rec := filepath.Join(dir, "rec.mp4")
+	args, err := Build(Params{Input: "pipe:0", InputFormat: "mpegts", Mode: Live, OutDir: filepath.Join(dir, "hls"), RecordPath: rec,
+		Source: Source{Width: 640, Height: 360, FrameRate: 30, HasVideo: true, HasAudio: true, AudioCodec: "opus"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := run(t, args, src)
+	if err := p.Stop(30 * time.Second); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, strings.Join(p.StderrTail(), "\n"))
+	}
+	checkHLS(t, filepath.Join(dir, "hls"), []variant{{"360p", 360}}, true)
+	checkRecording(t, rec)
+	if got := ffprobe(t, "-show_entries", "stream=codec_name", "-of", "csv=p=0", rec); got != "h264\nopus" {
+		t.Errorf("recording streams %q, want h264 and opus", got)
+	}
+	audio := ffprobe(t, "-select_streams", "a:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+		filepath.Join(dir, "hls", "360p", "index.m3u8"))
+	if f := strings.Fields(audio); len(f) == 0 || slices.ContainsFunc(f, func(c string) bool { return c != "aac" }) {
+		t.Errorf("ladder audio %q, want aac", audio)
+	}
+}
