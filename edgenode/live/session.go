@@ -202,8 +202,7 @@ func (s *Session) startLocked(src Source) (*transcode.Process, error) {
 	}
 	args, err := transcode.Build(transcode.Params{
 		Input: "pipe:0", InputFormat: string(src.Format),
-		Source:     transcode.Source{Width: src.Width, Height: src.Height, FrameRate: src.FrameRate, HasAudio: src.HasAudio, HasVideo: src.HasVideo,
-			AudioCodec: src.AudioCodec},
+		Source:     transcode.Source{Width: src.Width, Height: src.Height, FrameRate: src.FrameRate, HasAudio: src.HasAudio, HasVideo: src.HasVideo, AudioCodec: src.AudioCodec},
 		Mode:       transcode.Live,
 		Latency:    s.grant.Latency,
 		Ladder:     s.grant.Ladder,
