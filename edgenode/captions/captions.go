@@ -171,7 +171,7 @@ func (l Layout) fitsLayout(c Cue) bool {
 
 // relayout splits the cues that do not fit the layout.
 func (l Layout) relayout(cues []Cue) []Cue {
-	out := make([]Cue, 0, len(cues))
+	var out []Cue
 	for _, c := range cues {
 		if l.fitsLayout(c) {
 			out = append(out, c)
