@@ -3,6 +3,9 @@ package captions
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,6 +195,32 @@ func TestExtractAudio(t *testing.T) {
 	if err := ExtractAudio(ctx, "", filepath.Join(dir, "missing.mp4"), filepath.Join(dir, "a.wav")); err == nil || !strings.Contains(err.Error(), "No such file") {
 		t.Errorf("missing input: %v", err)
 	}
+	// A URL, as a presigned object store link: served on loopback.
+	tone := filepath.Join(dir, "tone.mp4")
+	if msg, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:d=2", "-f", "lavfi", "-i", "sine=r=48000:d=2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", tone).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, msg)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.FileServer(http.Dir(dir)))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	out := filepath.Join(dir, "from-url.wav")
+	if err := ExtractAudio(ctx, "", srv.URL+"/tone.mp4?X-Amz-Signature=secret", out); err != nil {
+		t.Fatalf("extract from a URL: %v", err)
+	}
+	if d := wavDuration(t, out); d < ms(1900) || d > ms(2100) {
+		t.Errorf("audio from the URL lasts %s, want 2s", d)
+	}
+	err = ExtractAudio(ctx, "", srv.URL+"/gone.mp4?X-Amz-Signature=secret", out)
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "404") {
+		t.Errorf("missing URL: %v, want a 404 without the signature", err)
+	}
+
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := ExtractAudio(cancelled, "", video, filepath.Join(dir, "a.wav")); !errors.Is(err, context.Canceled) {

@@ -109,7 +109,10 @@ func AddSubtitles(master []byte, tag string) ([]byte, error) {
 	if !strings.HasPrefix(tag, "#EXT-X-MEDIA:") {
 		return nil, errors.New("add subtitles: not an EXT-X-MEDIA line")
 	}
-	newAttrs := attributes(strings.TrimPrefix(tag, "#EXT-X-MEDIA:"))
+	newAttrs, ok := attributes(strings.TrimPrefix(tag, "#EXT-X-MEDIA:"))
+	if !ok || newAttrs["GROUP-ID"] == "" {
+		return nil, errors.New("add subtitles: malformed EXT-X-MEDIA line")
+	}
 	text := strings.ReplaceAll(string(master), "\r\n", "\n")
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	if len(lines) == 0 || strings.TrimSpace(lines[0]) != "#EXTM3U" {
@@ -120,7 +123,7 @@ func AddSubtitles(master []byte, tag string) ([]byte, error) {
 	for _, l := range lines {
 		switch {
 		case strings.HasPrefix(l, "#EXT-X-MEDIA:"):
-			a := attributes(strings.TrimPrefix(l, "#EXT-X-MEDIA:"))
+			a, _ := attributes(strings.TrimPrefix(l, "#EXT-X-MEDIA:"))
 			if a["TYPE"] == "SUBTITLES" && a["GROUP-ID"] == newAttrs["GROUP-ID"] && a["NAME"] == newAttrs["NAME"] {
 				continue // replaced by tag
 			}
@@ -130,7 +133,10 @@ func AddSubtitles(master []byte, tag string) ([]byte, error) {
 				out = append(out, tag)
 				inserted = true
 			}
-			a := attributes(strings.TrimPrefix(l, "#EXT-X-STREAM-INF:"))
+			a, ok := attributes(strings.TrimPrefix(l, "#EXT-X-STREAM-INF:"))
+			if !ok {
+				return nil, fmt.Errorf("add subtitles: malformed variant %q", l)
+			}
 			if g, ok := a["SUBTITLES"]; ok {
 				if g != newAttrs["GROUP-ID"] {
 					return nil, fmt.Errorf("add subtitles: a variant already uses subtitles group %q", g)
@@ -151,22 +157,26 @@ func AddSubtitles(master []byte, tag string) ([]byte, error) {
 
 // attributes parses an HLS attribute list (NAME=value pairs separated by
 // commas, values possibly quoted and holding commas) into a map of the
-// values, quotes removed.
-func attributes(list string) map[string]string {
+// values, quotes removed; false if a quoted value is not closed.
+func attributes(list string) (map[string]string, bool) {
 	m := map[string]string{}
 	for list != "" {
-		name, rest, ok := strings.Cut(list, "=")
-		if !ok {
+		eq, comma := strings.IndexByte(list, '='), strings.IndexByte(list, ',')
+		if eq < 0 {
 			break
 		}
+		if comma >= 0 && comma < eq {
+			list = list[comma+1:] // an element without a value: skip it
+			continue
+		}
+		name, rest := list[:eq], list[eq+1:]
 		var value string
 		if strings.HasPrefix(rest, `"`) {
 			end := strings.IndexByte(rest[1:], '"')
 			if end < 0 {
-				value, rest = rest[1:], ""
-			} else {
-				value, rest = rest[1:1+end], rest[2+end:]
+				return m, false
 			}
+			value, rest = rest[1:1+end], rest[2+end:]
 			_, rest, _ = strings.Cut(rest, ",")
 		} else {
 			value, rest, _ = strings.Cut(rest, ",")
@@ -174,5 +184,5 @@ func attributes(list string) map[string]string {
 		m[strings.TrimSpace(name)] = value
 		list = rest
 	}
-	return m
+	return m, true
 }

@@ -174,9 +174,12 @@ func TestAddSubtitles(t *testing.T) {
 }
 
 func TestAttributes(t *testing.T) {
-	got := attributes(`BANDWIDTH=1,CODECS="a,b",NAME="x=y",URI="u`)
-	if got["BANDWIDTH"] != "1" || got["CODECS"] != "a,b" || got["NAME"] != "x=y" || got["URI"] != "u" || len(got) != 4 {
+	got, ok := attributes(`BANDWIDTH=1,junk,CODECS="a,b",NAME="x=y",AUDIO=aud`)
+	if !ok || got["BANDWIDTH"] != "1" || got["CODECS"] != "a,b" || got["NAME"] != "x=y" || got["AUDIO"] != "aud" || len(got) != 4 {
 		t.Errorf("%q", got)
+	}
+	if _, ok := attributes(`URI="unclosed`); ok {
+		t.Error("unclosed quote accepted")
 	}
 }
 
@@ -193,7 +196,8 @@ func FuzzAddSubtitles(f *testing.F) {
 			t.Fatalf("tag not added once:\n%s", out)
 		}
 		for _, l := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(l, "#EXT-X-STREAM-INF:") && attributes(strings.TrimPrefix(l, "#EXT-X-STREAM-INF:"))["SUBTITLES"] != GroupID {
+			a, _ := attributes(strings.TrimPrefix(l, "#EXT-X-STREAM-INF:"))
+			if strings.HasPrefix(l, "#EXT-X-STREAM-INF:") && a["SUBTITLES"] != GroupID {
 				t.Fatalf("variant without the subtitles group: %q", l)
 			}
 		}
