@@ -301,6 +301,20 @@ func (c *conn) drop(m message) {
 // aggregate splits an aggregate message (FLV tags back to back) into its
 // audio, video and data messages.
 func (c *conn) aggregate(m message) error {
+	return splitAggregate(m, func(sub message) error {
+		switch sub.typeID {
+		case TypeAudio, TypeVideo:
+			return c.media(sub)
+		case TypeData:
+			return c.data(sub)
+		}
+		return nil
+	})
+}
+
+// splitAggregate calls fn with each sub-message of an aggregate message,
+// its timestamp rebased on the aggregate's, until fn fails.
+func splitAggregate(m message, fn func(message) error) error {
 	p := m.payload
 	var base uint32
 	for first := true; len(p) > 0; first = false {
@@ -317,14 +331,7 @@ func (c *conn) aggregate(m message) error {
 		}
 		end := 11 + int(size)
 		sub := message{typeID: p[0], streamID: m.streamID, timestamp: m.timestamp + (ts - base), payload: p[11:end:end]}
-		var err error
-		switch sub.typeID {
-		case TypeAudio, TypeVideo:
-			err = c.media(sub)
-		case TypeData:
-			err = c.data(sub)
-		}
-		if err != nil {
+		if err := fn(sub); err != nil {
 			return err
 		}
 		p = p[end+4:]

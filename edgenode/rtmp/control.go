@@ -12,9 +12,10 @@ const (
 
 // User Control event types.
 const (
-	eventStreamBegin  = 0
-	eventPingRequest  = 6
-	eventPingResponse = 7
+	eventStreamBegin     = 0
+	eventSetBufferLength = 3
+	eventPingRequest     = 6
+	eventPingResponse    = 7
 )
 
 func uint32Message(typeID uint8, v uint32) message {

@@ -20,7 +20,11 @@
 // NewListener) handed to Serve beside the plain one: the TLS handshake
 // runs on the connection's first read, under the handshake deadline.
 //
-// It deliberately does not implement playback (play is refused), the
+// Play is the one client function: it pulls a stream from another RTMP
+// server (SRS in front of an edge) and hands its messages on as a Sink
+// gets them, with the same chunk codec and bounds.
+//
+// It deliberately does not serve playback (play is refused), the
 // signed (Flash Player 9) or encrypted (RTMPE) handshakes, AMF3 beyond
 // its AMF0 escape, or shared objects.
 package rtmp
