@@ -86,7 +86,9 @@ func TestPlayRefusedByIngestServer(t *testing.T) {
 	ln := listenSilent(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Play(ctx, PlayConfig{URL: "rtmp://" + ln + "/live/x", HandshakeTimeout: time.Minute}, nil) }()
+	go func() {
+		done <- Play(ctx, PlayConfig{URL: "rtmp://" + ln + "/live/x", HandshakeTimeout: time.Minute}, nil)
+	}()
 	cancel()
 	select {
 	case err := <-done:
