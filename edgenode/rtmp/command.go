@@ -2,9 +2,11 @@ package rtmp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/livestreams/livestreams/edgenode/rtmp/amf0"
 )
@@ -135,6 +137,7 @@ func (c *conn) onPublish(ctx context.Context, streamID uint32, args []any) error
 		Query:      query,
 		TCURL:      c.tcURL,
 		RemoteAddr: c.nc.RemoteAddr().String(),
+		TLS:        isTLS(c.nc),
 	})
 	if err == nil && sink == nil {
 		err = fmt.Errorf("OnPublish returned no sink")
@@ -223,6 +226,11 @@ func status(level, code, description string) amf0.Object {
 		{Key: "code", Value: code},
 		{Key: "description", Value: description},
 	}
+}
+
+func isTLS(nc net.Conn) bool {
+	_, ok := nc.(*tls.Conn)
+	return ok
 }
 
 // truncate keeps peer-chosen strings short in logs and errors.

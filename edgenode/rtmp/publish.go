@@ -13,6 +13,7 @@ type PublishRequest struct {
 	Query      string // what followed '?' in the publish name (or the app), without the '?'
 	TCURL      string // tcUrl from connect, verbatim; it may contain the key
 	RemoteAddr string
+	TLS        bool // the connection came through a TLS listener (RTMPS)
 }
 
 // Sink receives the media of one accepted publish.

@@ -30,12 +30,23 @@ const (
 type Adapter struct {
 	Core        Publisher
 	ProbeWindow time.Duration // 0 is DefaultProbeWindow
+	// Protocol names the ingest in the live core's requests: "" is
+	// "rtmp", or "rtmps" for a publish that came over TLS; an RTMP pull
+	// from SRS says "srs".
+	Protocol string
 }
 
 // OnPublish is the rtmp.Config.OnPublish of an edge: every accepted
 // publish becomes a live session.
 func (a Adapter) OnPublish(ctx context.Context, req rtmp.PublishRequest) (rtmp.Sink, error) {
-	sess, err := a.Core.Publish(ctx, live.PublishRequest{Protocol: "rtmp", App: req.App, StreamKey: req.StreamKey,
+	protocol := a.Protocol
+	switch {
+	case protocol == "" && req.TLS:
+		protocol = "rtmps"
+	case protocol == "":
+		protocol = "rtmp"
+	}
+	sess, err := a.Core.Publish(ctx, live.PublishRequest{Protocol: protocol, App: req.App, StreamKey: req.StreamKey,
 		Query: req.Query, RemoteAddr: req.RemoteAddr})
 	if err != nil {
 		return nil, err
