@@ -26,6 +26,8 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.JoinToken, "join-token", "", "edge join token issued by the control plane (required)")
 	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", ":1935", "RTMP ingest listen address")
 	registerRTMPFlags(fs, &cfg)
+	registerSRTFlags(fs, &cfg)
+	registerWHIPFlags(fs, &cfg)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", ":8081", "HLS origin listen address")
 	fs.StringVar(&cfg.Region, "region", "", "region label, e.g. eu-central")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL viewers reach the HLS origin by (default http://127.0.0.1:PORT)")
@@ -93,6 +95,12 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "edge %s: RTMP %s, HLS %s\n", cfg.NodeID, n.RTMPURL(), n.HTTPURL())
 	if u := n.RTMPSURL(); u != "" {
 		fmt.Fprintf(stdout, "edge %s: RTMPS %s\n", cfg.NodeID, u)
+	}
+	if u := n.SRTURL(); u != "" {
+		fmt.Fprintf(stdout, "edge %s: SRT %s\n", cfg.NodeID, u)
+	}
+	if u := n.WHIPURL(); u != "" {
+		fmt.Fprintf(stdout, "edge %s: WHIP %s\n", cfg.NodeID, u)
 	}
 	if err := n.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)

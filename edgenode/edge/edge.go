@@ -33,6 +33,8 @@ import (
 	"github.com/livestreams/livestreams/edgenode/recordingupload"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/edgenode/rtmpingest"
+	"github.com/livestreams/livestreams/edgenode/srt"
+	"github.com/livestreams/livestreams/edgenode/whip"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -62,6 +64,21 @@ type Config struct {
 	// TLSCert and TLSKey (reloaded when the files change); PublicRTMPS is
 	// its rtmps://host:port/live base (ingest_rtmps.go).
 	RTMPSAddr, TLSCert, TLSKey, PublicRTMPS string
+	// PublicSRT (srt://host:port) and PublicWHIP (the WHIP endpoint's
+	// base, https://host/whip) are what the control plane tells creators
+	// for SRT and WHIP; empty means the edge does not offer them. The
+	// listeners that serve them set them.
+	PublicSRT, PublicWHIP string
+	// SRTAddr, when set, takes SRT publishers on that UDP address with
+	// SRTLatency (ingest_srt.go). WHIP is served on the HTTP listener at
+	// /whip unless NoWHIP, its sessions on WebRTCUDPAddr (one UDP port for
+	// all; "" gives each an ephemeral one), advertising WebRTCPublicIP for
+	// 1:1 NAT, on loopback only with WebRTCLoopback (dev, tests)
+	// (ingest_whip.go).
+	SRTAddr                       string
+	SRTLatency                    time.Duration
+	NoWHIP, WebRTCLoopback        bool
+	WebRTCUDPAddr, WebRTCPublicIP string
 	// Version is reported to the control plane.
 	Version string
 	// GossipAddr, when set, joins the fleet's gossip on this address,
@@ -96,6 +113,8 @@ type Node struct {
 	client *protocol.Client
 
 	rtmpsLn net.Listener // nil without RTMPS (ingest_rtmps.go)
+	srt     *srt.Server  // nil without SRT (ingest_srt.go)
+	whip    *whip.Server // nil with WHIP off (ingest_whip.go)
 
 	// draining is the operator's order, learnt from heartbeats: no new
 	// publishes here (the control plane refuses them too).
@@ -166,6 +185,10 @@ func New(cfg Config) (*Node, error) {
 		n.close()
 		return nil, err
 	}
+	if err := n.newSRT(); err != nil {
+		n.close()
+		return nil, err
+	}
 	if n.core, err = live.NewCore(live.Config{Control: liveControl{n}, FFmpeg: cfg.FFmpeg, Logger: n.log}); err != nil {
 		n.close()
 		return nil, err
@@ -194,6 +217,10 @@ func New(cfg Config) (*Node, error) {
 		oc.TrustRequest = n.relay.trusted
 	}
 	n.origin = hls.NewOrigin(oc)
+	if err := n.newWHIP(); err != nil {
+		n.close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -304,6 +331,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	go func() { defer n.wg.Done(); n.heartbeatLoop(rctx) }()
 	n.serveRTMPS(rctx, errc)
+	n.serveSRT(rctx, errc)
+	n.serveWHIP(rctx)
 	if n.gossip != nil {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.advertiseLoop(rctx.Done()) }()
@@ -356,6 +385,7 @@ func (n *Node) routes() http.Handler {
 	if l, ok := n.cfg.ObjectStore.(*objstore.Local); ok {
 		mux.Handle("/objects/", l.Handler()) // the presigned URLs of a file: store
 	}
+	n.mountWHIP(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
 }
