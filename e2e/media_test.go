@@ -168,18 +168,22 @@ func vttSeconds(s string) float64 {
 // upload creates an upload and PUTs the file at path to its URL.
 func (m *mediaFleet) upload(t testing.TB, path string) client.Asset {
 	t.Helper()
-	up, err := m.client.Assets().Upload(t.Context(), client.UploadCreate{})
-	if err != nil {
-		t.Fatalf("create an upload: %v", err)
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	fi, _ := f.Stat()
+	size := fi.Size()
+	up, err := m.client.Assets().Upload(t.Context(), client.UploadCreate{Size: &size})
+	if err != nil {
+		t.Fatalf("create an upload: %v", err)
+	}
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, up.UploadURL, f)
-	req.ContentLength = fi.Size()
+	req.ContentLength = size
+	for k, v := range up.Headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)

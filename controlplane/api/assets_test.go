@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -112,12 +113,16 @@ func TestUploadToReady(t *testing.T) {
 	if res := e.watch(); res.Queued != 0 {
 		t.Fatalf("watcher before the PUT: %+v", res)
 	}
-	req, _ := http.NewRequest("PUT", str(up, "upload_url"), strings.NewReader("hello video"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("PUT to the upload URL: %v %v", resp, err)
+	// The URL takes exactly the declared size, once.
+	if code := putUpload(t, up, "hello video, and more"); code != http.StatusForbidden {
+		t.Fatalf("PUT of more than the declared size = %d, want 403", code)
 	}
-	resp.Body.Close()
+	if code := putUpload(t, up, "hello video"); code != http.StatusOK {
+		t.Fatalf("PUT to the upload URL = %d", code)
+	}
+	if code := putUpload(t, up, "hello again"); code != http.StatusPreconditionFailed {
+		t.Fatalf("second PUT to the upload URL = %d, want 412", code)
+	}
 	if res := e.watch(); res.Queued != 1 {
 		t.Fatalf("watcher after the PUT: %+v", res)
 	}
@@ -169,6 +174,20 @@ func TestUploadToReady(t *testing.T) {
 	if a["status"] != "ready" || a["duration"] != 42.5 || a["ready_at"] == nil || a["playback_url"] != play+".m3u8" ||
 		a["thumbnail_url"] != play+"/thumbnail.jpg" || a["storyboard_url"] != play+"/storyboard.vtt" || sub(t, a, "job")["state"] != "succeeded" {
 		t.Fatalf("ready asset = %v", a)
+	}
+	// The upload URL wrote once: a PUT onto the ready asset's source is
+	// refused and changes nothing (issue 12, finding 4).
+	if code := putUpload(t, up, "<html>pwn!!"); code != http.StatusPreconditionFailed {
+		t.Fatalf("PUT onto the ready asset's source = %d, want 412", code)
+	}
+	if rc, _, err := e.n.store.Get(context.Background(), "orgs/"+e.orgA+"/assets/"+id+"/source.mp4"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(b) != "hello video" {
+			t.Fatalf("source after a refused PUT = %q", b)
+		}
 	}
 	// A finished job cannot be cancelled.
 	if c := adm.must(409, "DELETE", "/v1/jobs/"+jid, nil); c.code() != "conflict" {
@@ -321,8 +340,12 @@ func TestAssetsAndJobs(t *testing.T) {
 			t.Errorf("upload over the limit: %s", r.body)
 		}
 	}
-	if up := adm.must(201, "POST", "/v1/uploads", nil).json(t); sub(t, up, "asset")["playback_policy"] != "public" {
-		t.Fatalf("upload with no body = %v", up)
+	// The size is required: the URL is signed for it.
+	if r := adm.do("POST", "/v1/uploads", nil); r.status != 400 || !strings.Contains(string(r.body), "size is required") {
+		t.Fatalf("upload with no size: %d %s", r.status, r.body)
+	}
+	if up := adm.must(201, "POST", "/v1/uploads", map[string]any{"size": 5}).json(t); sub(t, up, "asset")["playback_policy"] != "public" {
+		t.Fatalf("upload with no policy = %v", up)
 	}
 
 	checkNoSecrets(t, e.rec)
@@ -339,7 +362,7 @@ func TestAssetsWithoutJobsOrStore(t *testing.T) {
 		method, path string
 		body         any
 	}{
-		{"POST", "/v1/uploads", map[string]any{}},
+		{"POST", "/v1/uploads", map[string]any{"size": 10}},
 		{"POST", "/v1/assets/" + src.ID + "/clips", map[string]any{"start": 0, "end": 5}},
 		{"DELETE", "/v1/jobs/" + job.ID, nil},
 		{"GET", "/v1/play/" + src.PlaybackID + ".m3u8", nil},
@@ -367,4 +390,21 @@ func TestUploadLimitConfigured(t *testing.T) {
 	if up["max_bytes"] != 1000.0 || time.Until(exp) > 11*time.Minute {
 		t.Fatalf("upload answer = %v", up)
 	}
+}
+
+// putUpload PUTs body to an upload answer's URL with its headers.
+func putUpload(t *testing.T, up map[string]any, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", str(up, "upload_url"), strings.NewReader(body))
+	if h, ok := up["headers"].(map[string]any); ok {
+		for k, v := range h {
+			req.Header.Set(k, v.(string))
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("PUT to the upload URL: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -252,7 +252,7 @@ func TestTenantIsolation(t *testing.T) {
 		aUser.inOrg(B).must(404, "GET", path, nil)
 	}
 	// Lists hold only A's objects.
-	aKey.must(201, "POST", "/v1/uploads", nil)
+	aKey.must(201, "POST", "/v1/uploads", map[string]any{"size": 10})
 	for _, path := range []string{"/v1/streams", "/v1/api-keys", "/v1/signing-keys", "/v1/orgs", "/v1/assets", "/v1/jobs",
 		"/v1/assets?stream_id=" + bs, "/v1/jobs?asset_id=" + bAsset} {
 		for _, c := range []*rawClient{aKey, aUser} {

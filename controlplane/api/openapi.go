@@ -197,6 +197,8 @@ func schemaRef(t reflect.Type, schemas obj, request bool) obj {
 		s = obj{"type": "number"}
 	case t.Kind() == reflect.Slice:
 		s = obj{"type": "array", "items": schemaRef(t.Elem(), schemas, request)}
+	case t.Kind() == reflect.Map:
+		s = obj{"type": "object", "additionalProperties": schemaRef(t.Elem(), schemas, request)}
 	case t.Kind() == reflect.Struct && t.Name() != "" && !strings.Contains(t.Name(), "["):
 		name := t.Name()
 		if _, done := schemas[name]; !done {

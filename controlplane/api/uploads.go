@@ -32,7 +32,14 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if in.Size != nil {
+	// The size is required: the upload URL is signed for exactly that
+	// many bytes, which is how S3 (whose presigned PUTs know no "at
+	// most") is held to the limit.
+	if in.Size == nil {
+		h.writeError(w, r, invalid("size is required: the file's length in bytes, which the upload URL is signed for"))
+		return
+	}
+	{
 		switch max := h.cfg.MaxUploadBytes; {
 		case *in.Size < 1:
 			h.writeError(w, r, invalid("size must be the file's length in bytes, at least 1"))
@@ -56,8 +63,10 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 	key := prefix + objstore.SourceFile
 	now, ttl := h.now(), h.cfg.UploadURLTTL
 	// Presigned before the asset exists: an asset is never left waiting
-	// for a file no one was told where to send.
-	putURL, err := h.cfg.Store.PresignPut(r.Context(), key, ttl, "")
+	// for a file no one was told where to send. The URL writes once (a
+	// second PUT, or one onto a ready asset's source, is refused) and
+	// takes exactly the declared size.
+	put, err := h.cfg.Store.PresignPut(r.Context(), key, ttl, objstore.PresignPutOptions{Size: *in.Size, Once: true})
 	if err != nil {
 		h.log.Error("presign an upload URL", "asset_id", id, "err", err)
 		h.writeError(w, r, errorf(codeUnavailable, "the object store cannot make upload URLs right now"))
@@ -70,6 +79,10 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("upload created", "asset_id", a.ID, "by", caller(r.Context()).actorID())
-	writeJSON(w, http.StatusCreated, uploadAnswer{Asset: h.renderAsset(r, assetRow{a: a}), UploadURL: putURL,
-		Method: http.MethodPut, ExpiresAt: now.Add(ttl), MaxBytes: h.cfg.MaxUploadBytes})
+	headers := map[string]string{}
+	for k := range put.Header {
+		headers[k] = put.Header.Get(k)
+	}
+	writeJSON(w, http.StatusCreated, uploadAnswer{Asset: h.renderAsset(r, assetRow{a: a}), UploadURL: put.URL,
+		Method: http.MethodPut, Headers: headers, ExpiresAt: now.Add(ttl), MaxBytes: h.cfg.MaxUploadBytes})
 }

@@ -313,20 +313,25 @@ type Clip struct {
 
 type UploadCreate struct {
 	PlaybackPolicy string `json:"playback_policy,omitempty"`
-	// Size is the file's length in bytes, when the client knows it: a
-	// file over the limit is refused before it is sent.
+	// Size is the file's length in bytes (required): the upload URL takes
+	// exactly that many bytes, and a file over the limit is refused before
+	// it is sent.
 	Size *int64 `json:"size,omitempty"`
 }
 
 // Upload is the new upload asset and where to send the file.
 type Upload struct {
 	Asset Asset `json:"asset"`
-	// UploadURL takes one HTTP PUT of the file's bytes, without other
-	// credentials, until ExpiresAt.
-	UploadURL string    `json:"upload_url"`
-	Method    string    `json:"method" enum:"PUT"`
-	ExpiresAt time.Time `json:"expires_at"`
-	MaxBytes  int64     `json:"max_bytes"`
+	// UploadURL takes one HTTP PUT of the file's bytes (exactly the
+	// declared size, with Headers), without other credentials, until
+	// ExpiresAt. A second PUT is refused.
+	UploadURL string `json:"upload_url"`
+	Method    string `json:"method" enum:"PUT"`
+	// Headers must be sent with the PUT (such as If-None-Match: *, which
+	// the URL's signature covers).
+	Headers   map[string]string `json:"headers"`
+	ExpiresAt time.Time         `json:"expires_at"`
+	MaxBytes  int64             `json:"max_bytes"`
 }
 
 // Jobs.

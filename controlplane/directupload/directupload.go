@@ -4,8 +4,9 @@
 // which tells the control plane nothing. The Watcher notices: for each
 // preparing upload with no job yet it looks for the source object, queues
 // the VOD job that turns it into an HLS ladder once it is there, refuses a
-// file over the size limit, and gives up on an upload whose URL expired
-// with nothing sent.
+// file over the size limit, gives up on an upload whose URL expired
+// with nothing sent, and deletes a file that lands on an upload already
+// refused (a late second PUT) for as long as its URL could still be used.
 //
 // It does not receive or proxy uploads, presign URLs (the API does) or run
 // jobs (edges do); it only turns "the object exists" into a queued job.
@@ -36,6 +37,11 @@ const (
 	// ExpiryGrace is how long after its URL expires an upload is given up
 	// on: a PUT that started just before the expiry may still be landing.
 	ExpiryGrace = time.Minute
+	// LateLanding is how long after its URL expires a refused upload is
+	// still watched for a late PUT (the URL is write-once, but once a
+	// refused file is deleted the key is free again): a PUT accepted
+	// before the expiry may take this long to land.
+	LateLanding = 15 * time.Minute
 )
 
 // Bounds of one pass, so a large asset table or a slow object store costs
@@ -141,6 +147,7 @@ type Result struct {
 	Queued   int // VOD jobs queued
 	TooLarge int // uploads refused for their size
 	Expired  int // uploads given up on: no file before the URL expired
+	Removed  int // files deleted that landed on an errored upload
 }
 
 // Check makes one pass, if this node leads. A failure with one upload is
@@ -151,9 +158,10 @@ func (w *Watcher) Check(ctx context.Context) (Result, error) {
 		return res, nil
 	}
 	var cands []state.Asset
+	now := w.cfg.Clock().UTC()
 	err := w.cfg.Node.Store().View(func(tx *state.Tx) error {
 		var err error
-		cands, err = w.scan(tx)
+		cands, err = w.scan(tx, now)
 		return err
 	})
 	if err != nil {
@@ -164,6 +172,10 @@ func (w *Watcher) Check(ctx context.Context) (Result, error) {
 			return res, nil
 		}
 		res.Checked++
+		if a.Status == state.AssetErrored {
+			w.sweep(ctx, a, &res)
+			continue
+		}
 		w.check(ctx, a, &res)
 	}
 	return res, nil
@@ -171,8 +183,9 @@ func (w *Watcher) Check(ctx context.Context) (Result, error) {
 
 // scan reads up to about ScanBudget asset records, from where the last
 // pass stopped, and returns the preparing uploads with no job among them
-// (about maxChecks at most). It goes round the orgs at most once.
-func (w *Watcher) scan(tx *state.Tx) ([]state.Asset, error) {
+// and the errored uploads whose URL may still be used (about maxChecks at
+// most). It goes round the orgs at most once.
+func (w *Watcher) scan(tx *state.Tx, now time.Time) ([]state.Asset, error) {
 	orgs, err := tx.Orgs() // in id order
 	if err != nil || len(orgs) == 0 {
 		return nil, err
@@ -193,7 +206,14 @@ func (w *Watcher) scan(tx *state.Tx) ([]state.Asset, error) {
 		}
 		read += len(page)
 		for _, a := range page {
-			if a.Type != state.AssetUpload || a.Status != state.AssetPreparing {
+			if a.Type != state.AssetUpload {
+				continue
+			}
+			if a.Status == state.AssetErrored && now.Before(a.CreatedAt.Add(w.cfg.URLTTL+LateLanding)) {
+				out = append(out, a)
+				continue
+			}
+			if a.Status != state.AssetPreparing {
 				continue
 			}
 			js, err := tx.JobsOfAsset(a.ID)
@@ -277,6 +297,32 @@ func (w *Watcher) check(ctx context.Context, a state.Asset, res *Result) {
 	default:
 		log.Warn("queue the vod job of an upload", "job_id", j.ID, "err", err)
 	}
+}
+
+// sweep deletes what landed on an errored upload: its source was refused
+// (and deleted) or never came in time, so a file there now is a late PUT
+// of its URL, which nothing will ever look at.
+func (w *Watcher) sweep(ctx context.Context, a state.Asset, res *Result) {
+	if a.SourceKey == "" {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	info, err := w.cfg.Store.Stat(sctx, a.SourceKey)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return
+	}
+	log := w.log.With("asset_id", a.ID, "org_id", a.OrgID)
+	if err != nil {
+		log.Warn("look for a late upload", "err", err)
+		return
+	}
+	if err := w.cfg.Store.Delete(sctx, a.SourceKey); err != nil {
+		log.Warn("delete a late upload", "err", err)
+		return
+	}
+	log.Info("deleted a file uploaded to a refused upload", "bytes", info.Size)
+	res.Removed++
 }
 
 // errored marks an upload failed; a not-found (deleted meanwhile) or

@@ -186,8 +186,8 @@ func TestWatcher(t *testing.T) {
 	if _, js := e.get(recording.ID); len(js) != 0 {
 		t.Fatalf("a recording got jobs from the upload watcher: %+v", js)
 	}
-	if res := e.check(w); res != (directupload.Result{Checked: 1}) {
-		t.Fatalf("second pass = %+v, want only the waiting upload checked", res)
+	if res := e.check(w); res != (directupload.Result{Checked: 2}) {
+		t.Fatalf("second pass = %+v, want the waiting upload and the refused one (for late PUTs) checked", res)
 	}
 	if _, js := e.get(landed.ID); len(js) != 1 {
 		t.Fatalf("landed upload has %d jobs after a second pass", len(js))
@@ -199,7 +199,7 @@ func TestWatcher(t *testing.T) {
 		t.Fatalf("expired before the grace passed: %+v", res)
 	}
 	e.advance(2 * time.Second)
-	if res := e.check(w); res != (directupload.Result{Checked: 1, Expired: 1}) {
+	if res := e.check(w); res != (directupload.Result{Checked: 2, Expired: 1}) {
 		t.Fatalf("pass after the expiry = %+v", res)
 	}
 	if a, _ := e.get(waiting.ID); a.Status != state.AssetErrored || a.Error != "no file was uploaded before the upload URL expired" {
@@ -213,6 +213,42 @@ func TestWatcher(t *testing.T) {
 	e.advance(3 * time.Hour)
 	if res := e.check(w); res != (directupload.Result{Checked: 1, Queued: 1}) {
 		t.Fatalf("late pass = %+v", res)
+	}
+}
+
+// TestWatcherRemovesLateUploads: a file that lands on an upload already
+// refused (a second PUT of its URL after the first file was deleted) is
+// deleted too, for as long as the URL could still be used (issue 12,
+// finding 4).
+func TestWatcherRemovesLateUploads(t *testing.T) {
+	e := newEnv(t)
+	e.org("org_a")
+	w := e.watcher(directupload.Config{MaxBytes: 1000})
+	tooBig := e.upload("org_a")
+	e.put(tooBig.SourceKey, 1500)
+	if res := e.check(w); res.TooLarge != 1 {
+		t.Fatalf("first pass = %+v", res)
+	}
+	e.put(tooBig.SourceKey, 900) // the late second attempt
+	if res := e.check(w); res.Removed != 1 {
+		t.Fatalf("pass after a late PUT = %+v, want it removed", res)
+	}
+	if _, err := e.store.Stat(e.ctx, tooBig.SourceKey); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("the late upload is still stored: %v", err)
+	}
+	if a, _ := e.get(tooBig.ID); a.Status != state.AssetErrored {
+		t.Fatalf("refused upload is %s", a.Status)
+	}
+	// The same at the last moment the URL (and a PUT begun with it) can
+	// land; after that the upload is no longer watched.
+	e.advance(directupload.DefaultURLTTL + directupload.LateLanding - time.Second)
+	e.put(tooBig.SourceKey, 10)
+	if res := e.check(w); res.Removed != 1 {
+		t.Fatalf("pass at the end of the window = %+v", res)
+	}
+	e.advance(2 * time.Second)
+	if res := e.check(w); res != (directupload.Result{}) {
+		t.Fatalf("pass after the window = %+v, want nothing checked", res)
 	}
 }
 

@@ -74,11 +74,11 @@ func testPresignedGet(t *testing.T, st objstore.Store, s suite) {
 func testPresignedPut(t *testing.T, st objstore.Store, s suite) {
 	data := randBytes(12, 70000)
 	key := "uploads/u1/source.mp4"
-	u, err := st.PresignPut(ctxT(t), key, time.Minute, "video/mp4")
+	p, err := st.PresignPut(ctxT(t), key, time.Minute, objstore.PresignPutOptions{ContentType: "video/mp4"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, body := doHTTP(t, http.MethodPut, u, data, http.Header{"Content-Type": {"video/mp4"}}); code != http.StatusOK {
+	if code, body := doHTTP(t, http.MethodPut, p.URL, data, http.Header{"Content-Type": {"video/mp4"}}); code != http.StatusOK {
 		t.Fatalf("PUT presigned = %d %s", code, body)
 	}
 	got, info := mustGet(t, st, key)
@@ -89,11 +89,11 @@ func testPresignedPut(t *testing.T, st objstore.Store, s suite) {
 		t.Errorf("SHA256 after presigned PUT = %q, want %q", info.SHA256, hexSHA(data))
 	}
 	// Without a signed content type any Content-Type goes.
-	u, err = st.PresignPut(ctxT(t), "uploads/u2", time.Minute, "")
+	p, err = st.PresignPut(ctxT(t), "uploads/u2", time.Minute, objstore.PresignPutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, body := doHTTP(t, http.MethodPut, u, []byte("hi"), http.Header{"Content-Type": {"text/plain"}}); code != http.StatusOK {
+	if code, body := doHTTP(t, http.MethodPut, p.URL, []byte("hi"), http.Header{"Content-Type": {"text/plain"}}); code != http.StatusOK {
 		t.Fatalf("PUT presigned without content type = %d %s", code, body)
 	}
 	if got, _ := mustGet(t, st, "uploads/u2"); string(got) != "hi" {
@@ -127,10 +127,11 @@ func testPresignRejected(t *testing.T, st objstore.Store, s suite) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put, err := st.PresignPut(ctxT(t), key, time.Minute, "text/plain")
+	presigned, err := st.PresignPut(ctxT(t), key, time.Minute, objstore.PresignPutOptions{ContentType: "text/plain"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	put := presigned.URL
 	other, err := st.PresignGet(ctxT(t), "secret/other", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -182,4 +183,85 @@ func testPresignExpires(t *testing.T, st objstore.Store, s suite) {
 			return nil
 		}
 	})
+}
+
+// putHeader is p's headers with extra set over them.
+func putHeader(p objstore.PresignedPut, extra http.Header) http.Header {
+	h := p.Header.Clone()
+	for k, v := range extra {
+		h[k] = v
+	}
+	return h
+}
+
+// testPresignedPutOnce: a write-once upload URL takes one PUT; a second
+// one, or one onto an object that is already there, is refused and
+// changes nothing (issue 12, finding 4).
+func testPresignedPutOnce(t *testing.T, st objstore.Store, s suite) {
+	key := "orgs/o1/assets/a1/source.mp4"
+	first := randBytes(13, 3000)
+	p, err := st.PresignPut(ctxT(t), key, time.Minute, objstore.PresignPutOptions{Size: int64(len(first)), Once: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := doHTTP(t, http.MethodPut, p.URL, first, p.Header); code != http.StatusOK {
+		t.Fatalf("first PUT = %d %s", code, body)
+	}
+	second := randBytes(14, len(first)) // same length: only write-once stops it
+	if code, body := doHTTP(t, http.MethodPut, p.URL, second, p.Header); code != http.StatusPreconditionFailed {
+		t.Errorf("second PUT of the same URL = %d %s, want 412", code, body)
+	}
+	// A fresh write-once URL cannot replace the object either.
+	p2, err := st.PresignPut(ctxT(t), key, time.Minute, objstore.PresignPutOptions{Size: int64(len(second)), Once: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := doHTTP(t, http.MethodPut, p2.URL, second, p2.Header); code != http.StatusPreconditionFailed {
+		t.Errorf("PUT of a new URL onto the object = %d %s, want 412", code, body)
+	}
+	// Dropping the If-None-Match header breaks the signature.
+	h := p.Header.Clone()
+	h.Del("If-None-Match")
+	if code, _ := doHTTP(t, http.MethodPut, p.URL, second, h); code < 400 {
+		t.Errorf("PUT without the signed headers = %d, want refused", code)
+	}
+	if got, _ := mustGet(t, st, key); !bytes.Equal(got, first) {
+		t.Errorf("object changed by refused PUTs")
+	}
+	// Once deleted (a rejected upload), the URL can land again: what
+	// catches that is the upload watcher, which deletes it again.
+	if err := st.Delete(ctxT(t), key); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := doHTTP(t, http.MethodPut, p.URL, second, p.Header); code != http.StatusOK {
+		t.Errorf("PUT after delete = %d %s", code, body)
+	}
+}
+
+// testPresignedPutSize: an upload URL bound to a size takes exactly that
+// many bytes; a larger (or smaller) body is refused and stores nothing.
+func testPresignedPutSize(t *testing.T, st objstore.Store, s suite) {
+	key := "orgs/o1/assets/a2/source.mp4"
+	p, err := st.PresignPut(ctxT(t), key, time.Minute, objstore.PresignPutOptions{Size: 1000, Once: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{5000, 999} {
+		if code, body := doHTTP(t, http.MethodPut, p.URL, randBytes(15, n), p.Header); code != http.StatusForbidden {
+			t.Errorf("PUT of %d bytes on a URL signed for 1000 = %d %s, want 403", n, code, body)
+		}
+		wantNotFound(t, st, key)
+	}
+	// A lying Content-Length (a body longer than declared) cannot get past
+	// either: the connection carries only the declared bytes.
+	data := randBytes(16, 1000)
+	if code, body := doHTTP(t, http.MethodPut, p.URL, data, putHeader(p, nil)); code != http.StatusOK {
+		t.Fatalf("PUT of the signed size = %d %s", code, body)
+	}
+	if got, _ := mustGet(t, st, key); !bytes.Equal(got, data) {
+		t.Errorf("Get after sized PUT = %d bytes", len(got))
+	}
+	if _, err := st.PresignPut(ctxT(t), key, time.Minute, objstore.PresignPutOptions{Size: -1}); err == nil {
+		t.Errorf("PresignPut with a negative size succeeded")
+	}
 }

@@ -60,6 +60,8 @@ func runConformance(t *testing.T, s suite) {
 		{"CanceledPut", testCanceledPut},
 		{"PresignedGet", testPresignedGet},
 		{"PresignedPut", testPresignedPut},
+		{"PresignedPutOnce", testPresignedPutOnce},
+		{"PresignedPutSize", testPresignedPutSize},
 		{"PresignRejected", testPresignRejected},
 		{"PresignExpires", testPresignExpires},
 	}
@@ -557,7 +559,7 @@ func testInvalidKeys(t *testing.T, st objstore.Store, s suite) {
 		_, errs["Stat"] = st.Stat(ctx, key)
 		errs["Delete"] = st.Delete(ctx, key)
 		_, errs["PresignGet"] = st.PresignGet(ctx, key, time.Minute)
-		_, errs["PresignPut"] = st.PresignPut(ctx, key, time.Minute, "")
+		_, errs["PresignPut"] = st.PresignPut(ctx, key, time.Minute, objstore.PresignPutOptions{})
 		for op, err := range errs {
 			if !errors.Is(err, objstore.ErrInvalidKey) {
 				t.Errorf("%s(%q): %v, want ErrInvalidKey", op, key, err)

@@ -2,7 +2,6 @@ package objstore
 
 import (
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -29,16 +28,14 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 
 // Open opens the store the flags name, or returns nil when --object-store
 // is empty. A file: store presigns URLs under publicBaseURL, which must
-// serve its Handler at /objects/; they are signed with a key of this
-// process, so they stay valid while it runs.
+// serve its Handler at /objects/; they are signed with the secret kept in
+// its directory, so they stay valid across restarts.
 func (f *Flags) Open(ctx context.Context, publicBaseURL string, logger *slog.Logger) (Store, error) {
 	if f.Spec == "" {
 		return nil, nil
 	}
-	secret := make([]byte, 32)
-	rand.Read(secret)
 	return Open(ctx, f.Spec, OpenOptions{AccessKey: f.AccessKey, SecretKey: f.SecretKey,
-		PublicBaseURL: publicBaseURL, SigningSecret: secret, Logger: logger})
+		PublicBaseURL: publicBaseURL, Logger: logger})
 }
 
 // specValue is the --object-store flag: a local spec (a plain path, or a

@@ -68,7 +68,10 @@ type LocalConfig struct {
 	// presigning.
 	PublicBaseURL string
 	// SigningSecret keys the HMAC-SHA256 of presigned URLs; at least 16
-	// bytes. Empty disables presigning.
+	// bytes. Empty with a PublicBaseURL uses the secret kept in the
+	// directory (.signing-secret, mode 0600, made on first use), so that
+	// URLs handed out stay valid across restarts; empty without one
+	// disables presigning.
 	SigningSecret []byte
 	// MaxUploadBytes limits one presigned PUT (default DefaultMaxUploadBytes).
 	MaxUploadBytes int64
@@ -143,7 +146,59 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 		root.Close()
 		return nil, fmt.Errorf("local object store: %w", err)
 	}
+	if len(l.secret) == 0 && l.baseURL != "" {
+		if l.secret, err = l.keptSecret(); err != nil {
+			root.Close()
+			return nil, fmt.Errorf("local object store: signing secret: %w", err)
+		}
+	}
 	return l, nil
+}
+
+// secretFile holds the signing secret in the store's directory. Its name
+// starts with a dot, which no key can, so no URL reaches it.
+const secretFile = ".signing-secret"
+
+// keptSecret reads the directory's signing secret, making it on first use.
+// Whoever protects the objects protects the secret: it is worth no more
+// than the directory it signs for.
+func (l *Local) keptSecret() ([]byte, error) {
+	for range 2 {
+		b, err := l.root.ReadFile(secretFile)
+		if err == nil {
+			if len(b) < 16 {
+				return nil, fmt.Errorf("%s holds %d bytes, want at least 16 (delete it to make a new one)", filepath.Join(l.dir, secretFile), len(b))
+			}
+			return b, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		secret := make([]byte, 32)
+		rand.Read(secret)
+		// Written aside and linked into place, so that a reader never
+		// sees a half-written secret and two processes opening the
+		// directory at once agree on one.
+		tmp := tmpDir + "/secret-" + rand.Text()
+		f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		_, werr := f.Write(secret)
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			l.root.Remove(tmp)
+			return nil, err
+		}
+		err = l.root.Link(tmp, secretFile)
+		l.root.Remove(tmp)
+		if err == nil {
+			return secret, l.syncDir(".")
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+	}
+	return nil, errors.New("the secret file keeps changing")
 }
 
 func checkBaseURL(s string) (string, error) {
@@ -196,14 +251,16 @@ func isNotExist(err error) bool {
 
 // Put implements Store.
 func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (ObjectInfo, error) {
-	info, err := l.put(ctx, key, r, size, opts)
+	info, err := l.put(ctx, key, r, size, opts, false)
 	if err != nil {
 		return ObjectInfo{}, l.fail("put", key, err)
 	}
 	return info, nil
 }
 
-func (l *Local) put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (ObjectInfo, error) {
+// put writes an object; with once it fails with ErrExists, storing
+// nothing, when an object is already under key.
+func (l *Local) put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions, once bool) (ObjectInfo, error) {
 	if err := ValidateKey(key); err != nil {
 		return ObjectInfo{}, err
 	}
@@ -263,7 +320,7 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := l.writeSync(metaTmp, meta); err != nil {
 		return ObjectInfo{}, err
 	}
-	if err := l.commit(key, dataTmp, metaTmp); err != nil {
+	if err := l.commit(key, dataTmp, metaTmp, once); err != nil {
 		return ObjectInfo{}, err
 	}
 	committed = true
@@ -313,13 +370,22 @@ func (l *Local) writeSync(name string, meta localMeta) error {
 	return f.Close()
 }
 
-// commit renames the finished data and then its metadata into place.
-func (l *Local) commit(key, dataTmp, metaTmp string) error {
+// commit renames the finished data and then its metadata into place; with
+// once, only if nothing is under key (checked under the key's lock, so
+// two write-once commits of one key cannot both succeed).
+func (l *Local) commit(key, dataTmp, metaTmp string, once bool) error {
 	l.tree.RLock()
 	defer l.tree.RUnlock()
 	mu := l.lock(key)
 	mu.Lock()
 	defer mu.Unlock()
+	if once {
+		if _, err := l.root.Lstat(key); err == nil {
+			return ErrExists
+		} else if !isNotExist(err) {
+			return err
+		}
+	}
 	dir := path.Dir(key)
 	if err := l.root.MkdirAll(dir, 0o755); err != nil {
 		return conflict(err)

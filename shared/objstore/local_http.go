@@ -17,27 +17,42 @@ import (
 
 // Presigned URLs of a Local store look like
 //
-//	{PublicBaseURL}/objects/{key}?exp={unix seconds}[&ct={content type}]&sig={mac}
+//	{PublicBaseURL}/objects/{key}?exp={unix seconds}[&ct={content type}][&len={bytes}][&once=1]&sig={mac}
 //
 // where mac is the unpadded base64url HMAC-SHA256, under the signing
-// secret, of "objstore-v1\n{GET|PUT}\n{key}\n{exp}\n{ct}". The method is
-// signed so that a download link cannot be used to upload.
+// secret, of "objstore-v2\n{GET|PUT}\n{key}\n{exp}\n{ct}\n{len}\n{once}".
+// The method is signed so that a download link cannot be used to upload;
+// len (the exact Content-Length) and once (refuse a PUT onto an existing
+// object) so that an upload URL cannot be stretched to more bytes or
+// replayed.
 const (
 	objectsPath = "/objects/"
-	sigVersion  = "objstore-v1"
+	sigVersion  = "objstore-v2"
 )
 
 // PresignGet implements Store.
 func (l *Local) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	return l.presign(http.MethodGet, key, ttl, "")
+	return l.presign(http.MethodGet, key, ttl, PresignPutOptions{})
 }
 
-// PresignPut implements Store.
-func (l *Local) PresignPut(ctx context.Context, key string, ttl time.Duration, contentType string) (string, error) {
-	return l.presign(http.MethodPut, key, ttl, contentType)
+// PresignPut implements Store. The conditions travel in the URL: the PUT
+// needs no header besides the signed content type.
+func (l *Local) PresignPut(ctx context.Context, key string, ttl time.Duration, opts PresignPutOptions) (PresignedPut, error) {
+	if opts.Size < 0 || opts.Size > l.maxUpload {
+		return PresignedPut{}, l.fail("presign put", key, fmt.Errorf("size %d: want 0 to %d bytes", opts.Size, l.maxUpload))
+	}
+	u, err := l.presign(http.MethodPut, key, ttl, opts)
+	if err != nil {
+		return PresignedPut{}, err
+	}
+	h := http.Header{}
+	if opts.ContentType != "" {
+		h.Set("Content-Type", opts.ContentType)
+	}
+	return PresignedPut{URL: u, Header: h}, nil
 }
 
-func (l *Local) presign(method, key string, ttl time.Duration, contentType string) (string, error) {
+func (l *Local) presign(method, key string, ttl time.Duration, opts PresignPutOptions) (string, error) {
 	op := "presign " + strings.ToLower(method)
 	if err := ValidateKey(key); err != nil {
 		return "", l.fail(op, key, err)
@@ -51,16 +66,30 @@ func (l *Local) presign(method, key string, ttl time.Duration, contentType strin
 	// Round the expiry up so that a URL is never valid for less than ttl.
 	exp := strconv.FormatInt(l.now().Add(ttl+time.Second-1).Unix(), 10)
 	q := url.Values{"exp": {exp}}
-	if contentType != "" {
-		q.Set("ct", contentType)
+	c := signedConds{contentType: opts.ContentType}
+	if opts.ContentType != "" {
+		q.Set("ct", opts.ContentType)
 	}
-	q.Set("sig", l.sign(method, key, exp, contentType))
+	if opts.Size > 0 {
+		c.size = strconv.FormatInt(opts.Size, 10)
+		q.Set("len", c.size)
+	}
+	if opts.Once {
+		c.once = "1"
+		q.Set("once", c.once)
+	}
+	q.Set("sig", l.sign(method, key, exp, c))
 	return l.baseURL + objectsPath + escapeKey(key) + "?" + q.Encode(), nil
 }
 
-func (l *Local) sign(method, key, exp, contentType string) string {
+// signedConds are the conditions of a presigned URL, as its query has them.
+type signedConds struct {
+	contentType, size, once string
+}
+
+func (l *Local) sign(method, key, exp string, c signedConds) string {
 	m := hmac.New(sha256.New, l.secret)
-	fmt.Fprintf(m, "%s\n%s\n%s\n%s\n%s", sigVersion, method, key, exp, contentType)
+	fmt.Fprintf(m, "%s\n%s\n%s\n%s\n%s\n%s\n%s", sigVersion, method, key, exp, c.contentType, c.size, c.once)
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -88,7 +117,7 @@ func (l *Local) verify(method, key string, q url.Values) bool {
 	if err != nil {
 		return false
 	}
-	want, _ := base64.RawURLEncoding.DecodeString(l.sign(method, key, exp, q.Get("ct")))
+	want, _ := base64.RawURLEncoding.DecodeString(l.sign(method, key, exp, signedConds{q.Get("ct"), q.Get("len"), q.Get("once")}))
 	return hmac.Equal(got, want)
 }
 
@@ -128,7 +157,7 @@ func (l *Local) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if method == http.MethodPut {
-		l.servePut(w, r, key, q.Get("ct"))
+		l.servePut(w, r, key, q)
 		return
 	}
 	f, info, meta, err := l.open(key)
@@ -157,17 +186,39 @@ func (l *Local) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", info.ModTime, f)
 }
 
-// servePut stores the request body. An x-amz-checksum-sha256 header (as a
-// client would send to S3) is verified.
-func (l *Local) servePut(w http.ResponseWriter, r *http.Request, key, signedType string) {
+// servePut stores the request body under the URL's signed conditions
+// (q): its content type, exact length and write-once. An
+// x-amz-checksum-sha256 header (as a client would send to S3) is verified.
+func (l *Local) servePut(w http.ResponseWriter, r *http.Request, key string, q url.Values) {
 	contentType := r.Header.Get("Content-Type")
-	if signedType != "" && contentType != signedType {
+	if signedType := q.Get("ct"); signedType != "" && contentType != signedType {
 		http.Error(w, "content type does not match the signed one", http.StatusForbidden)
 		return
 	}
-	if r.ContentLength > l.maxUpload {
-		http.Error(w, fmt.Sprintf("object larger than %d bytes", l.maxUpload), http.StatusRequestEntityTooLarge)
+	limit := l.maxUpload
+	if s := q.Get("len"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			http.Error(w, "bad signed length", http.StatusForbidden)
+			return
+		}
+		if r.ContentLength != n {
+			http.Error(w, fmt.Sprintf("Content-Length must be the signed %d bytes", n), http.StatusForbidden)
+			return
+		}
+		limit = n
+	}
+	if r.ContentLength > limit {
+		http.Error(w, fmt.Sprintf("object larger than %d bytes", limit), http.StatusRequestEntityTooLarge)
 		return
+	}
+	once := q.Get("once") == "1"
+	if once {
+		// Refused before the body is read; put checks again at commit.
+		if _, err := l.Stat(r.Context(), key); err == nil {
+			http.Error(w, "an object exists under this key: the URL writes once", http.StatusPreconditionFailed)
+			return
+		}
 	}
 	opts := PutOptions{ContentType: contentType}
 	if c := r.Header.Get("X-Amz-Checksum-Sha256"); c != "" {
@@ -178,12 +229,14 @@ func (l *Local) servePut(w http.ResponseWriter, r *http.Request, key, signedType
 		}
 		opts.SHA256 = hex.EncodeToString(sum)
 	}
-	body := http.MaxBytesReader(w, r.Body, l.maxUpload)
-	info, err := l.Put(r.Context(), key, body, r.ContentLength, opts)
+	body := http.MaxBytesReader(w, r.Body, limit)
+	info, err := l.put(r.Context(), key, body, r.ContentLength, opts, once)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		http.Error(w, fmt.Sprintf("object larger than %d bytes", l.maxUpload), http.StatusRequestEntityTooLarge)
+		http.Error(w, fmt.Sprintf("object larger than %d bytes", limit), http.StatusRequestEntityTooLarge)
+	case errors.Is(err, ErrExists):
+		http.Error(w, "an object exists under this key: the URL writes once", http.StatusPreconditionFailed)
 	case errors.Is(err, ErrChecksumMismatch):
 		http.Error(w, "body does not match x-amz-checksum-sha256", http.StatusBadRequest)
 	case errors.Is(err, ErrSizeMismatch):

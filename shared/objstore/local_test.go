@@ -94,7 +94,7 @@ func serve(l *Local, method, target string, body io.Reader, header http.Header) 
 // validating the key, so that hostile keys can be signed.
 func signedTarget(l *Local, method, rawPath, key, ct string) string {
 	exp := fmt.Sprint(l.now().Add(time.Minute).Unix())
-	q := url.Values{"exp": {exp}, "sig": {l.sign(method, key, exp, ct)}}
+	q := url.Values{"exp": {exp}, "sig": {l.sign(method, key, exp, signedConds{contentType: ct})}}
 	if ct != "" {
 		q.Set("ct", ct)
 	}
@@ -425,11 +425,11 @@ func TestLocalHandler(t *testing.T) {
 		t.Errorf("GET after expiry = %d, want 403", rec.Code)
 	}
 
-	putURL, err := l.PresignPut(t.Context(), "up", time.Minute, "")
+	put, err := l.PresignPut(t.Context(), "up", time.Minute, PresignPutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	putTarget := strings.TrimPrefix(putURL, "http://objects.test")
+	putTarget := strings.TrimPrefix(put.URL, "http://objects.test")
 	big := bytes.Repeat([]byte("x"), 1001)
 	if rec := serve(l, http.MethodPut, putTarget, bytes.NewReader(big), nil); rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("PUT of 1001 bytes with a limit of 1000 = %d, want 413", rec.Code)
@@ -496,5 +496,55 @@ func TestOpenLocalConfig(t *testing.T) {
 	}
 	if rec := serve(l, http.MethodGet, "/objects/k?exp=9999999999&sig=", nil, nil); rec.Code != http.StatusForbidden {
 		t.Errorf("GET from a store without a secret = %d, want 403", rec.Code)
+	}
+}
+
+// TestLocalSecretPersists: a store opened without a secret keeps one in its
+// directory (0600), so a presigned URL survives a restart (issue 12,
+// finding 9).
+func TestLocalSecretPersists(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Local {
+		l, err := OpenLocal(LocalConfig{Dir: dir, PublicBaseURL: "http://objects.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open()
+	if _, err := l.Put(t.Context(), "k", strings.NewReader("kept"), 4, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := l.PresignGet(t.Context(), "k", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	fi, err := os.Stat(filepath.Join(dir, secretFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	l = open()
+	defer l.Close()
+	rec := serve(l, http.MethodGet, strings.TrimPrefix(u, "http://objects.test"), nil, nil)
+	if rec.Code != http.StatusOK || rec.Body.String() != "kept" {
+		t.Fatalf("GET of a URL presigned before the restart = %d %q", rec.Code, rec.Body.String())
+	}
+	// The secret is not an object: no key reaches it.
+	if err := ValidateKey(secretFile); err == nil {
+		t.Errorf("%s is a valid key", secretFile)
+	}
+	// A store given a secret uses it, not the kept one.
+	other, err := OpenLocal(LocalConfig{Dir: dir, PublicBaseURL: "http://objects.test", SigningSecret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if rec := serve(other, http.MethodGet, strings.TrimPrefix(u, "http://objects.test"), nil, nil); rec.Code != http.StatusForbidden {
+		t.Errorf("GET with another secret = %d, want 403", rec.Code)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"strings"
@@ -73,12 +74,35 @@ type Store interface {
 	// PresignGet returns a URL that reads the object without credentials
 	// until ttl has passed.
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
-	// PresignPut returns a URL that accepts one HTTP PUT of the object until
-	// ttl has passed. If contentType is not empty the request must carry
-	// exactly that Content-Type.
-	PresignPut(ctx context.Context, key string, ttl time.Duration, contentType string) (string, error)
+	// PresignPut returns a URL that accepts an HTTP PUT of the object until
+	// ttl has passed, under the conditions of opts, which the signature
+	// binds: the request must carry the returned headers, and a request
+	// that breaks a condition is refused (403 or 412) and stores nothing.
+	PresignPut(ctx context.Context, key string, ttl time.Duration, opts PresignPutOptions) (PresignedPut, error)
 	// Close releases the store's connections or directory handle.
 	Close() error
+}
+
+// PresignPutOptions are the conditions a presigned PUT is bound to.
+type PresignPutOptions struct {
+	// ContentType, when set, is the exact Content-Type the PUT must carry.
+	ContentType string
+	// Size, when above zero, is the exact Content-Length the PUT must
+	// carry; a body of another length is refused. It is how an upload is
+	// bound to a size limit on S3, whose presigned PUTs have no "at most".
+	Size int64
+	// Once makes the URL write-once: a PUT is refused (412) when an
+	// object exists under the key, so a second PUT of the same URL, or of
+	// any URL onto an object that is already there, changes nothing
+	// (S3: a signed If-None-Match: *).
+	Once bool
+}
+
+// PresignedPut is a presigned upload: the URL and the headers the PUT must
+// send with it (besides the Content-Length of its body).
+type PresignedPut struct {
+	URL    string
+	Header http.Header
 }
 
 var (
@@ -123,6 +147,8 @@ var (
 	ErrChecksumMismatch = errors.New("sha256 mismatch")
 	// ErrSizeMismatch means a reader yielded a different length than declared.
 	ErrSizeMismatch = errors.New("size mismatch")
+	// ErrExists means a write-once write found an object under its key.
+	ErrExists = errors.New("object exists")
 	// ErrInvalidRange means a range starts at or beyond the end of the object.
 	ErrInvalidRange = errors.New("range not satisfiable")
 )

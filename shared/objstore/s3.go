@@ -459,21 +459,39 @@ func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (str
 
 // PresignPut implements Store. An object uploaded through the URL has no
 // x-amz-meta-sha256 (the URL cannot know it), so Stat reports its SHA256 as
-// unknown.
-func (s *S3) PresignPut(ctx context.Context, key string, ttl time.Duration, contentType string) (string, error) {
+// unknown. Size and Once become signed headers (Content-Length,
+// If-None-Match: *): S3 refuses a PUT without them, or with another length,
+// as a signature mismatch, and a PUT onto an existing object with 412.
+func (s *S3) PresignPut(ctx context.Context, key string, ttl time.Duration, opts PresignPutOptions) (PresignedPut, error) {
 	if err := ValidateKey(key); err != nil {
-		return "", s.fail("presign put", key, err)
+		return PresignedPut{}, s.fail("presign put", key, err)
 	}
 	if err := checkTTL(ttl); err != nil {
-		return "", s.fail("presign put", key, err)
+		return PresignedPut{}, s.fail("presign put", key, err)
+	}
+	if opts.Size < 0 {
+		return PresignedPut{}, s.fail("presign put", key, fmt.Errorf("size %d is negative", opts.Size))
 	}
 	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: aws.String(s.full(key))}
-	if contentType != "" {
-		in.ContentType = &contentType
+	if opts.ContentType != "" {
+		in.ContentType = &opts.ContentType
+	}
+	if opts.Size > 0 {
+		in.ContentLength = aws.Int64(opts.Size)
+	}
+	if opts.Once {
+		in.IfNoneMatch = aws.String("*")
 	}
 	req, err := s.presigner.PresignPutObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
-		return "", s.fail("presign put", key, err)
+		return PresignedPut{}, s.fail("presign put", key, err)
 	}
-	return req.URL, nil
+	h := http.Header{}
+	for k, v := range req.SignedHeader {
+		// Host and Content-Length come with the request itself.
+		if k = http.CanonicalHeaderKey(k); k != "Host" && k != "Content-Length" {
+			h[k] = v
+		}
+	}
+	return PresignedPut{URL: req.URL, Header: h}, nil
 }
