@@ -67,6 +67,7 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerSigningKeys()
 	f.registerJobs()
 	f.registerAssets()
+	f.registerAnalytics()
 	f.loadApplied()
 	return f
 }
