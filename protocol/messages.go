@@ -27,9 +27,10 @@ const (
 
 // Ingest protocols in AuthorizePublishRequest.Protocol.
 const (
-	IngestRTMP = "rtmp"
-	IngestSRT  = "srt"
-	IngestWHIP = "whip"
+	IngestRTMP  = "rtmp"
+	IngestRTMPS = "rtmps"
+	IngestSRT   = "srt"
+	IngestWHIP  = "whip"
 )
 
 // Playback policies in StreamInfo and PlaybackInfoReply.
@@ -51,11 +52,21 @@ const redacted = "[redacted]"
 // and the join token that authenticates it. The server hands the
 // authenticated Hello to every handler call (see Peer) with JoinToken
 // cleared.
+//
+// The ingest URLs say which ingest endpoints the edge offers, each at its
+// public address; an empty (absent) one is not offered, so an edge or a
+// control plane of an earlier release, which knows fewer of them, still
+// talks to this one. RTMPURL and RTMPSURL are bases a stream key is
+// appended to (rtmp://host:1935/live, rtmps://host:1936/live); SRTURL is
+// srt://host:port (the key travels in the streamid); WHIPURL is the WHIP
+// endpoint's base (https://host/whip), POSTed to with the key as a bearer
+// token.
 type Hello struct {
 	NodeID    string  `json:"node_id"`
 	Region    string  `json:"region,omitempty"`
 	Version   string  `json:"version,omitempty"`
 	RTMPURL   string  `json:"rtmp_url,omitempty"`
+	RTMPSURL  string  `json:"rtmps_url,omitempty"`
 	HLSURL    string  `json:"hls_url,omitempty"`
 	SRTURL    string  `json:"srt_url,omitempty"`
 	WHIPURL   string  `json:"whip_url,omitempty"`
@@ -105,7 +116,7 @@ func (r HelloReply) LeaseTTL() time.Duration { return time.Duration(r.LeaseTTLMS
 // and CodeConflict (the stream is already live).
 type AuthorizePublishRequest struct {
 	StreamKey  string `json:"stream_key"`
-	Protocol   string `json:"protocol"` // IngestRTMP, IngestSRT or IngestWHIP
+	Protocol   string `json:"protocol"` // IngestRTMP, IngestRTMPS, IngestSRT or IngestWHIP
 	RemoteAddr string `json:"remote_addr,omitempty"`
 }
 

@@ -4,8 +4,9 @@
 // after a leader-confirmed read when asked), writes are typed commands
 // proposed through Raft with their ids, times, hashes and secrets computed
 // here first. It does not serve the node-to-node endpoints (package
-// cluster does) nor the dashboard, and it never talks to edges: where a
-// stream plays and where to publish come from an EdgeDirectory.
+// cluster does) nor the dashboard. Where a stream plays and where to
+// publish come from an EdgeDirectory; it talks to edges only to relay a
+// browser's WHIP exchange (whip.go).
 package api
 
 import (
@@ -39,8 +40,9 @@ type EdgeDirectory interface {
 	// Playback routes a viewer at client to an edge serving s; an error
 	// (fleet.ErrNotLive) when it is not live anywhere.
 	Playback(ctx context.Context, s state.Stream, client netip.Addr) (fleet.Route, error)
-	// Ingest routes a creator at client to an edge taking publishes.
-	Ingest(ctx context.Context, client netip.Addr) (fleet.Route, error)
+	// Ingest routes a creator at client to an edge taking publishes over
+	// proto (protocol.IngestRTMP, …; "" for any).
+	Ingest(ctx context.Context, client netip.Addr, proto string) (fleet.Route, error)
 	// VOD routes a viewer at client to an edge serving the on-demand
 	// asset with playbackID (any edge serves any asset); the route's URL
 	// is its master playlist, with thumbnail.jpg, storyboard.jpg and
@@ -121,6 +123,7 @@ type Handler struct {
 	catchUp *limiter
 	touches *toucher
 	health  *http.Client
+	edges   *http.Client // the WHIP proxy's (whip.go)
 
 	// hashing bounds concurrent password hashes: each holds the argon2
 	// memory (19 MiB), so a burst of logins cannot exhaust the node.
@@ -161,6 +164,7 @@ func New(cfg Config) *Handler {
 		limiter:  newLimiter(cfg.AuthRatePerMinute, cfg.AuthBurst, limiterEntries),
 		catchUp:  newLimiter(60, 10, limiterEntries),
 		health:   &http.Client{Timeout: time.Second},
+		edges:    newEdgeClient(),
 		hashing:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		pwParams: auth.DefaultParams(),
 	}

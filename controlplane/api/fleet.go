@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -21,13 +24,13 @@ type nodesView = client.List[client.Node]
 // viewNode shows an edge of the fleet.
 func viewNode(n fleet.Node) client.Node {
 	return client.Node{ID: n.ID, State: n.State, Source: n.Source, Region: n.Region, Lat: n.Lat, Lon: n.Lon,
-		HasLocation: n.HasLocation, HLSURL: n.HLSURL, RTMPURL: n.RTMPURL, SRTURL: n.SRTURL, WHIPURL: n.WHIPURL,
+		HasLocation: n.HasLocation, HLSURL: n.HLSURL, RTMPURL: n.RTMPURL, RTMPSURL: n.RTMPSURL, SRTURL: n.SRTURL, WHIPURL: n.WHIPURL,
 		Draining: n.Draining, Load: n.Load, Streams: n.Streams, LeaseExpiresAt: n.LeaseExpiresAt}
 }
 
 // viewRoute shows a routing decision with its candidates.
 func viewRoute(rt fleet.Route) client.Route {
-	return client.Route{EdgeID: rt.EdgeID, URL: rt.URL, RTMP: rt.RTMP, SRT: rt.SRT, WHIP: rt.WHIP,
+	return client.Route{EdgeID: rt.EdgeID, URL: rt.URL, RTMP: rt.RTMP, RTMPS: rt.RTMPS, SRT: rt.SRT, WHIP: rt.WHIP,
 		Client: client.RouteClient{IP: rt.Client.IP, Known: rt.Client.Known, Location: rt.Client.Location},
 		Scores: rt.Scores, Reason: rt.Reason}
 }
@@ -45,11 +48,13 @@ func routeIP(r *http.Request) (netip.Addr, error) {
 	return clientIP(r.Context()), nil
 }
 
-// streamIngest answers the stream's publish URLs on the edge nearest the
-// caller (or ?ip=).
+// streamIngest answers what to give an encoder to publish the stream on
+// the edge nearest the caller (or ?ip=): for each protocol that edge
+// offers, the URL with the key.
 func (h *Handler) streamIngest(w http.ResponseWriter, r *http.Request) {
 	orgID, id := caller(r.Context()).orgID, chi.URLParam(r, "id")
-	if err := h.view(func(tx *state.Tx) error { _, err := orgStream(tx, orgID, id); return err }); err != nil {
+	key, err := h.streamKey(orgID, id)
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -58,19 +63,73 @@ func (h *Handler) streamIngest(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if h.cfg.Directory == nil {
-		h.writeError(w, r, errorf(codeUnavailable, "no edge can take a publish"))
-		return
-	}
-	rt, err := h.cfg.Directory.Ingest(r.Context(), ip)
-	if errors.Is(err, routing.ErrNoEdge) {
-		h.writeError(w, r, errorf(codeUnavailable, "no edge can take a publish: none is alive and not draining"))
-		return
-	} else if err != nil {
+	rt, err := h.ingestRoute(r.Context(), ip, "")
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ingestView{EdgeID: rt.EdgeID, RTMPURL: rt.RTMP, SRTURL: rt.SRT, WHIPURL: rt.WHIP})
+	writeJSON(w, http.StatusOK, viewIngest(rt, id, key))
+}
+
+// ingestRoute chooses the edge a creator at ip publishes to over proto
+// ("" for any protocol); 503 when no edge can take the publish.
+func (h *Handler) ingestRoute(ctx context.Context, ip netip.Addr, proto string) (fleet.Route, error) {
+	none := errorf(codeUnavailable, "no edge can take a publish: none is alive and not draining")
+	if proto != "" {
+		none = errorf(codeUnavailable, "no edge offers %s ingest: none that does is alive and not draining", proto)
+	}
+	if h.cfg.Directory == nil {
+		return fleet.Route{}, none
+	}
+	rt, err := h.cfg.Directory.Ingest(ctx, ip, proto)
+	if errors.Is(err, routing.ErrNoEdge) {
+		return fleet.Route{}, none
+	}
+	return rt, err
+}
+
+// srtApp is the resource prefix of the SRT streamid the edges accept
+// (#!::r=live/KEY,m=publish, as SRS and most encoders write it).
+const srtApp = "live"
+
+// viewIngest shows what an encoder needs to publish stream id with key on
+// the edge of rt, for each protocol that edge offers.
+func viewIngest(rt fleet.Route, id, key string) ingestView {
+	v := ingestView{EdgeID: rt.EdgeID, StreamKey: key}
+	if rt.RTMP != "" {
+		v.RTMPServer = strings.TrimRight(rt.RTMP, "/")
+		v.RTMPURL = v.RTMPServer + "/" + url.PathEscape(key)
+	}
+	if rt.RTMPS != "" {
+		v.RTMPSServer = strings.TrimRight(rt.RTMPS, "/")
+		v.RTMPSURL = v.RTMPSServer + "/" + url.PathEscape(key)
+	}
+	if rt.SRT != "" {
+		v.SRTStreamID = "#!::r=" + srtApp + "/" + key + ",m=publish"
+		v.SRTURL = srtURL(rt.SRT, v.SRTStreamID)
+	}
+	if rt.WHIP != "" {
+		v.WHIPURL = strings.TrimRight(rt.WHIP, "/") + "/" + url.PathEscape(id)
+	}
+	return v
+}
+
+// srtURL is the SRT URL an encoder calls with streamid on the edge that
+// advertises base (srt://host:port, or host:port alone).
+func srtURL(base, streamID string) string {
+	if !strings.Contains(base, "://") {
+		base = "srt://" + base
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return base + "?streamid=" + url.QueryEscape(streamID)
+	}
+	q := "streamid=" + url.QueryEscape(streamID)
+	if u.RawQuery != "" {
+		q = u.RawQuery + "&" + q
+	}
+	u.RawQuery, u.Path = q, strings.TrimRight(u.Path, "/")
+	return u.String()
 }
 
 // listNodes shows the edge fleet: state, region, load, streams.

@@ -21,6 +21,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
+	"github.com/livestreams/livestreams/controlplane/routing"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/objstore"
 	"github.com/livestreams/livestreams/shared/testutil"
@@ -148,7 +149,10 @@ func (fakeDirectory) VOD(ctx context.Context, pid string, client netip.Addr) (fl
 	return fleet.Route{EdgeID: "edge-a", URL: "http://edge-a.test:8081/hls/" + pid + "/master.m3u8"}, nil
 }
 
-func (fakeDirectory) Ingest(ctx context.Context, client netip.Addr) (fleet.Route, error) {
+func (fakeDirectory) Ingest(ctx context.Context, client netip.Addr, proto string) (fleet.Route, error) {
+	if proto != "" && proto != "rtmp" {
+		return fleet.Route{}, routing.ErrNoEdge
+	}
 	return fleet.Route{EdgeID: "edge-a", URL: "rtmp://edge-a.test:1935/live", RTMP: "rtmp://edge-a.test:1935/live"}, nil
 }
 
@@ -238,16 +242,23 @@ var httpClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// do sends a request; body is JSON-encoded unless it is []byte or string.
+// sdp is a request body sent as application/sdp.
+type sdp string
+
+// do sends a request; body is JSON-encoded unless it is []byte, string or
+// sdp.
 func (c *rawClient) do(method, path string, body any, hdr ...string) answer {
 	c.t.Helper()
 	var rd io.Reader
+	ctype := "application/json"
 	switch b := body.(type) {
 	case nil:
 	case []byte:
 		rd = bytes.NewReader(b)
 	case string:
 		rd = strings.NewReader(b)
+	case sdp:
+		rd, ctype = strings.NewReader(string(b)), "application/sdp"
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
@@ -260,7 +271,7 @@ func (c *rawClient) do(method, path string, body any, hdr ...string) answer {
 		c.t.Fatal(err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ctype)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

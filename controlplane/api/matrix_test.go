@@ -121,13 +121,19 @@ func TestRoleMatrix(t *testing.T) {
 		"GET snapshot":       {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/cluster/snapshot", nil }},
 		"POST restore":       {need: "cluster", want: 400, req: func(int) (string, string, any) { return "POST", "/v1/cluster/restore", []byte("garbage") }},
 		"POST join-tokens":   {need: "cluster", req: func(int) (string, string, any) { return "POST", "/v1/cluster/join-tokens", map[string]any{} }},
-		"GET ingest":         {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid + "/ingest", nil }},
+		"GET ingest":         {need: "member", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid + "/ingest", nil }},
 		"GET nodes":          {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/nodes", nil }},
 		"POST drain":         {need: "cluster", want: 404, req: func(int) (string, string, any) { return "POST", "/v1/nodes/edge9/drain", nil }},
 		"DELETE drain":       {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/nodes/edge9/drain", nil }},
 		"GET route":          {need: "cluster", want: 409, req: func(int) (string, string, any) { return "GET", "/v1/route?playback_id=" + pid, nil }},
 		"GET /v1/assets":     {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets", nil }},
 		"GET asset":          {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets/" + aid, nil }},
+		// The fake fleet offers no WHIP: a permitted offer gets as far as
+		// choosing an edge, a permitted DELETE or PATCH as far as finding
+		// the session.
+		"POST whip":   {need: "member", want: 503, req: func(int) (string, string, any) { return "POST", "/v1/streams/" + sid + "/whip", sdpOffer }},
+		"PATCH whip":  {need: "member", want: 404, req: func(int) (string, string, any) { return "PATCH", "/v1/streams/" + sid + "/whip/bm9uZQ", "" }},
+		"DELETE whip": {need: "member", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/streams/" + sid + "/whip/bm9uZQ", nil }},
 		"PATCH asset": {need: "member", req: func(int) (string, string, any) {
 			return "PATCH", "/v1/assets/" + aid, map[string]any{"playback_policy": "signed"}
 		}},

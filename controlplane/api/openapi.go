@@ -98,10 +98,12 @@ func buildOpenAPI() obj {
 		if params != nil {
 			op["parameters"] = params
 		}
-		switch rt.body.(type) {
+		switch b := rt.body.(type) {
 		case nil:
 		case rawBody:
 			op["requestBody"] = obj{"required": true, "content": obj{"application/octet-stream": obj{"schema": obj{"type": "string", "format": "binary"}}}}
+		case mediaBody:
+			op["requestBody"] = obj{"required": true, "content": obj{b.Type: obj{"schema": obj{"type": "string"}}}}
 		default:
 			op["requestBody"] = obj{"required": !rt.optionalBody,
 				"content": obj{"application/json": obj{"schema": schemaRef(reflect.TypeOf(rt.body), schemas, true)}}}
@@ -135,8 +137,10 @@ func responses(rt route, schemas obj) obj {
 	out := obj{"default": obj{"description": "an error",
 		"content": obj{"application/json": obj{"schema": obj{"$ref": "#/components/schemas/errorAnswer"}}}}}
 	ok := obj{"description": http.StatusText(rt.status)}
-	switch rt.answer.(type) {
+	switch a := rt.answer.(type) {
 	case nil:
+	case mediaBody:
+		ok["content"] = obj{a.Type: obj{"schema": obj{"type": "string"}}}
 	case rawBody:
 		ok["content"] = obj{"application/octet-stream": obj{"schema": obj{"type": "string", "format": "binary"}}}
 	case textBody:
@@ -148,6 +152,9 @@ func responses(rt route, schemas obj) obj {
 	}
 	if rt.status == http.StatusFound {
 		ok["headers"] = obj{"Location": obj{"schema": obj{"type": "string"}, "description": "the edge's playlist URL"}}
+	}
+	if _, media := rt.answer.(mediaBody); media && rt.status == http.StatusCreated {
+		ok["headers"] = obj{"Location": obj{"schema": obj{"type": "string"}, "description": "the session's resource on this API"}}
 	}
 	out[strconv.Itoa(rt.status)] = ok
 	return out

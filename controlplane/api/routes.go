@@ -26,7 +26,7 @@ type route struct {
 
 	// For the document.
 	summary      string
-	body         any // request body type (nil: none; rawBody: octet-stream)
+	body         any // request body type (nil: none; rawBody: octet-stream; mediaBody: its type)
 	optionalBody bool
 	status       int
 	answer       any // answer type (nil: no body)
@@ -74,6 +74,10 @@ type rawBody struct{}
 
 // textBody stands for a text answer (Prometheus exposition).
 type textBody struct{}
+
+// mediaBody stands for a body or answer of another media type, as text
+// (an SDP offer or answer).
+type mediaBody struct{ Type string }
 
 // routeTable is every route of the API, as docs/api.md lists them.
 func routeTable() []route {
@@ -146,8 +150,17 @@ func routeTable() []route {
 			body:    struct{}{}, optionalBody: true, status: 200, answer: streamKeyView{}},
 		{method: "GET", path: "/v1/streams/{id}/sessions", access: inOrg(state.RoleViewer), serve: (*Handler).listSessions,
 			summary: "The stream's sessions, newest first", status: 200, answer: list[sessionView]{}},
-		{method: "GET", path: "/v1/streams/{id}/ingest", access: inOrg(state.RoleViewer), serve: (*Handler).streamIngest,
-			summary: "Publish URLs on the edge nearest the caller (or ?ip=)", status: 200, answer: ingestView{}, query: []string{"ip"}},
+		{method: "GET", path: "/v1/streams/{id}/ingest", access: inOrg(state.RoleMember), serve: (*Handler).streamIngest,
+			summary: "What to give an encoder to publish the stream (URLs with the key) for each protocol the edge nearest the caller (or ?ip=) offers",
+			status:  200, answer: ingestView{}, query: []string{"ip"}},
+		{method: "POST", path: "/v1/streams/{id}/whip", access: inOrg(state.RoleMember), serve: (*Handler).whipPublish,
+			summary: "Go live from a browser: the SDP offer is relayed with the stream key to the nearest edge offering WHIP; 201 with its SDP answer and a Location here",
+			body:    mediaBody{sdpType}, status: 201, answer: mediaBody{sdpType}},
+		{method: "PATCH", path: "/v1/streams/{id}/whip/{resource}", access: inOrg(state.RoleMember), serve: (*Handler).whipResourceCall,
+			summary: "Trickle ICE or an ICE restart on a WHIP session, relayed to its edge",
+			body:    mediaBody{"application/trickle-ice-sdpfrag"}, status: 204},
+		{method: "DELETE", path: "/v1/streams/{id}/whip/{resource}", access: inOrg(state.RoleMember), serve: (*Handler).whipResourceCall,
+			summary: "End a WHIP session, relayed to its edge", status: 200},
 
 		{method: "GET", path: "/v1/assets", access: inOrg(state.RoleViewer), serve: (*Handler).listAssets,
 			summary: "The org's assets, newest first, a page at a time", status: 200, answer: page[assetView]{},

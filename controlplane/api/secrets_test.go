@@ -16,7 +16,8 @@ var oneTimeFields = map[string]func(method, path string) bool{
 	"private_pem": func(m, p string) bool { return m == "POST" && p == "/v1/signing-keys" },
 	"key":         func(m, p string) bool { return m == "POST" && p == "/v1/api-keys" },
 	"stream_key": func(m, p string) bool {
-		return m == "POST" && p == "/v1/streams" || strings.HasSuffix(p, "/key") || strings.HasSuffix(p, "/reset-key")
+		return m == "POST" && p == "/v1/streams" || strings.HasSuffix(p, "/key") || strings.HasSuffix(p, "/reset-key") ||
+			m == "GET" && strings.HasSuffix(p, "/ingest")
 	},
 	// A presigned PUT URL is a credential for one object until it expires.
 	"upload_url": func(m, p string) bool { return m == "POST" && p == "/v1/uploads" },

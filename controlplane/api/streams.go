@@ -13,6 +13,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/streamkey"
+	"github.com/livestreams/livestreams/protocol"
 )
 
 // streamRow is a stream with its current session, read in one transaction
@@ -61,7 +62,7 @@ func (h *Handler) renderStream(r *http.Request, row streamRow) streamView {
 		v.CurrentSession = &sv
 	}
 	if h.cfg.Directory != nil {
-		if rt, err := h.cfg.Directory.Ingest(r.Context(), clientIP(r.Context())); err == nil {
+		if rt, err := h.cfg.Directory.Ingest(r.Context(), clientIP(r.Context()), protocol.IngestRTMP); err == nil {
 			v.IngestURL = rt.RTMP
 		}
 	}
@@ -262,9 +263,8 @@ func (h *Handler) deleteStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// getStreamKey unseals and shows the stream's key.
-func (h *Handler) getStreamKey(w http.ResponseWriter, r *http.Request) {
-	orgID, id := caller(r.Context()).orgID, chi.URLParam(r, "id")
+// streamKey unseals the key of stream id of org orgID.
+func (h *Handler) streamKey(orgID, id string) (string, error) {
 	var key string
 	err := h.view(func(tx *state.Tx) error {
 		s, err := orgStream(tx, orgID, id)
@@ -278,6 +278,12 @@ func (h *Handler) getStreamKey(w http.ResponseWriter, r *http.Request) {
 		key, err = streamkey.Open(secret, s.KeySealed)
 		return err
 	})
+	return key, err
+}
+
+// getStreamKey unseals and shows the stream's key.
+func (h *Handler) getStreamKey(w http.ResponseWriter, r *http.Request) {
+	key, err := h.streamKey(caller(r.Context()).orgID, chi.URLParam(r, "id"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

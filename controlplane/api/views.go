@@ -62,7 +62,7 @@ func viewAPIKey(k state.APIKey) apiKeyView {
 }
 
 func viewSession(s state.Session) sessionView {
-	v := sessionView{ID: s.ID, StreamID: s.StreamID, EdgeID: s.EdgeID, Protocol: s.Protocol,
+	v := sessionView{ID: s.ID, StreamID: s.StreamID, EdgeID: s.EdgeID, Protocol: s.Protocol, RemoteAddr: s.RemoteAddr,
 		StartedAt: s.StartedAt, EndedAt: s.EndedAt, EndReason: s.EndReason}
 	if src := s.Source; src != nil {
 		v.Source = &sourceView{Width: src.Width, Height: src.Height, FPS: src.FPS, HasAudio: src.HasAudio,

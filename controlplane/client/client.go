@@ -124,13 +124,14 @@ func (c *Client) lastAddr() int {
 func (c *Client) Token() string { return c.cfg.Token }
 
 // request is one API call. At most one of body (JSON-encoded) and raw
-// (sent as application/octet-stream, reopened for each address tried) is
-// set.
+// (sent as rawType, application/octet-stream when empty, reopened for
+// each address tried) is set.
 type request struct {
 	method, path string
 	query        url.Values
 	body         any
 	raw          func() (io.Reader, int64, error)
+	rawType      string
 	noTimeout    bool
 	// noRedirect keeps a 3xx as the answer (Play).
 	noRedirect bool
@@ -219,6 +220,8 @@ func (c *Client) send(ctx context.Context, addr string, r request, payload []byt
 	switch {
 	case payload != nil:
 		req.Header.Set("Content-Type", "application/json")
+	case r.raw != nil && r.rawType != "":
+		req.Header.Set("Content-Type", r.rawType)
 	case r.raw != nil:
 		req.Header.Set("Content-Type", "application/octet-stream")
 	}

@@ -2,11 +2,13 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Auth: signup, login and who the caller is.
@@ -160,6 +162,36 @@ func (s Streams) Ingest(ctx context.Context, id, ip string) (Ingest, error) {
 	}
 	var out Ingest
 	return out, s.c.get(ctx, pathf("/v1/streams/%s/ingest", id), q, &out)
+}
+
+// maxSDP bounds the SDP answer read into memory.
+const maxSDP = 256 << 10
+
+// WHIP publishes the stream from a WebRTC offer through the control
+// plane's WHIP proxy (the key stays on the server): it relays offer (SDP)
+// to the edge nearest the caller that offers WHIP and returns the edge's
+// answer with the session's resource, which EndWHIP ends.
+func (s Streams) WHIP(ctx context.Context, id, offer string) (WHIPAnswer, error) {
+	r := request{method: http.MethodPost, path: pathf("/v1/streams/%s/whip", id), rawType: "application/sdp",
+		raw: func() (io.Reader, int64, error) { return strings.NewReader(offer), int64(len(offer)), nil }}
+	resp, err := s.c.do(ctx, r)
+	if err != nil {
+		return WHIPAnswer{}, err
+	}
+	defer resp.Body.Close()
+	sdp, err := io.ReadAll(io.LimitReader(resp.Body, maxSDP))
+	if err != nil {
+		return WHIPAnswer{}, fmt.Errorf("%s %s: read answer: %w", r.method, r.path, err)
+	}
+	return WHIPAnswer{SDP: string(sdp), Location: resp.Header.Get("Location"), ETag: resp.Header.Get("ETag")}, nil
+}
+
+// EndWHIP ends a WHIP publish: DELETE on the location WHIP answered.
+func (s Streams) EndWHIP(ctx context.Context, location string) error {
+	if !strings.HasPrefix(location, "/v1/streams/") {
+		return fmt.Errorf("end whip session: %q is not a WHIP resource of this API", location)
+	}
+	return s.c.delete(ctx, location, nil)
 }
 
 // ListOptions pages through a paginated list: Limit items a page (zero:
@@ -352,6 +384,13 @@ func (cl Cluster) RemoveMember(ctx context.Context, id string) error {
 func (cl Cluster) JoinToken(ctx context.Context, r JoinTokenCreate) (string, error) {
 	var out JoinToken
 	return out.Token, cl.c.post(ctx, "/v1/cluster/join-tokens", r, &out)
+}
+
+// CreateJoinToken creates a single-use edge join token and says when it
+// expires.
+func (cl Cluster) CreateJoinToken(ctx context.Context, r JoinTokenCreate) (JoinToken, error) {
+	var out JoinToken
+	return out, cl.c.post(ctx, "/v1/cluster/join-tokens", r, &out)
 }
 
 // Snapshot streams the whole state as a snapshot file; the caller closes

@@ -198,14 +198,17 @@ type StreamKey struct {
 }
 
 type Session struct {
-	ID        string     `json:"id"`
-	StreamID  string     `json:"stream_id"`
-	EdgeID    string     `json:"edge_id"`
-	Protocol  string     `json:"protocol"`
-	StartedAt time.Time  `json:"started_at"`
-	EndedAt   *time.Time `json:"ended_at,omitempty"`
-	EndReason string     `json:"end_reason,omitempty"`
-	Source    *Source    `json:"source,omitempty"`
+	ID       string `json:"id"`
+	StreamID string `json:"stream_id"`
+	EdgeID   string `json:"edge_id"`
+	Protocol string `json:"protocol"`
+	// RemoteAddr is the publisher's address as the edge saw it (for a
+	// WHIP publish through the control plane's proxy, the proxy's).
+	RemoteAddr string     `json:"remote_addr,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	EndReason  string     `json:"end_reason,omitempty"`
+	Source     *Source    `json:"source,omitempty"`
 }
 
 // Source is what the encoder sends, as the edge probed it.
@@ -219,12 +222,36 @@ type Source struct {
 	AudioCodec string  `json:"audio_codec"`
 }
 
-// Ingest is where an encoder publishes.
+// Ingest is where an encoder publishes a stream: the edge nearest the
+// creator and, for each protocol that edge offers (and only those), what
+// to give the encoder. It carries the stream key, as GET …/key does.
 type Ingest struct {
-	EdgeID  string `json:"edge_id"`
-	RTMPURL string `json:"rtmp_url"`
-	SRTURL  string `json:"srt_url,omitempty"`
+	EdgeID    string `json:"edge_id"`
+	StreamKey string `json:"stream_key"`
+	// RTMPURL is rtmp://host:port/live/KEY, for ffmpeg; RTMPServer is the
+	// URL before the key, OBS's "Server" (its "Stream Key" is StreamKey).
+	RTMPURL    string `json:"rtmp_url,omitempty"`
+	RTMPServer string `json:"rtmp_server,omitempty"`
+	// RTMPSURL and RTMPSServer are the same over TLS.
+	RTMPSURL    string `json:"rtmps_url,omitempty"`
+	RTMPSServer string `json:"rtmps_server,omitempty"`
+	// SRTURL is srt://host:port?streamid=… with the streamid URL-encoded;
+	// SRTStreamID is the streamid itself (#!::r=live/KEY,m=publish) for
+	// encoders that take it in a field of its own.
+	SRTURL      string `json:"srt_url,omitempty"`
+	SRTStreamID string `json:"srt_streamid,omitempty"`
+	// WHIPURL is the edge's WHIP endpoint for the stream; the encoder
+	// sends the key as Authorization: Bearer KEY (OBS: "Bearer Token").
 	WHIPURL string `json:"whip_url,omitempty"`
+}
+
+// WHIPAnswer is the edge's answer to a WHIP offer the control plane
+// relayed (Streams.WHIP): the SDP answer and the session's resource on the
+// control plane, which DELETE ends.
+type WHIPAnswer struct {
+	SDP      string
+	Location string // /v1/streams/{id}/whip/{resource}
+	ETag     string
 }
 
 // Assets, uploads and clips.
@@ -451,10 +478,16 @@ type ClusterMember struct {
 
 type JoinTokenCreate struct {
 	Description string `json:"description,omitempty"`
+	// TTL is how long the token lasts, a Go duration ("1h", "15m"); the
+	// default is one hour, the most seven days.
+	TTL string `json:"ttl,omitempty"`
 }
 
+// JoinToken is a new join token; Token is its plaintext, shown only here.
 type JoinToken struct {
-	Token string `json:"token"`
+	Token     string    `json:"token"`
+	ID        string    `json:"id,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // The edge fleet and routing.
@@ -470,6 +503,7 @@ type Node struct {
 	HasLocation    bool         `json:"has_location"`
 	HLSURL         string       `json:"hls_url,omitempty"`
 	RTMPURL        string       `json:"rtmp_url,omitempty"`
+	RTMPSURL       string       `json:"rtmps_url,omitempty"`
 	SRTURL         string       `json:"srt_url,omitempty"`
 	WHIPURL        string       `json:"whip_url,omitempty"`
 	Draining       bool         `json:"draining"`
@@ -481,10 +515,11 @@ type Node struct {
 // Route is where a viewer (or an encoder) is sent, and why.
 type Route struct {
 	EdgeID string `json:"edge_id"`
-	// URL is the master playlist on the edge (playback) or the RTMP base
-	// URL (ingest).
+	// URL is the master playlist on the edge (playback) or the URL of
+	// the ingest protocol asked for (ingest).
 	URL    string           `json:"url"`
 	RTMP   string           `json:"rtmp_url,omitempty"`
+	RTMPS  string           `json:"rtmps_url,omitempty"`
 	SRT    string           `json:"srt_url,omitempty"`
 	WHIP   string           `json:"whip_url,omitempty"`
 	Client RouteClient      `json:"client"`

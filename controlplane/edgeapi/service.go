@@ -109,7 +109,7 @@ func (s *Service) Authenticate(ctx context.Context, h protocol.Hello) (protocol.
 
 func (s *Service) renewLease(ctx context.Context, h protocol.Hello) error {
 	now := s.cfg.Now().UTC()
-	e := state.Edge{ID: h.NodeID, Region: h.Region, RTMPURL: h.RTMPURL, HLSURL: h.HLSURL, SRTURL: h.SRTURL,
+	e := state.Edge{ID: h.NodeID, Region: h.Region, RTMPURL: h.RTMPURL, RTMPSURL: h.RTMPSURL, HLSURL: h.HLSURL, SRTURL: h.SRTURL,
 		WHIPURL: h.WHIPURL, Lat: h.Lat, Lon: h.Lon, FirstSeenAt: now, LeaseExpiresAt: now.Add(s.cfg.LeaseTTL)}
 	_, err := s.cfg.Node.Apply(ctx, fsm.CmdPutEdge, e)
 	return err
@@ -150,15 +150,30 @@ func decodeAnd[T any](body json.RawMessage, fn func(T) (any, error)) (any, error
 	return fn(req)
 }
 
-func forbidden(msg string) error { return &protocol.Error{Code: protocol.CodeForbidden, Message: msg} }
+func forbidden(msg string) *protocol.Error {
+	return &protocol.Error{Code: protocol.CodeForbidden, Message: msg}
+}
+
+// Bounds on what an edge reports of a publisher; longer values are cut.
+const (
+	maxProtocolLen   = 16
+	maxRemoteAddrLen = 128
+)
 
 func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r protocol.AuthorizePublishRequest) (any, error) {
 	m, err := s.meta()
 	if err != nil {
 		return nil, err
 	}
+	r.Protocol, r.RemoteAddr = clip(r.Protocol, maxProtocolLen), clip(r.RemoteAddr, maxRemoteAddrLen)
+	// refuse logs a refused publish, which records nothing, with why.
+	refuse := func(streamID string, err *protocol.Error) error {
+		s.log.Info("publish refused", "edge_id", peer.Hello.NodeID, "stream_id", streamID, "key", streamkey.Redact(r.StreamKey),
+			"protocol", r.Protocol, "remote_addr", r.RemoteAddr, "reason", err.Message)
+		return err
+	}
 	if r.StreamKey == "" || len(r.StreamKey) > 256 {
-		return nil, forbidden("unknown stream key")
+		return nil, refuse("", forbidden("unknown stream key"))
 	}
 	var st state.Stream
 	if err := s.view(func(tx *state.Tx) error {
@@ -166,21 +181,20 @@ func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r pr
 		st, err = tx.StreamByKeyHash(streamkey.Hash(m.StreamKeySecret, r.StreamKey))
 		return err
 	}); err != nil {
-		s.log.Info("publish refused: unknown stream key", "edge_id", peer.Hello.NodeID, "key", streamkey.Redact(r.StreamKey), "remote_addr", r.RemoteAddr)
-		return nil, forbidden("unknown stream key")
+		return nil, refuse("", forbidden("unknown stream key"))
 	}
 	if st.Disabled {
-		return nil, forbidden("stream is disabled")
+		return nil, refuse(st.ID, forbidden("stream is disabled"))
 	}
 	var edge state.Edge
 	if s.view(func(tx *state.Tx) error { var err error; edge, err = tx.Edge(peer.Hello.NodeID); return err }) == nil && edge.Draining {
-		return nil, forbidden("this edge is draining; publish to another edge")
+		return nil, refuse(st.ID, forbidden("this edge is draining; publish to another edge"))
 	}
 	sess := state.Session{ID: ids.New("ses"), StreamID: st.ID, OrgID: st.OrgID, EdgeID: peer.Hello.NodeID,
-		Protocol: r.Protocol, StartedAt: s.cfg.Now().UTC()}
+		Protocol: r.Protocol, RemoteAddr: r.RemoteAddr, StartedAt: s.cfg.Now().UTC()}
 	if _, err := s.cfg.Node.Apply(ctx, fsm.CmdStartSession, fsm.StartSession{Session: sess}); err != nil {
 		if state.IsConflict(err) {
-			return nil, &protocol.Error{Code: protocol.CodeConflict, Message: "stream is already live"}
+			return nil, refuse(st.ID, &protocol.Error{Code: protocol.CodeConflict, Message: "stream is already live"})
 		}
 		return nil, fmt.Errorf("record session: %w", err)
 	}
@@ -188,8 +202,17 @@ func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r pr
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("publish authorized", "edge_id", peer.Hello.NodeID, "stream_id", st.ID, "session_id", sess.ID)
+	s.log.Info("publish authorized", "edge_id", peer.Hello.NodeID, "stream_id", st.ID, "session_id", sess.ID,
+		"protocol", r.Protocol, "remote_addr", r.RemoteAddr)
 	return protocol.AuthorizePublishReply{SessionID: sess.ID, Stream: streamInfo(st), SigningKeys: keys}, nil
+}
+
+// clip cuts s to at most n bytes of valid UTF-8.
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "")
 }
 
 func streamInfo(st state.Stream) protocol.StreamInfo {

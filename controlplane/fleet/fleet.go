@@ -22,6 +22,7 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/routing"
 	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/geoip"
 )
 
@@ -80,6 +81,7 @@ type Node struct {
 	HasLocation    bool         `json:"has_location"`
 	HLSURL         string       `json:"hls_url,omitempty"`
 	RTMPURL        string       `json:"rtmp_url,omitempty"`
+	RTMPSURL       string       `json:"rtmps_url,omitempty"`
 	SRTURL         string       `json:"srt_url,omitempty"`
 	WHIPURL        string       `json:"whip_url,omitempty"`
 	Draining       bool         `json:"draining"`
@@ -90,6 +92,21 @@ type Node struct {
 
 // Routable reports whether new traffic may go to the node.
 func (n Node) Routable() bool { return n.State == "alive" && !n.Draining }
+
+// IngestURL is the node's public URL for the ingest protocol proto
+// (protocol.IngestRTMP, IngestRTMPS, IngestSRT or IngestWHIP), "" when it
+// does not offer it; for proto "" it is the first URL it offers of
+// those, in that order.
+func (n Node) IngestURL(proto string) string {
+	offers := [][2]string{{protocol.IngestRTMP, n.RTMPURL}, {protocol.IngestRTMPS, n.RTMPSURL},
+		{protocol.IngestSRT, n.SRTURL}, {protocol.IngestWHIP, n.WHIPURL}}
+	for _, o := range offers {
+		if o[1] != "" && (proto == "" || proto == o[0]) {
+			return o[1]
+		}
+	}
+	return ""
+}
 
 // Nodes lists every registered edge, merged with its gossip state.
 func (f *Fleet) Nodes() ([]Node, error) {
@@ -111,7 +128,7 @@ func (f *Fleet) Nodes() ([]Node, error) {
 	out := make([]Node, 0, len(edges))
 	for _, e := range edges {
 		n := Node{ID: e.ID, Region: e.Region, Lat: e.Lat, Lon: e.Lon, HasLocation: e.Lat != 0 || e.Lon != 0,
-			HLSURL: e.HLSURL, RTMPURL: e.RTMPURL, SRTURL: e.SRTURL, WHIPURL: e.WHIPURL,
+			HLSURL: e.HLSURL, RTMPURL: e.RTMPURL, RTMPSURL: e.RTMPSURL, SRTURL: e.SRTURL, WHIPURL: e.WHIPURL,
 			Draining: e.Draining, LeaseExpiresAt: e.LeaseExpiresAt, Streams: []string{}}
 		if m, ok := gossip[e.ID]; ok {
 			n.Source, n.State = "gossip", m.State
@@ -159,10 +176,11 @@ func (f *Fleet) locate(publicURL string) (lat, lon float64, ok bool) {
 // Route is a routing answer: where to go and why.
 type Route struct {
 	EdgeID string `json:"edge_id"`
-	// URL is the master playlist on the edge (playback) or the RTMP base
-	// URL (ingest).
+	// URL is the master playlist on the edge (playback) or the URL of
+	// the ingest protocol asked for (ingest).
 	URL    string           `json:"url"`
 	RTMP   string           `json:"rtmp_url,omitempty"`
+	RTMPS  string           `json:"rtmps_url,omitempty"`
 	SRT    string           `json:"srt_url,omitempty"`
 	WHIP   string           `json:"whip_url,omitempty"`
 	Client ClientView       `json:"client"`
@@ -267,19 +285,23 @@ func (f *Fleet) VOD(ctx context.Context, playbackID string, ip netip.Addr) (Rout
 	return f.choose(ip, cands, nodes)
 }
 
-// Ingest chooses the edge a creator at ip publishes to.
-func (f *Fleet) Ingest(ctx context.Context, ip netip.Addr) (Route, error) {
+// Ingest chooses the edge a creator at ip publishes to over proto
+// (protocol.IngestRTMP, IngestRTMPS, IngestSRT or IngestWHIP): the best of
+// the edges offering it, or for proto "" of the edges offering any. The
+// route carries every ingest URL the chosen edge offers.
+func (f *Fleet) Ingest(ctx context.Context, ip netip.Addr, proto string) (Route, error) {
 	nodes, err := f.Nodes()
 	if err != nil {
 		return Route{}, err
 	}
 	var cands []routing.Candidate
 	for _, n := range nodes {
-		if n.RTMPURL == "" {
+		u := n.IngestURL(proto)
+		if u == "" {
 			continue
 		}
 		c := candidate(n)
-		c.URL = n.RTMPURL
+		c.URL = u
 		cands = append(cands, c)
 	}
 	return f.choose(ip, cands, nodes)
@@ -295,7 +317,7 @@ func (f *Fleet) choose(ip netip.Addr, cands []routing.Candidate, nodes []Node) (
 	r.EdgeID, r.URL = d.Chosen.ID, d.Chosen.URL
 	for _, n := range nodes {
 		if n.ID == d.Chosen.ID {
-			r.RTMP, r.SRT, r.WHIP = n.RTMPURL, n.SRTURL, n.WHIPURL
+			r.RTMP, r.RTMPS, r.SRT, r.WHIP = n.RTMPURL, n.RTMPSURL, n.SRTURL, n.WHIPURL
 		}
 	}
 	return r, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/livestreams/livestreams/controlplane/routing"
 	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/geoip/geoiptest"
 )
@@ -91,7 +92,7 @@ func TestPlaybackGoesToTheNearestEdge(t *testing.T) {
 		if rt.EdgeID != want || rt.URL != "http://"+want+":8081/hls/pid1/master.m3u8" {
 			t.Errorf("viewer %v: routed to %s (%s), want %s", ip, rt.EdgeID, rt.URL, want)
 		}
-		in, err := f.Ingest(context.Background(), ip)
+		in, err := f.Ingest(context.Background(), ip, "")
 		if err != nil || in.EdgeID != want || in.RTMP != "rtmp://"+want+"/live" {
 			t.Errorf("creator %v: ingest %+v %v, want %s", ip, in, err, want)
 		}
@@ -109,7 +110,7 @@ func TestDeadAndDrainingEdgesGetNoNewTraffic(t *testing.T) {
 	if rt, _ := f.Playback(context.Background(), st, geoiptest.SeattleIP); rt.EdgeID == "sea" {
 		t.Fatal("a draining edge got a new viewer")
 	}
-	if in, _ := f.Ingest(context.Background(), geoiptest.SeattleIP); in.EdgeID == "sea" {
+	if in, _ := f.Ingest(context.Background(), geoiptest.SeattleIP, ""); in.EdgeID == "sea" {
 		t.Fatal("a draining edge got a new publish")
 	}
 	var excluded string
@@ -147,7 +148,7 @@ func TestWithoutGossipTheLeaseDecides(t *testing.T) {
 	if _, err := f.Playback(context.Background(), st, geoiptest.LondonIP); !errors.Is(err, ErrNotLive) {
 		t.Fatalf("every lease lapsed: %v, want ErrNotLive", err)
 	}
-	if _, err := f.Ingest(context.Background(), geoiptest.LondonIP); !errors.Is(err, routing.ErrNoEdge) {
+	if _, err := f.Ingest(context.Background(), geoiptest.LondonIP, ""); !errors.Is(err, routing.ErrNoEdge) {
 		t.Fatalf("ingest with every lease lapsed: %v, want ErrNoEdge", err)
 	}
 }
@@ -204,5 +205,39 @@ func TestVODGoesToTheNearestLiveEdge(t *testing.T) {
 	members.set("sea", func(m *Member) { m.State = "left" })
 	if _, err := f.VOD(context.Background(), "pid", geoiptest.LondonIP); !errors.Is(err, routing.ErrNoEdge) {
 		t.Fatalf("no routable edge: %v, want ErrNoEdge", err)
+	}
+}
+
+// TestIngestByProtocol sends a creator who asks for a protocol to the
+// nearest edge offering it, with every URL that edge offers, and refuses
+// when none does.
+func TestIngestByProtocol(t *testing.T) {
+	f, _, _, _ := world(t)
+	err := f.cfg.Store.Update(func(tx *state.Tx) error {
+		e, err := tx.Edge("lin")
+		if err != nil {
+			return err
+		}
+		e.RTMPSURL, e.SRTURL, e.WHIPURL = "rtmps://lin/live", "srt://lin:8890", "https://lin/whip"
+		return tx.PutEdge(e)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, proto := range []string{protocol.IngestRTMPS, protocol.IngestSRT, protocol.IngestWHIP} {
+		in, err := f.Ingest(context.Background(), geoiptest.LondonIP, proto)
+		if err != nil || in.EdgeID != "lin" || in.URL != map[string]string{protocol.IngestRTMPS: "rtmps://lin/live",
+			protocol.IngestSRT: "srt://lin:8890", protocol.IngestWHIP: "https://lin/whip"}[proto] {
+			t.Errorf("London creator over %s: %+v %v, want lin, the one edge offering it", proto, in, err)
+		}
+		if in.RTMP != "rtmp://lin/live" || in.RTMPS == "" || in.SRT == "" || in.WHIP == "" {
+			t.Errorf("over %s: the route lacks some of lin's URLs: %+v", proto, in)
+		}
+	}
+	if in, err := f.Ingest(context.Background(), geoiptest.LondonIP, ""); err != nil || in.EdgeID != "lon" || in.WHIP != "" {
+		t.Errorf("London creator over anything: %+v %v, want lon without WHIP", in, err)
+	}
+	if _, err := f.Ingest(context.Background(), geoiptest.LondonIP, "carrier-pigeon"); !errors.Is(err, routing.ErrNoEdge) {
+		t.Errorf("an unknown protocol: %v, want ErrNoEdge", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/analytics"
 	"github.com/livestreams/livestreams/controlplane/edgeapi"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -52,7 +53,8 @@ func (s *Server) serveQUIC(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("issue control-plane certificate: %w", err)
 	}
-	svc := edgeapi.New(edgeapi.Config{Node: s.node, Logger: s.cfg.Logger, LeaseTTL: s.cfg.EdgeLeaseTTL, Jobs: s.jobs})
+	svc := edgeapi.New(edgeapi.Config{Node: s.node, Logger: s.cfg.Logger, LeaseTTL: s.cfg.EdgeLeaseTTL, Jobs: s.jobs,
+		Analytics: analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger})})
 	qs, err := protocol.NewServer(protocol.ServerConfig{
 		PacketConn:   s.quicConn,
 		TLS:          &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/analytics"
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/directupload"
@@ -297,6 +298,8 @@ func (s *Server) Run(ctx context.Context) error {
 		defer s.wg.Done()
 		jobs.NewReaper(jobs.ReaperConfig{Node: s.node, Logger: s.cfg.Logger}).Run(ctx)
 	}()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger}).RunCompactor(ctx) }()
 	if s.cfg.ObjectStore != nil {
 		// The API's upload URLs and this watcher share the defaults of
 		// package directupload for the URL lifetime, and MaxUploadBytes.

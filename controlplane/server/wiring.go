@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/livestreams/livestreams/controlplane/api"
+	"github.com/livestreams/livestreams/controlplane/player"
 	"github.com/livestreams/livestreams/dashboard"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -33,6 +34,7 @@ func (s *Server) buildHandler() http.Handler {
 	if l, ok := s.cfg.ObjectStore.(*objstore.Local); ok {
 		mux.Handle("/objects/", l.Handler())
 	}
+	mux.Handle("/player/", player.Handler(""))
 	mux.Handle("/", dashboard.Handler())
 	return mux
 }

@@ -9,6 +9,7 @@ type Edge struct {
 	ID             string    `json:"id"`
 	Region         string    `json:"region,omitempty"`
 	RTMPURL        string    `json:"rtmp_url,omitempty"`
+	RTMPSURL       string    `json:"rtmps_url,omitempty"`
 	HLSURL         string    `json:"hls_url,omitempty"`
 	SRTURL         string    `json:"srt_url,omitempty"`
 	WHIPURL        string    `json:"whip_url,omitempty"`

@@ -15,15 +15,17 @@ type SourceInfo struct {
 
 // Session is one publish of a stream on one edge.
 type Session struct {
-	ID        string      `json:"id"`
-	StreamID  string      `json:"stream_id"`
-	OrgID     string      `json:"org_id"`
-	EdgeID    string      `json:"edge_id"`
-	Protocol  string      `json:"protocol"`
-	StartedAt time.Time   `json:"started_at"`
-	EndedAt   *time.Time  `json:"ended_at,omitempty"`
-	EndReason string      `json:"end_reason,omitempty"`
-	Source    *SourceInfo `json:"source,omitempty"`
+	ID       string `json:"id"`
+	StreamID string `json:"stream_id"`
+	OrgID    string `json:"org_id"`
+	EdgeID   string `json:"edge_id"`
+	Protocol string `json:"protocol"`
+	// RemoteAddr is the publisher's address as the edge saw it.
+	RemoteAddr string      `json:"remote_addr,omitempty"`
+	StartedAt  time.Time   `json:"started_at"`
+	EndedAt    *time.Time  `json:"ended_at,omitempty"`
+	EndReason  string      `json:"end_reason,omitempty"`
+	Source     *SourceInfo `json:"source,omitempty"`
 }
 
 // Session returns one session.

@@ -69,6 +69,11 @@ type Config struct {
 	// for SRT and WHIP; empty means the edge does not offer them. The
 	// listeners that serve them set them.
 	PublicSRT, PublicWHIP string
+	// PublicSRT (srt://host:port) and PublicWHIP (the WHIP endpoint's
+	// base, https://host/whip) are what the control plane tells creators
+	// for SRT and WHIP; empty means the edge does not offer them. The
+	// listeners that serve them set them.
+	PublicSRT, PublicWHIP string
 	// SRTAddr, when set, takes SRT publishers on that UDP address with
 	// SRTLatency (ingest_srt.go). WHIP is served on the HTTP listener at
 	// /whip unless NoWHIP, its sessions on WebRTCUDPAddr (one UDP port for
@@ -280,7 +285,8 @@ func (n *Node) Run(ctx context.Context) error {
 		TLS:    pki.ClientTLSConfig(caFP, pki.ControlServerName),
 		Logger: n.cfg.Logger,
 		Hello: protocol.Hello{NodeID: n.cfg.NodeID, Region: n.cfg.Region, Version: n.cfg.Version,
-			RTMPURL: n.cfg.PublicRTMP, HLSURL: n.cfg.PublicURL, Lat: n.cfg.Lat, Lon: n.cfg.Lon, JoinToken: n.cfg.JoinToken},
+			RTMPURL: n.cfg.PublicRTMP, RTMPSURL: n.RTMPSURL(), SRTURL: n.cfg.PublicSRT, WHIPURL: n.cfg.PublicWHIP,
+			HLSURL: n.cfg.PublicURL, Lat: n.cfg.Lat, Lon: n.cfg.Lon, JoinToken: n.cfg.JoinToken},
 	})
 	if err != nil {
 		return fmt.Errorf("connect to control plane: %w", err)
