@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/analytics"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
@@ -35,6 +36,8 @@ type Config struct {
 	// Jobs is the media job queue edges lease from; nil refuses job
 	// messages as unavailable.
 	Jobs *jobs.Service
+	// Analytics stores the viewer rollups edges ship; nil refuses them.
+	Analytics *analytics.Service
 }
 
 // Service handles edge messages.
@@ -136,6 +139,8 @@ func (s *Service) Handle(ctx context.Context, peer protocol.Peer, typ string, bo
 		return decodeAnd(body, func(r protocol.WatchJobsRequest) (any, error) { return s.watchJobs(ctx, peer, r) })
 	case protocol.TypeFinishJob:
 		return decodeAnd(body, func(r protocol.FinishJobRequest) (any, error) { return s.finishJob(ctx, peer, r) })
+	case protocol.TypeAnalyticsRollups:
+		return decodeAnd(body, func(r protocol.AnalyticsRollups) (any, error) { return s.analyticsRollups(ctx, peer, r) })
 	case protocol.TypeRecordingUploaded:
 		return decodeAnd(body, func(r protocol.RecordingUploaded) (any, error) { return s.recordingUploaded(ctx, peer, r) })
 	}

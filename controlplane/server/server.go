@@ -299,6 +299,11 @@ func (s *Server) Run(ctx context.Context) error {
 		jobs.NewReaper(jobs.ReaperConfig{Node: s.node, Logger: s.cfg.Logger}).Run(ctx)
 	}()
 	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger}).RunCompactor(ctx)
+	}()
+	s.wg.Add(1)
 	go func() { defer s.wg.Done(); analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger}).RunCompactor(ctx) }()
 	if s.cfg.ObjectStore != nil {
 		// The API's upload URLs and this watcher share the defaults of
