@@ -135,9 +135,15 @@ func TestCommandRequests(t *testing.T) {
 		},
 		{
 			name: "stream sessions", args: []string{"stream", "sessions", "str_1"}, method: "GET", path: "/v1/streams/str_1/sessions",
-			stdout: []string{"ID", "EDGE", "PROTOCOL", "STARTED", "ENDED", "DURATION", "END REASON", "SOURCE",
-				"ses_2", "edge-a", "rtmp", "3m ago", "live", "3m0s", "1920x1080@30 h264/aac",
-				"ses_1", "edge-b", "srt", "2h ago", "1h ago", "30m0s", "publisher_closed"},
+			stdout: []string{"ID", "EDGE", "PROTOCOL", "REMOTE", "STARTED", "ENDED", "DURATION", "END REASON", "SOURCE",
+				"ses_2", "edge-a", "rtmp", "198.51.100.7:50312", "3m ago", "live", "3m0s", "1920x1080@30 h264/aac",
+				"ses_1", "edge-b", "srt", "[2001:db8::1]:4000", "2h ago", "1h ago", "30m0s", "publisher_closed"},
+		},
+		{
+			name: "stream ingest", args: []string{"stream", "ingest", "str_1"}, method: "GET", path: "/v1/streams/str_1/ingest",
+			stdout: []string{"Edge:", "edge-a", "Stream key:", liveKey, "RTMP URL:", "rtmp://edge-a:1935/live/" + liveKey,
+				"RTMP server (OBS):", "rtmp://edge-a:1935/live", "SRT URL:", "srt://edge-a:8890?streamid=%23%21", "SRT streamid:", "#!::r=live/"},
+			noStdout: []string{"RTMPS", "WHIP"},
 		},
 		{
 			name: "stream id is one path segment", args: []string{"stream", "show", "../orgs"},
@@ -323,6 +329,7 @@ func TestJSONVerbatim(t *testing.T) {
 		{"cluster", "status", "--json"},
 		{"apikey", "list", "--json"},
 		{"stream", "sessions", "--json", "str_1"},
+		{"stream", "ingest", "--json", "str_1"},
 		{"asset", "list", "--json"},
 		{"asset", "show", "ast_1", "--json"},
 		{"job", "list", "--json"},

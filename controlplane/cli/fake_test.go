@@ -90,7 +90,7 @@ func newFake(t *testing.T) *fakeAPI {
 	f.members["org_1"] = []client.Member{
 		{UserID: "usr_1", Email: "ann@example.com", Name: "Ann", Role: "owner", CreatedAt: ago(72 * time.Hour)},
 	}
-	session := client.Session{ID: "ses_2", StreamID: "str_1", EdgeID: "edge-a", Protocol: "rtmp", StartedAt: ago(3 * time.Minute),
+	session := client.Session{ID: "ses_2", StreamID: "str_1", EdgeID: "edge-a", Protocol: "rtmp", RemoteAddr: "198.51.100.7:50312", StartedAt: ago(3 * time.Minute),
 		Source: &client.Source{Width: 1920, Height: 1080, FPS: 30, HasAudio: true, HasVideo: true, VideoCodec: "h264", AudioCodec: "aac"}}
 	f.streams = []client.Stream{
 		f.streamView("str_1", "org_1", "Main stage", "active", &session, ago(48*time.Hour)),
@@ -98,7 +98,7 @@ func newFake(t *testing.T) *fakeAPI {
 		f.streamView("str_9", "org_2", "Not yours", "idle", nil, ago(time.Hour)),
 	}
 	f.sessions["str_1"] = []client.Session{session,
-		{ID: "ses_1", StreamID: "str_1", EdgeID: "edge-b", Protocol: "srt",
+		{ID: "ses_1", StreamID: "str_1", EdgeID: "edge-b", Protocol: "srt", RemoteAddr: "[2001:db8::1]:4000",
 			StartedAt: ago(2 * time.Hour), EndedAt: agoP(90 * time.Minute), EndReason: "publisher_closed"}}
 	f.apiKeys = []client.APIKey{
 		{ID: "key_1", Name: "ci", Prefix: "lsk_ci12", Role: "member", OrgID: "org_1",
@@ -376,6 +376,15 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		defer f.mu.Unlock()
 		if _, ok := find(w, r, p, f.streams, "stream", streamRef); ok {
 			writeJSON(w, 200, client.StreamKey{StreamKey: liveKey})
+		}
+	}))
+	mux.HandleFunc("GET /v1/streams/{id}/ingest", f.auth("member", false, func(w http.ResponseWriter, r *http.Request, p principal) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, ok := find(w, r, p, f.streams, "stream", streamRef); ok {
+			writeJSON(w, 200, client.Ingest{EdgeID: "edge-a", StreamKey: liveKey,
+				RTMPURL: "rtmp://edge-a:1935/live/" + liveKey, RTMPServer: "rtmp://edge-a:1935/live",
+				SRTURL: "srt://edge-a:8890?streamid=%23%21%3A%3Ar%3Dlive%2F" + liveKey + "%2Cm%3Dpublish", SRTStreamID: "#!::r=live/" + liveKey + ",m=publish"})
 		}
 	}))
 	mux.HandleFunc("POST /v1/streams/{id}/reset-key", f.auth("member", false, func(w http.ResponseWriter, r *http.Request, p principal) {

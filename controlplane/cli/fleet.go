@@ -106,8 +106,12 @@ reason it was excluded. Needs a cluster admin.`)
 
 func streamIngest(ctx context.Context, e *env, args []string) error {
 	c := e.command("stream ingest", "ID", `
-Print where to publish the stream: the RTMP (and SRT/WHIP when offered)
-URLs of the edge nearest you, or nearest --ip.`)
+Print what to give an encoder to publish the stream on the edge nearest
+you, or nearest --ip: for each protocol that edge offers (RTMP, RTMPS,
+SRT, WHIP), the URL with the stream key, and OBS's "Server" and "Stream
+Key" fields. --json prints the API's answer: edge_id, stream_key,
+rtmp_url, rtmp_server, rtmps_url, rtmps_server, srt_url, srt_streamid,
+whip_url, each protocol's fields present only when the edge offers it.`)
 	ip := c.fs.String("ip", "", "the creator's IP address (default: yours)")
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
@@ -128,5 +132,12 @@ URLs of the edge nearest you, or nearest --ip.`)
 	if c.g.json {
 		return c.printAnswer()
 	}
-	return fields(c.stdout, [][2]string{{"Edge", v.EdgeID}, {"RTMP", orDash(v.RTMPURL)}, {"SRT", orDash(v.SRTURL)}, {"WHIP", orDash(v.WHIPURL)}})
+	pairs := [][2]string{{"Edge", v.EdgeID}, {"Stream key", v.StreamKey}}
+	for _, p := range [][2]string{{"RTMP URL", v.RTMPURL}, {"RTMP server (OBS)", v.RTMPServer}, {"RTMPS URL", v.RTMPSURL},
+		{"RTMPS server (OBS)", v.RTMPSServer}, {"SRT URL", v.SRTURL}, {"SRT streamid", v.SRTStreamID}, {"WHIP URL", v.WHIPURL}} {
+		if p[1] != "" {
+			pairs = append(pairs, p)
+		}
+	}
+	return fields(c.stdout, pairs)
 }

@@ -134,6 +134,7 @@ func (c *cmd) printStream(s *client.Stream) error {
 			[2]string{"Session", cs.ID},
 			[2]string{"  Edge", cs.EdgeID},
 			[2]string{"  Protocol", cs.Protocol},
+			[2]string{"  Remote", orDash(cs.RemoteAddr)},
 			[2]string{"  Started", c.when(cs.StartedAt)},
 			[2]string{"  Source", sourceText(cs.Source)},
 		)
@@ -213,13 +214,13 @@ func streamSessions(ctx context.Context, e *env, args []string) error {
 	list := func(ctx context.Context, cl *client.Client) ([]client.Session, error) {
 		return cl.Streams().Sessions(ctx, c.pos[0])
 	}
-	return listTable(ctx, c, list, "No sessions.", []string{"ID", "EDGE", "PROTOCOL", "STARTED", "ENDED", "DURATION", "END REASON", "SOURCE"}, func(s client.Session) []string {
+	return listTable(ctx, c, list, "No sessions.", []string{"ID", "EDGE", "PROTOCOL", "REMOTE", "STARTED", "ENDED", "DURATION", "END REASON", "SOURCE"}, func(s client.Session) []string {
 		ended, duration := "live", c.now().Sub(s.StartedAt)
 		if s.EndedAt != nil && !s.EndedAt.IsZero() {
 			ended = c.ago(*s.EndedAt)
 			duration = s.EndedAt.Sub(s.StartedAt)
 		}
-		return []string{s.ID, orDash(s.EdgeID), orDash(s.Protocol), c.ago(s.StartedAt), ended,
+		return []string{s.ID, orDash(s.EdgeID), orDash(s.Protocol), orDash(s.RemoteAddr), c.ago(s.StartedAt), ended,
 			duration.Round(time.Second).String(), orDash(s.EndReason), sourceText(s.Source)}
 	})
 }
