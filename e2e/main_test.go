@@ -170,7 +170,7 @@ func TestEdgeFleet(t *testing.T) {
 	for _, c := range cities {
 		var in client.Ingest
 		json.Unmarshal([]byte(mustCLI(t, env, "stream", "ingest", "--json", "--ip", c.ip.String(), st.ID)), &in)
-		if in.EdgeID != c.id || in.RTMPURL != c.rtmp {
+		if in.EdgeID != c.id || in.RTMPServer != c.rtmp || in.RTMPURL != c.rtmp+"/"+in.StreamKey {
 			t.Errorf("creator in %s: ingest %+v, want %s %s", c.id, in, c.id, c.rtmp)
 		}
 	}
