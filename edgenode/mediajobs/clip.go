@@ -44,11 +44,16 @@ func (r *Runner) clip(ctx context.Context, j *jobRun, c protocol.ClipJob, ttl ti
 	} else if err != nil {
 		return protocol.MediaResult{}, fmt.Errorf("stat source: %w", err)
 	}
-	url, err := r.store.PresignGet(ctx, c.SourceKey, ttl)
+	presigned, err := r.store.PresignGet(ctx, c.SourceKey, ttl)
 	if err != nil {
 		return protocol.MediaResult{}, fmt.Errorf("presign source: %w", err)
 	}
-	j.red.add(url, "source")
+	j.red.add(presigned, "source")
+	url, release, err := r.localInput(presigned, j.red)
+	if err != nil {
+		return protocol.MediaResult{}, err
+	}
+	defer release()
 	src, err := r.probeSource(ctx, j, url)
 	if err != nil {
 		return protocol.MediaResult{}, err

@@ -5,7 +5,9 @@
 // source.mp4, then is prepared the same way).
 //
 // A Runner reads sources straight from object storage through presigned
-// URLs, probes them with ffprobe, transcodes with package transcode (whose
+// URLs, which ffmpeg and ffprobe reach through a loopback proxy so that no
+// signature shows in a process listing (inputproxy.go), probes them with
+// ffprobe, transcodes with package transcode (whose
 // Build decides the ladder and whose Process supervises ffmpeg), and
 // uploads every output under the asset's prefix with deterministic keys,
 // so a job that runs twice (a lapsed lease) overwrites rather than

@@ -53,6 +53,7 @@ func newRunner(t *testing.T, store objstore.Store) *Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

@@ -240,7 +240,8 @@ func (r *Runner) ffprobeWith(ctx context.Context, input string, red *redactor, q
 		args = append(args, "-rw_timeout", rwTimeout)
 	}
 	args = append(args, ffmpegInput(input))
-	cmd := exec.CommandContext(pctx, r.ffprobeBin, args...)
+	bin, args := transcode.Niced(Nice, r.ffprobeBin, args)
+	cmd := exec.CommandContext(pctx, bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = time.Second
 	stdout := &capBuffer{max: maxProbeOutput}

@@ -49,10 +49,15 @@ type Runner struct {
 	ownWorkDir bool // made by NewRunner, removed by Close
 	log        *slog.Logger
 	presignTTL time.Duration
+	proxy      *inputProxy // what ffmpeg reads presigned sources through
 
 	mu   sync.Mutex
 	pids map[int]struct{}
 }
+
+// Nice is how far below normal CPU priority every process of a job or a
+// Thumbnail runs: live ladders, at normal priority, come first.
+const Nice = 10
 
 // Timing of the processes a job starts.
 const (
@@ -92,7 +97,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	r := &Runner{
 		store: cfg.Store, ffmpegBin: ffmpeg, ffprobeBin: ffprobe,
-		log: log, presignTTL: ttl,
+		log: log, presignTTL: ttl, proxy: newInputProxy(),
 		pids: map[int]struct{}{},
 	}
 	if cfg.WorkDir == "" {
@@ -130,16 +135,18 @@ func checkWorkDir(dir string) error {
 	return nil
 }
 
-// Close removes the work directory NewRunner made (none when
-// Config.WorkDir was set). Call it after every Run has returned.
+// Close stops the loopback proxy ffmpeg reads sources through and removes
+// the work directory NewRunner made (none when Config.WorkDir was set).
+// Call it after every Run has returned.
 func (r *Runner) Close() error {
+	err := r.proxy.Close()
 	if !r.ownWorkDir {
-		return nil
+		return err
 	}
-	if err := os.RemoveAll(r.workDir); err != nil {
-		return fmt.Errorf("media runner: %w", err)
+	if rerr := os.RemoveAll(r.workDir); rerr != nil {
+		return fmt.Errorf("media runner: %w", rerr)
 	}
-	return nil
+	return err
 }
 
 func findProgram(configured, name string) (string, error) {
@@ -355,7 +362,7 @@ func (r *Runner) runFFmpeg(ctx context.Context, j *jobRun, run ffmpegRun) error 
 	var lastReport atomic.Int64
 	lastReport.Store(time.Now().UnixNano())
 	p, err := transcode.Start(rctx, transcode.ProcessConfig{
-		Binary: r.ffmpegBin, Args: run.args, Logger: j.log, StderrLines: 50,
+		Binary: r.ffmpegBin, Args: run.args, Logger: j.log, StderrLines: 50, Nice: Nice,
 		OnProgress: func(pr transcode.Progress) {
 			lastReport.Store(time.Now().UnixNano())
 			if run.onProgress != nil {

@@ -537,6 +537,7 @@ func TestThumbnail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer debug.Close()
 	missing, err := store.PresignGet(t.Context(), assetPrefix(t, "ast_none")+objstore.SourceFile, time.Minute)
 	if err != nil {
 		t.Fatal(err)

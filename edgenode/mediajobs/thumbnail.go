@@ -40,6 +40,11 @@ func (r *Runner) Thumbnail(ctx context.Context, input string, at float64, width 
 	width = min(width, MaxThumbnailWidth)
 	red := &redactor{}
 	red.add(input, "source")
+	input, release, err := r.localInput(input, red)
+	if err != nil {
+		return nil, fmt.Errorf("thumbnail: %w", err)
+	}
+	defer release()
 	dir, err := os.MkdirTemp(r.workDir, "thumb-*")
 	if err != nil {
 		return nil, fmt.Errorf("thumbnail: %w", err)

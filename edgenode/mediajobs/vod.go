@@ -15,7 +15,7 @@ import (
 )
 
 // vod runs a vod or recording-vod job: the source in object storage,
-// read through a presigned URL, becomes the asset's HLS ladder, thumbnail
+// read through a presigned URL (behind the loopback proxy), becomes the asset's HLS ladder, thumbnail
 // and storyboard.
 func (r *Runner) vod(ctx context.Context, j *jobRun, v protocol.VODJob, ttl time.Duration) (protocol.MediaResult, error) {
 	if v.MaxSourceBytes < 0 {
@@ -39,11 +39,16 @@ func (r *Runner) vod(ctx context.Context, j *jobRun, v protocol.VODJob, ttl time
 	if v.MaxSourceBytes > 0 && info.Size > v.MaxSourceBytes {
 		return reject(permanent("source is %s, over the upload limit of %s", humanBytes(info.Size), humanBytes(v.MaxSourceBytes)))
 	}
-	url, err := r.store.PresignGet(ctx, v.SourceKey, ttl)
+	presigned, err := r.store.PresignGet(ctx, v.SourceKey, ttl)
 	if err != nil {
 		return protocol.MediaResult{}, fmt.Errorf("presign source: %w", err)
 	}
-	j.red.add(url, "source")
+	j.red.add(presigned, "source")
+	url, release, err := r.localInput(presigned, j.red)
+	if err != nil {
+		return protocol.MediaResult{}, err
+	}
+	defer release()
 	probe, err := r.probeSource(ctx, j, url)
 	if err != nil {
 		if IsPermanent(err) {

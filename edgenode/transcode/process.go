@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -26,6 +27,11 @@ type ProcessConfig struct {
 	// OnProgress is called from the progress reader for every block ffmpeg
 	// reports on stdout (see Params.Progress). It must not block for long.
 	OnProgress func(Progress)
+	// Nice, above 0, runs ffmpeg that much below normal CPU priority
+	// (through nice(1), which execs it: the process id is ffmpeg's). Media
+	// jobs and on-demand thumbnails use it so that they yield to live
+	// ladders, which run at normal priority.
+	Nice int
 }
 
 // Signal timing. ffmpeg treats SIGTERM like "q": it stops reading, flushes
@@ -83,7 +89,8 @@ func Start(ctx context.Context, cfg ProcessConfig) (*Process, error) {
 		done:       make(chan struct{}),
 	}
 
-	cmd := exec.CommandContext(ctx, bin, cfg.Args...)
+	bin, args := Niced(cfg.Nice, bin, cfg.Args)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = p.cancel
 	// WaitDelay also bounds how long Wait waits for the output pipes after
@@ -256,4 +263,20 @@ func (p *Process) killGroup() {
 	if err := syscall.Kill(-p.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		p.log.Warn("kill ffmpeg process group", "err", err)
 	}
+}
+
+// Niced returns the program and arguments that run bin with args n below
+// normal CPU priority: nice -n N bin args..., or bin itself for n <= 0 or
+// where there is no nice(1). nice sets the priority before exec, so every
+// thread ffmpeg starts has it (Linux priorities are per thread: lowering
+// them after the start would miss threads already made).
+func Niced(n int, bin string, args []string) (string, []string) {
+	if n <= 0 {
+		return bin, args
+	}
+	nice, err := exec.LookPath("nice")
+	if err != nil {
+		return bin, args
+	}
+	return nice, append([]string{"-n", strconv.Itoa(n), bin}, args...)
 }

@@ -278,3 +278,15 @@ func TestProcessConcurrentStop(t *testing.T) {
 	}
 	requireGone(t, p.PID())
 }
+
+// TestNiced: a niced ffmpeg runs under nice(1), which execs it; no nice
+// leaves the command as it is.
+func TestNiced(t *testing.T) {
+	if bin, args := Niced(0, "ffmpeg", []string{"-i", "x"}); bin != "ffmpeg" || len(args) != 2 {
+		t.Errorf("Niced(0) = %s %v", bin, args)
+	}
+	bin, args := Niced(10, "/usr/bin/ffmpeg", []string{"-i", "x"})
+	if filepath.Base(bin) != "nice" || strings.Join(args, " ") != "-n 10 /usr/bin/ffmpeg -i x" {
+		t.Errorf("Niced(10) = %s %v", bin, args)
+	}
+}
