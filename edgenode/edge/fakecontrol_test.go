@@ -42,7 +42,7 @@ type fakeControl struct {
 
 // startFakeControl serves on a loopback port until the test ends. Its one
 // stream, playback id "pb1", has the given stream key and playback policy.
-func startFakeControl(t *testing.T, streamKey, policy string) *fakeControl {
+func startFakeControl(t testing.TB, streamKey, policy string) *fakeControl {
 	t.Helper()
 	ca, err := pki.NewCA("edge-test")
 	if err != nil {

@@ -27,14 +27,18 @@ type ingestEdge struct {
 	logs *testutil.SyncBuffer
 }
 
-func startIngestEdge(t *testing.T, key string) *ingestEdge {
+func startIngestEdge(t testing.TB, key string, mods ...func(*edge.Config)) *ingestEdge {
 	t.Helper()
 	mediatest.RequireFFmpeg(t)
 	e := &ingestEdge{cp: startFakeControl(t, key, protocol.PlaybackPublic), key: key, dir: t.TempDir(), logs: &testutil.SyncBuffer{}}
-	var err error
-	e.Node, err = edge.New(edge.Config{NodeID: "edge-1", DataDir: e.dir, Control: []string{e.cp.addr()}, JoinToken: e.cp.join,
+	cfg := edge.Config{NodeID: "edge-1", DataDir: e.dir, Control: []string{e.cp.addr()}, JoinToken: e.cp.join,
 		RTMPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", SRTAddr: "127.0.0.1:0", WebRTCLoopback: true,
-		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(e.logs, testutil.LogWriter(t, "")), nil))})
+		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(e.logs, testutil.LogWriter(t, "")), nil))}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	var err error
+	e.Node, err = edge.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +57,7 @@ func (e *ingestEdge) srtURL(key string) string {
 }
 
 // waitEnded waits for the session's end report.
-func (e *ingestEdge) waitEnded(t *testing.T, session string, within time.Duration) protocol.SessionEnded {
+func (e *ingestEdge) waitEnded(t testing.TB, session string, within time.Duration) protocol.SessionEnded {
 	t.Helper()
 	var end protocol.SessionEnded
 	testutil.Eventually(t, within, session+" to end", func() bool {
@@ -67,7 +71,7 @@ func (e *ingestEdge) waitEnded(t *testing.T, session string, within time.Duratio
 // checkLadder checks the finished ladder of the stream (playback id pb1):
 // a master playlist with the rungs, each rung's playlist finished, and the
 // audio of each rung AAC (whatever the source sent) when audio is set.
-func (e *ingestEdge) checkLadder(t *testing.T, rungs []string, audio bool) {
+func (e *ingestEdge) checkLadder(t testing.TB, rungs []string, audio bool) {
 	t.Helper()
 	hls := filepath.Join(e.dir, "hls", "pb1")
 	master, err := os.ReadFile(filepath.Join(hls, "master.m3u8"))
@@ -93,7 +97,7 @@ func (e *ingestEdge) checkLadder(t *testing.T, rungs []string, audio bool) {
 
 // checkRecording checks the session's recording holds the streams want
 // (codec names in order, e.g. "h264", "aac").
-func (e *ingestEdge) checkRecording(t *testing.T, end protocol.SessionEnded, want ...string) {
+func (e *ingestEdge) checkRecording(t testing.TB, end protocol.SessionEnded, want ...string) {
 	t.Helper()
 	if end.RecordingPath == "" || end.RecordingBytes == 0 {
 		t.Fatalf("session end %+v without a recording", end)
@@ -103,7 +107,7 @@ func (e *ingestEdge) checkRecording(t *testing.T, end protocol.SessionEnded, wan
 	}
 }
 
-func probe(t *testing.T, args ...string) string {
+func probe(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.CommandContext(t.Context(), "ffprobe", append(append([]string{"-v", "error"}, args[:len(args)-1]...),
 		"-of", "csv=p=0", args[len(args)-1])...).Output()

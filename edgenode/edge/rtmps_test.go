@@ -28,7 +28,7 @@ import (
 // writeSelfSigned writes a self-signed certificate for 127.0.0.1 with the
 // given serial and its key as PEM files (through a rename, as ACME
 // clients replace them).
-func writeSelfSigned(t *testing.T, certPath, keyPath string, serial int64) {
+func writeSelfSigned(t testing.TB, certPath, keyPath string, serial int64) {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

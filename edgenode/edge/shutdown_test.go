@@ -74,7 +74,7 @@ func (r *childRunner) PIDs() []int {
 
 // runEdge runs n until the returned stop is called or the test ends; stop
 // cancels Run's context and returns how long Run took to return.
-func runEdge(t *testing.T, n *edge.Node) (stop func() (time.Duration, error)) {
+func runEdge(t testing.TB, n *edge.Node) (stop func() (time.Duration, error)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
