@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"cmp"
-	"errors"
 	"slices"
 	"time"
 
@@ -33,12 +32,14 @@ type Query struct {
 	GroupBy                  string
 }
 
-// ErrInvalidQuery wraps the reasons a query is refused.
-var ErrInvalidQuery = errors.New("invalid analytics query")
+// InvalidQueryError says why a query is refused.
+type InvalidQueryError struct{ Reason string }
+
+func (e *InvalidQueryError) Error() string { return "invalid analytics query: " + e.Reason }
 
 // Validate checks a query.
 func (q Query) Validate() error {
-	bad := func(msg string) error { return errors.Join(ErrInvalidQuery, errors.New(msg)) }
+	bad := func(msg string) error { return &InvalidQueryError{Reason: msg} }
 	switch {
 	case (q.StreamID == "") == (q.AssetID == ""):
 		return bad("exactly one of stream_id and asset_id is required")

@@ -126,6 +126,7 @@ func TestRoleMatrix(t *testing.T) {
 		"POST drain":         {need: "cluster", want: 404, req: func(int) (string, string, any) { return "POST", "/v1/nodes/edge9/drain", nil }},
 		"DELETE drain":       {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/nodes/edge9/drain", nil }},
 		"GET route":          {need: "cluster", want: 409, req: func(int) (string, string, any) { return "GET", "/v1/route?playback_id=" + pid, nil }},
+		"GET analytics":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/analytics?stream_id=" + sid, nil }},
 		"GET /v1/assets":     {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets", nil }},
 		"GET asset":          {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets/" + aid, nil }},
 		// The fake fleet offers no WHIP: a permitted offer gets as far as

@@ -216,6 +216,9 @@ func routeTable() []route {
 		{method: "GET", path: "/v1/route", access: clusterCaller, serve: (*Handler).explainRoute,
 			summary: "How a viewer at ?ip= is routed for ?playback_id=, with every candidate's score",
 			status:  200, answer: client.Route{}, query: []string{"playback_id", "ip"}},
+		{method: "GET", path: "/v1/analytics", access: inOrg(state.RoleViewer), serve: (*Handler).getAnalytics,
+			summary: "Viewing figures of a stream or asset (?stream_id= or ?asset_id=) from ?from= to ?to= (default the last 24 h), grouped by ?group_by=minute, hour (default), country, city or edge",
+			status:  200, answer: client.Analytics{}, query: []string{"stream_id", "asset_id", "from", "to", "group_by"}},
 	}
 }
 
