@@ -26,6 +26,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.JoinToken, "join-token", "", "edge join token issued by the control plane (required)")
 	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", ":1935", "RTMP ingest listen address")
 	registerRTMPFlags(fs, &cfg)
+	registerSRSFlags(fs, &cfg)
 	registerSRTFlags(fs, &cfg)
 	registerWHIPFlags(fs, &cfg)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", ":8081", "HLS origin listen address")

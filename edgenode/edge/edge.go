@@ -33,6 +33,7 @@ import (
 	"github.com/livestreams/livestreams/edgenode/recordingupload"
 	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/edgenode/rtmpingest"
+	"github.com/livestreams/livestreams/edgenode/srsingest"
 	"github.com/livestreams/livestreams/edgenode/srt"
 	"github.com/livestreams/livestreams/edgenode/whip"
 	"github.com/livestreams/livestreams/protocol"
@@ -64,6 +65,10 @@ type Config struct {
 	// TLSCert and TLSKey (reloaded when the files change); PublicRTMPS is
 	// its rtmps://host:port/live base (ingest_rtmps.go).
 	RTMPSAddr, TLSCert, TLSKey, PublicRTMPS string
+	// Ingest is IngestBuiltin ("rtmp", the default) or IngestSRS: SRS in
+	// front, its hooks (secret SRSHookSecret) authorize and the edge pulls
+	// from SRSRTMPURL; the RTMP(S) listeners are off (ingest_srs.go).
+	Ingest, SRSHookSecret, SRSRTMPURL string
 	// PublicSRT (srt://host:port) and PublicWHIP (the WHIP endpoint's
 	// base, https://host/whip) are what the control plane tells creators
 	// for SRT and WHIP; empty means the edge does not offer them. The
@@ -121,6 +126,8 @@ type Node struct {
 	srt     *srt.Server  // nil without SRT (ingest_srt.go)
 	whip    *whip.Server // nil with WHIP off (ingest_whip.go)
 
+	srs *srsingest.Server // nil unless --ingest srs (ingest_srs.go)
+
 	// draining is the operator's order, learnt from heartbeats: no new
 	// publishes here (the control plane refuses them too).
 	draining atomic.Bool
@@ -173,17 +180,22 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "edge", "node_id", cfg.NodeID),
 		sessions: map[string]protocol.StreamInfo{}, byPID: map[string]*playback{}}
 	var err error
-	if n.rtmpLn, err = net.Listen("tcp", cfg.RTMPAddr); err != nil {
-		return nil, fmt.Errorf("listen rtmp on %s: %w", cfg.RTMPAddr, err)
+	if err := n.setupIngestMode(); err != nil {
+		return nil, err
+	}
+	if n.cfg.Ingest == IngestBuiltin {
+		if n.rtmpLn, err = net.Listen("tcp", cfg.RTMPAddr); err != nil {
+			return nil, fmt.Errorf("listen rtmp on %s: %w", cfg.RTMPAddr, err)
+		}
 	}
 	if n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		n.rtmpLn.Close()
+		closeListener(n.rtmpLn)
 		return nil, fmt.Errorf("listen http on %s: %w", cfg.HTTPAddr, err)
 	}
 	if n.cfg.PublicURL == "" {
 		n.cfg.PublicURL = "http://" + loopback(n.httpLn.Addr())
 	}
-	if n.cfg.PublicRTMP == "" {
+	if n.cfg.PublicRTMP == "" && n.rtmpLn != nil {
 		n.cfg.PublicRTMP = "rtmp://" + loopback(n.rtmpLn.Addr()) + "/" + cfg.RTMPApp
 	}
 	if err := n.listenRTMPS(); err != nil {
@@ -200,6 +212,10 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.rtmp, err = rtmp.NewServer(rtmp.Config{Logger: cfg.Logger, App: cfg.RTMPApp, OnPublish: rtmpingest.Adapter{Core: n.core}.OnPublish})
 	if err != nil {
+		n.close()
+		return nil, err
+	}
+	if err := n.startSRS(); err != nil {
 		n.close()
 		return nil, err
 	}
@@ -246,7 +262,7 @@ func reachable(addr string) string {
 }
 
 func (n *Node) close() {
-	n.rtmpLn.Close()
+	closeListener(n.rtmpLn)
 	if n.rtmpsLn != nil {
 		n.rtmpsLn.Close()
 	}
@@ -331,12 +347,16 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer n.wg.Done()
+		if n.rtmpLn == nil {
+			return // --ingest srs: SRS takes the publishers
+		}
 		if err := n.rtmp.Serve(rctx, n.rtmpLn); err != nil && rctx.Err() == nil {
 			errc <- fmt.Errorf("rtmp: %w", err)
 		}
 	}()
 	go func() { defer n.wg.Done(); n.heartbeatLoop(rctx) }()
 	n.serveRTMPS(rctx, errc)
+	n.runSRS(rctx)
 	n.serveSRT(rctx, errc)
 	n.serveWHIP(rctx)
 	if n.gossip != nil {
@@ -392,6 +412,7 @@ func (n *Node) routes() http.Handler {
 		mux.Handle("/objects/", l.Handler()) // the presigned URLs of a file: store
 	}
 	n.mountWHIP(mux)
+	n.mountSRS(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
 }
