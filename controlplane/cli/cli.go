@@ -139,6 +139,7 @@ func nouns() []noun {
 			{"undrain", "lift an edge's drain order", nodeUndrain},
 		}},
 		{name: "route", synopsis: "explain where a viewer is sent for a stream", run: routeExplain},
+		{name: "analytics", synopsis: "show the viewing figures of a stream or asset", run: analyticsShow},
 		{name: "signing-key", synopsis: "manage the keys that sign playback tokens", verbs: []verb{
 			{"create", "create a signing key", signingKeyCreate},
 			{"list", "list the signing keys of the org", signingKeyList},
