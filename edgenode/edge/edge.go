@@ -74,11 +74,6 @@ type Config struct {
 	// for SRT and WHIP; empty means the edge does not offer them. The
 	// listeners that serve them set them.
 	PublicSRT, PublicWHIP string
-	// PublicSRT (srt://host:port) and PublicWHIP (the WHIP endpoint's
-	// base, https://host/whip) are what the control plane tells creators
-	// for SRT and WHIP; empty means the edge does not offer them. The
-	// listeners that serve them set them.
-	PublicSRT, PublicWHIP string
 	// SRTAddr, when set, takes SRT publishers on that UDP address with
 	// SRTLatency (ingest_srt.go). WHIP is served on the HTTP listener at
 	// /whip unless NoWHIP, its sessions on WebRTCUDPAddr (one UDP port for
