@@ -53,7 +53,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "livestreams")
-	out, err := exec.Command("go", "build", "-o", binary, "..").CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", binary, "..").CombinedOutput()
+	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build livestreams: %v\n%s", err, out)
 		os.RemoveAll(dir)
@@ -112,7 +114,11 @@ func startProc(t testing.TB, spec procSpec) *proc {
 		spec.StopWithin = 15 * time.Second
 	}
 	p := &proc{spec: spec, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(spec.Bin, spec.Args...)
+	// The context is a backstop: the cleanup below stops the process
+	// gracefully first, then cancels, which kills what is left.
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cmd = exec.CommandContext(ctx, spec.Bin, spec.Args...)
+	p.cmd.Cancel = func() error { return p.Signal(syscall.SIGKILL) }
 	p.cmd.Dir = spec.Dir
 	p.cmd.Env = append(os.Environ(), spec.Env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -123,6 +129,7 @@ func startProc(t testing.TB, spec procSpec) *proc {
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
 	if err := p.cmd.Start(); err != nil {
+		cancel()
 		t.Fatalf("start %s: %v", spec.Name, err)
 	}
 	go func() {
@@ -134,6 +141,7 @@ func startProc(t testing.TB, spec procSpec) *proc {
 		// ffmpeg, which would otherwise go on writing into the test's
 		// directory while it is removed.
 		p.Stop()
+		cancel()
 		if spec.Group {
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) // whatever is left of the group
 		}

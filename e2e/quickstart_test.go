@@ -152,8 +152,11 @@ func TestMakeRunTwice(t *testing.T) {
 	for run := 1; run <= 2; run++ {
 		// The first run builds the binary in the copy, from the Go
 		// build cache at best.
+		// A make running this test (make test) passes its flags and
+		// command-line variables down through MAKEFLAGS; a person's
+		// make run has none.
 		p := startProc(t, procSpec{Name: fmt.Sprintf("make run (%d)", run), Bin: "make", Args: []string{"run", args},
-			Dir: clone, Group: true, StopWithin: 30 * time.Second})
+			Env: []string{"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL="}, Dir: clone, Group: true, StopWithin: 30 * time.Second})
 		d := waitDevOutput(t, p, 5*time.Minute)
 		if want := filepath.Join(clone, ".data", "dev"); d.DataDir != want {
 			t.Errorf("run %d: data dir %s, want the Makefile's default %s", run, d.DataDir, want)
