@@ -38,6 +38,8 @@ type fakeControl struct {
 	// ended and uploaded are by session id.
 	ended    map[string]protocol.SessionEnded
 	uploaded map[string]protocol.RecordingUploaded
+	// assets are ready assets by playback id (vod tests set it).
+	assets map[string]*protocol.AssetPlayback
 }
 
 // startFakeControl serves on a loopback port until the test ends. Its one
@@ -172,6 +174,9 @@ func (f *fakeControl) handle(ctx context.Context, peer protocol.Peer, msgType st
 		return protocol.RecordingUploadedReply{AssetID: protocol.RecordingAssetID(req.SessionID)}, nil
 	case protocol.TypePlaybackInfo:
 		var req protocol.PlaybackInfoRequest
+		if err := json.Unmarshal(body, &req); err == nil && f.assets[req.PlaybackID] != nil {
+			return protocol.PlaybackInfoReply{OrgID: f.org, PlaybackPolicy: protocol.PlaybackPublic, Asset: f.assets[req.PlaybackID]}, nil
+		}
 		if err := json.Unmarshal(body, &req); err != nil || req.PlaybackID != "pb1" {
 			return nil, &protocol.Error{Code: protocol.CodeNotFound, Message: "no such playback id"}
 		}
