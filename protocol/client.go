@@ -50,6 +50,10 @@ type ClientConfig struct {
 	// MaxBackoff caps the wait between reconnect rounds; DefaultMaxBackoff
 	// if zero.
 	MaxBackoff time.Duration
+	// OnConnect, if set, is called with the hello reply of every new
+	// connection (reconnects included), before calls use it. It must not
+	// block: the edge uses it to learn the CA bundle and renewal orders.
+	OnConnect func(HelloReply)
 }
 
 // Client is an edge's connection to the control plane. It keeps one QUIC
@@ -318,6 +322,9 @@ func (c *Client) connectRound(ctx context.Context) (*quic.Conn, error) {
 			c.mu.Lock()
 			c.addrIdx = idx
 			c.mu.Unlock()
+			if c.cfg.OnConnect != nil {
+				c.cfg.OnConnect(reply)
+			}
 			c.setConn(conn, reply, nil)
 			c.log.Info("connected to control plane", "addr", addr, "cluster_id", reply.ClusterID, "control_node_id", reply.NodeID)
 			return conn, nil

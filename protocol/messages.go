@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"time"
@@ -62,17 +63,22 @@ const redacted = "[redacted]"
 // endpoint's base (https://host/whip), POSTed to with the key as a bearer
 // token.
 type Hello struct {
-	NodeID    string  `json:"node_id"`
-	Region    string  `json:"region,omitempty"`
-	Version   string  `json:"version,omitempty"`
-	RTMPURL   string  `json:"rtmp_url,omitempty"`
-	RTMPSURL  string  `json:"rtmps_url,omitempty"`
-	HLSURL    string  `json:"hls_url,omitempty"`
-	SRTURL    string  `json:"srt_url,omitempty"`
-	WHIPURL   string  `json:"whip_url,omitempty"`
-	Lat       float64 `json:"lat,omitempty"`
-	Lon       float64 `json:"lon,omitempty"`
-	JoinToken string  `json:"join_token,omitempty"`
+	NodeID   string  `json:"node_id"`
+	Region   string  `json:"region,omitempty"`
+	Version  string  `json:"version,omitempty"`
+	RTMPURL  string  `json:"rtmp_url,omitempty"`
+	RTMPSURL string  `json:"rtmps_url,omitempty"`
+	HLSURL   string  `json:"hls_url,omitempty"`
+	SRTURL   string  `json:"srt_url,omitempty"`
+	WHIPURL  string  `json:"whip_url,omitempty"`
+	Lat      float64 `json:"lat,omitempty"`
+	Lon      float64 `json:"lon,omitempty"`
+	// JoinToken is how edges of earlier releases authenticated; a control
+	// plane now refuses a hello without a certificate (see TypeJoin).
+	JoinToken string `json:"join_token,omitempty"`
+	// Certificate is the verified client certificate of the connection,
+	// set by the Server (never sent): who the edge is.
+	Certificate *x509.Certificate `json:"-"`
 }
 
 // String formats the hello without its join token.
@@ -81,6 +87,7 @@ func (h Hello) String() string {
 	if h.JoinToken != "" {
 		h.JoinToken = redacted
 	}
+	h.Certificate = nil
 	return fmt.Sprintf("%+v", plain(h))
 }
 
@@ -101,6 +108,12 @@ type HelloReply struct {
 	NodeID              string `json:"node_id"`
 	HeartbeatIntervalMS int64  `json:"heartbeat_interval_ms"`
 	LeaseTTLMS          int64  `json:"lease_ttl_ms"`
+	// CABundlePEM is the set of CAs the edge is to trust for the control
+	// plane from now on (it changes when the cluster CA rotates).
+	CABundlePEM string `json:"ca_bundle_pem,omitempty"`
+	// RenewCertificate asks the edge to renew its certificate now (it is
+	// old, or from a CA being retired) and reconnect with the new one.
+	RenewCertificate bool `json:"renew_certificate,omitempty"`
 }
 
 // HeartbeatInterval is HeartbeatIntervalMS as a duration.

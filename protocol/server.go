@@ -82,6 +82,11 @@ type ServerConfig struct {
 	Authenticate func(ctx context.Context, hello Hello) (HelloReply, error)
 	// Handler answers every request after the hello.
 	Handler Handler
+	// Join, if set, answers a connection whose first request is a join
+	// (TypeJoin): an edge without a certificate trading its join token for
+	// one. The connection closes after the answer either way. An *Error
+	// chooses the code sent back; any other error is CodeUnauthorized.
+	Join func(ctx context.Context, req JoinRequest, remote net.Addr) (CertificateReply, error)
 	// MaxFrame limits request frames in bytes; DefaultMaxFrame if zero.
 	MaxFrame int
 	// IdleTimeout closes connections silent for this long (the client
@@ -115,7 +120,8 @@ type Server struct {
 	closed  bool
 	serving bool
 	conns   map[*quic.Conn]struct{}
-	wg      sync.WaitGroup // connection goroutines
+	peers   map[*quic.Conn]Peer // connections past their hello
+	wg      sync.WaitGroup      // connection goroutines
 
 	closeOnce sync.Once
 	closeErr  error
@@ -152,7 +158,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		tlsConf.NextProtos = []string{ALPN}
 	}
 
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "protocol_server"), conns: map[*quic.Conn]struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "protocol_server"), conns: map[*quic.Conn]struct{}{}, peers: map[*quic.Conn]Peer{}}
 	s.pc = cfg.PacketConn
 	if s.pc == nil {
 		pc, err := net.ListenPacket("udp", cfg.Addr)
@@ -258,6 +264,7 @@ func (s *Server) Close() error {
 func (s *Server) forget(conn *quic.Conn) {
 	s.mu.Lock()
 	delete(s.conns, conn)
+	delete(s.peers, conn)
 	s.mu.Unlock()
 }
 
@@ -275,6 +282,9 @@ func (s *Server) serveConn(conn *quic.Conn) {
 		return
 	}
 	log = log.With("node_id", peer.Hello.NodeID)
+	s.mu.Lock()
+	s.peers[conn] = peer
+	s.mu.Unlock()
 	log.Info("edge connected", "region", peer.Hello.Region, "version", peer.Hello.Version)
 
 	var wg sync.WaitGroup
@@ -319,6 +329,13 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (
 		conn.CloseWithError(connRefused, CodeInvalid)
 		return Peer{}, false
 	}
+	if perr == nil && req.Type == TypeJoin && s.cfg.Join != nil {
+		s.join(ctx, conn, str, req, log)
+		return Peer{}, false
+	}
+	if cs := conn.ConnectionState().TLS; len(cs.VerifiedChains) > 0 && len(cs.PeerCertificates) > 0 {
+		hello.Certificate = cs.PeerCertificates[0]
+	}
 	switch {
 	case perr != nil:
 	case req.Type != TypeHello:
@@ -336,15 +353,7 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (
 	if perr != nil {
 		s.writeResponse(str, encodeError(perr), log)
 		log.Warn("edge refused", "node_id", hello.NodeID, "code", perr.Code, "message", perr.Message)
-		// Let the response arrive before the connection goes: the client
-		// closes the connection once it has read it.
-		linger := time.NewTimer(refuseLinger)
-		defer linger.Stop()
-		select {
-		case <-conn.Context().Done():
-		case <-linger.C:
-		case <-s.ctx.Done():
-		}
+		s.linger(conn)
 		conn.CloseWithError(connRefused, perr.Code)
 		return Peer{}, false
 	}
@@ -357,6 +366,49 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (
 	s.writeResponse(str, payload, log)
 	hello.JoinToken = ""
 	return Peer{Hello: hello, RemoteAddr: conn.RemoteAddr()}, true
+}
+
+// linger lets a final response arrive before the connection goes: the
+// client closes the connection once it has read it.
+func (s *Server) linger(conn *quic.Conn) {
+	t := time.NewTimer(refuseLinger)
+	defer t.Stop()
+	select {
+	case <-conn.Context().Done():
+	case <-t.C:
+	case <-s.ctx.Done():
+	}
+}
+
+// join answers a connection's one join request, then closes it.
+func (s *Server) join(ctx context.Context, conn *quic.Conn, str *quic.Stream, req Request, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	var jr JoinRequest
+	var perr *Error
+	var payload []byte
+	if err := json.Unmarshal(req.Body, &jr); err != nil {
+		perr = &Error{Code: CodeInvalid, Message: "malformed join"}
+	} else if reply, err := s.cfg.Join(ctx, jr, peerAddr(conn)); err != nil {
+		if !errors.As(err, &perr) {
+			perr = &Error{Code: CodeUnauthorized, Message: "join token not accepted"}
+		}
+	} else if payload, err = encodeReply(reply); err != nil {
+		perr = &Error{Code: CodeInternal, Message: "internal error"}
+	}
+	if perr != nil {
+		log.Warn("join refused", "node_id", jr.NodeID, "code", perr.Code, "message", perr.Message)
+		payload = encodeError(perr)
+	} else {
+		log.Info("edge joined", "node_id", jr.NodeID)
+	}
+	s.writeResponse(str, payload, log)
+	s.linger(conn)
+	code := connClosed
+	if perr != nil {
+		code = connRefused
+	}
+	conn.CloseWithError(code, codeOf(perr))
 }
 
 // serveStream answers one request.

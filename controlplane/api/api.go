@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/livestreams/livestreams/controlplane/api/auth"
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/fleet"
@@ -57,8 +58,9 @@ type Config struct {
 	Node *cluster.Node
 	// Directory may be nil: streams then show no ingest URL and never play.
 	Directory EdgeDirectory
-	// JoinTokens makes an edge join token; nil answers 503.
-	JoinTokens func(ctx context.Context, description string) (string, error)
+	// JoinTokens makes a single-use edge join token valid for ttl (zero:
+	// the default); nil answers 503.
+	JoinTokens func(ctx context.Context, description string, ttl time.Duration) (client.JoinToken, error)
 	// PublicURL is the base URL playback URLs are built on
 	// ("https://cp.example.com"); empty means the request's scheme and host.
 	PublicURL string

@@ -201,7 +201,8 @@ type joinTokenRequest = client.JoinTokenCreate
 
 type joinTokenAnswer = client.JoinToken
 
-// createJoinToken makes a token an edge joins the cluster with.
+// createJoinToken makes a single-use token an edge joins the cluster with,
+// valid for ttl (one hour by default).
 func (h *Handler) createJoinToken(w http.ResponseWriter, r *http.Request) {
 	var in joinTokenRequest
 	if err := decode(r, &in, true); err != nil {
@@ -217,10 +218,17 @@ func (h *Handler) createJoinToken(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, errorf(codeUnavailable, "this node cannot issue edge join tokens"))
 		return
 	}
-	tok, err := h.cfg.JoinTokens(r.Context(), desc)
+	var ttl time.Duration
+	if in.TTL != "" {
+		if ttl, err = time.ParseDuration(in.TTL); err != nil || ttl < time.Minute || ttl > maxJoinTokenTTL {
+			h.writeError(w, r, invalid("ttl must be a duration from 1m to %s, e.g. 1h", maxJoinTokenTTL))
+			return
+		}
+	}
+	tok, err := h.cfg.JoinTokens(r.Context(), desc, ttl)
 	if err != nil {
 		h.writeError(w, r, clusterFailure("create join token", err))
 		return
 	}
-	writeJSON(w, http.StatusCreated, joinTokenAnswer{Token: tok})
+	writeJSON(w, http.StatusCreated, tok)
 }

@@ -85,8 +85,10 @@ func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 		t.Fatal(err)
 	}
 	cfg := Config{Node: n, Directory: &fakeDirectory{}, AuthRatePerMinute: 100_000, AuthBurst: 100_000,
-		JoinTokens: func(ctx context.Context, desc string) (string, error) { return "ljt_" + ids.Random(10), nil },
-		Jobs:       js, Store: store}
+		JoinTokens: func(ctx context.Context, desc string, ttl time.Duration) (client.JoinToken, error) {
+			return client.JoinToken{Token: "ljt_" + ids.Random(10)}, nil
+		},
+		Jobs: js, Store: store}
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}

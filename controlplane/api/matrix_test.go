@@ -123,12 +123,20 @@ func TestRoleMatrix(t *testing.T) {
 		"POST join-tokens":   {need: "cluster", req: func(int) (string, string, any) { return "POST", "/v1/cluster/join-tokens", map[string]any{} }},
 		"GET ingest":         {need: "member", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid + "/ingest", nil }},
 		"GET nodes":          {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/nodes", nil }},
-		"POST drain":         {need: "cluster", want: 404, req: func(int) (string, string, any) { return "POST", "/v1/nodes/edge9/drain", nil }},
-		"DELETE drain":       {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/nodes/edge9/drain", nil }},
-		"GET route":          {need: "cluster", want: 409, req: func(int) (string, string, any) { return "GET", "/v1/route?playback_id=" + pid, nil }},
-		"GET analytics":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/analytics?stream_id=" + sid, nil }},
-		"GET /v1/assets":     {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets", nil }},
-		"GET asset":          {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets/" + aid, nil }},
+		"DELETE node":        {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/nodes/edge9", nil }},
+		"GET join-tokens":    {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/cluster/join-tokens", nil }},
+		"DELETE join-token":  {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/cluster/join-tokens/0000000000000000", nil }},
+		"GET ca":             {need: "cluster", req: func(int) (string, string, any) { return "GET", "/v1/cluster/ca", nil }},
+		"POST ca rotate": {need: "cluster", want: 409, req: func(int) (string, string, any) {
+			return "POST", "/v1/cluster/ca/rotate", map[string]any{"expect_current": "not-the-current-ca"}
+		}},
+		"POST ca finish": {need: "cluster", want: 409, req: func(int) (string, string, any) { return "POST", "/v1/cluster/ca/finish", nil }},
+		"POST drain":     {need: "cluster", want: 404, req: func(int) (string, string, any) { return "POST", "/v1/nodes/edge9/drain", nil }},
+		"DELETE drain":   {need: "cluster", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/nodes/edge9/drain", nil }},
+		"GET route":      {need: "cluster", want: 409, req: func(int) (string, string, any) { return "GET", "/v1/route?playback_id=" + pid, nil }},
+		"GET analytics":  {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/analytics?stream_id=" + sid, nil }},
+		"GET /v1/assets": {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets", nil }},
+		"GET asset":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/assets/" + aid, nil }},
 		// The fake fleet offers no WHIP: a permitted offer gets as far as
 		// choosing an edge, a permitted DELETE or PATCH as far as finding
 		// the session.

@@ -57,6 +57,10 @@ var (
 		gate: func(h *Handler) func(http.Handler) http.Handler { return h.clusterAdmin }}
 )
 
+// loginLimited counts failed logins per account and address in the
+// handler (loginLimits), not requests at the door.
+var loginLimited = access{rule: "none (failures rate-limited per account and address)"}
+
 // inOrg admits callers with at least min in the org they act in.
 func inOrg(min state.Role) access {
 	return access{rule: string(min), authenticated: true, role: min,
@@ -102,7 +106,7 @@ func routeTable() []route {
 		{method: "POST", path: "/v1/auth/signup", access: rateLimited, serve: (*Handler).signup,
 			summary: "Sign up: with the one-time setup_token the first owner and cluster admin; otherwise only when signup is enabled",
 			body:    signupRequest{}, status: 201, answer: signupAnswer{}},
-		{method: "POST", path: "/v1/auth/login", access: rateLimited, serve: (*Handler).login,
+		{method: "POST", path: "/v1/auth/login", access: loginLimited, serve: (*Handler).login,
 			summary: "Log in for a 15-minute session token", body: loginRequest{}, status: 200, answer: loginAnswer{}},
 		{method: "GET", path: "/v1/me", access: anyCaller, serve: (*Handler).me,
 			summary: "Who the caller is, the org it acts in and its role", status: 200, answer: meAnswer{}},
@@ -206,9 +210,23 @@ func routeTable() []route {
 		{method: "POST", path: "/v1/cluster/restore", access: clusterCaller, serve: (*Handler).restoreSnapshot, snapshot: true,
 			summary: "Replace the whole state with a snapshot file", body: rawBody{}, status: 204},
 		{method: "POST", path: "/v1/cluster/join-tokens", access: clusterCaller, serve: (*Handler).createJoinToken,
-			summary: "Create an edge join token", body: joinTokenRequest{}, optionalBody: true, status: 201, answer: joinTokenAnswer{}},
+			summary: "Create a single-use edge join token (ttl: 1h by default)", body: joinTokenRequest{}, optionalBody: true, status: 201, answer: joinTokenAnswer{}},
+		{method: "GET", path: "/v1/cluster/join-tokens", access: clusterCaller, serve: (*Handler).listJoinTokens,
+			summary: "Edge join tokens and their state (never their secrets)", status: 200, answer: list[joinTokenView]{}},
+		{method: "DELETE", path: "/v1/cluster/join-tokens/{id}", access: clusterCaller, serve: (*Handler).revokeJoinToken,
+			summary: "Revoke an edge join token", status: 204},
+		{method: "GET", path: "/v1/cluster/ca", access: clusterCaller, serve: (*Handler).caStatus,
+			summary: "The cluster CAs and the edges a rotation waits for", status: 200, answer: caStatusView{}},
+		{method: "POST", path: "/v1/cluster/ca/rotate", access: clusterCaller, serve: (*Handler).rotateCA,
+			summary: "Start a cluster CA rotation: a new CA, the old one trusted until finish",
+			body: client.CARotate{}, optionalBody: true, status: 200, answer: caStatusView{}},
+		{method: "POST", path: "/v1/cluster/ca/finish", access: clusterCaller, serve: (*Handler).finishCARotation,
+			summary: "Finish a CA rotation: stop trusting the old CA; 409 while edges hold its certificates unless forced",
+			body:    client.CAFinish{}, optionalBody: true, status: 200, answer: caStatusView{}},
 		{method: "GET", path: "/v1/nodes", access: clusterCaller, serve: (*Handler).listNodes,
 			summary: "The edge fleet: state, region, load, streams", status: 200, answer: nodesView{}},
+		{method: "DELETE", path: "/v1/nodes/{id}", access: clusterCaller, serve: (*Handler).removeNode,
+			summary: "Remove an edge: revoke its certificate, cut it off, end its sessions", status: 204},
 		{method: "POST", path: "/v1/nodes/{id}/drain", access: clusterCaller, serve: (*Handler).drainNode,
 			summary: "Drain an edge: no new publishes or viewers; running sessions go on", status: 204},
 		{method: "DELETE", path: "/v1/nodes/{id}/drain", access: clusterCaller, serve: (*Handler).drainNode,

@@ -97,7 +97,8 @@ func nouns() []noun {
 			{"status", "show the Raft members, the leader and the log position", clusterStatus},
 			{"join", "add a control-plane node as a voter", clusterJoin},
 			{"remove", "remove a control-plane node", clusterRemove},
-			{"join-token", "create an edge join token", clusterJoinToken},
+			{"join-token", "create (default), list or revoke single-use edge join tokens", clusterJoinToken},
+			{"ca", "show the cluster CA; rotate it, then finish the rotation", clusterCA},
 		}},
 		{name: "org", synopsis: "manage organisations", verbs: []verb{
 			{"create", "create an org owned by you", orgCreate},
@@ -134,9 +135,10 @@ func nouns() []noun {
 			{"cancel", "cancel a queued or running job", jobCancel},
 		}},
 		{name: "nodes", synopsis: "list the edge fleet with state, region, load and streams", run: nodesList},
-		{name: "node", synopsis: "drain or undrain an edge", verbs: []verb{
+		{name: "node", synopsis: "drain, undrain or remove an edge", verbs: []verb{
 			{"drain", "stop new publishes and viewers on an edge", nodeDrain},
 			{"undrain", "lift an edge's drain order", nodeUndrain},
+			{"remove", "revoke an edge's certificate and cut it off", nodeRemove},
 		}},
 		{name: "route", synopsis: "explain where a viewer is sent for a stream", run: routeExplain},
 		{name: "analytics", synopsis: "show the viewing figures of a stream or asset", run: analyticsShow},

@@ -83,30 +83,3 @@ func clusterRemove(ctx context.Context, e *env, args []string) error {
 	}
 	return c.deleteAndSay(ctx, func(cl *client.Client) error { return cl.Cluster().RemoveMember(ctx, c.pos[0]) }, "Removed node "+c.pos[0])
 }
-
-func clusterJoinToken(ctx context.Context, e *env, args []string) error {
-	c := e.command("cluster join-token", "", `
-Create an edge join token and print it alone on stdout, for scripts:
-  TOKEN=$(livestreams cluster join-token)
-  livestreams edge --join-token "$TOKEN" …`)
-	desc := c.fs.String("description", "", "what the token is for, kept with it")
-	if err := c.parse(args, 0, 0); err != nil {
-		return err
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	token, err := cl.Cluster().JoinToken(c.keep(ctx), client.JoinTokenCreate{Description: *desc})
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printAnswer()
-	}
-	if token == "" {
-		return fmt.Errorf("POST /v1/cluster/join-tokens: answer has no token")
-	}
-	fmt.Fprintln(c.stdout, token)
-	return nil
-}

@@ -1,5 +1,7 @@
 // Package edgeapi is the control plane's side of the edge protocol: it
-// authenticates edges by join token, authorizes publishes by stream key,
+// lets an edge join once with a single-use join token (issuing its client
+// certificate), authenticates edges by that certificate afterwards (the
+// certificate owns the node id), authorizes publishes by stream key,
 // records live sessions and edge leases through Raft, and tells edges which
 // signing keys verify a stream's playback tokens. It does not route viewers
 // (the API does, from the edge records this package keeps current).
@@ -38,6 +40,9 @@ type Config struct {
 	Jobs *jobs.Service
 	// Analytics stores the viewer rollups edges ship; nil refuses them.
 	Analytics *analytics.Service
+	// CertTTL is how long an edge certificate lasts; pki.NodeCertValidity
+	// if zero.
+	CertTTL time.Duration
 }
 
 // Service handles edge messages.
@@ -56,6 +61,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.CertTTL <= 0 {
+		cfg.CertTTL = pki.NodeCertValidity
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -79,24 +87,14 @@ func (s *Service) meta() (state.Meta, error) {
 	return m, err
 }
 
-// Authenticate checks an edge's join token and records the edge with a
-// fresh lease.
+// Authenticate admits an edge by its client certificate (see identify)
+// and records it with a fresh lease, its URLs as this hello states them:
+// only the certificate's owner can change where viewers are sent. The
+// reply carries the CA bundle and, when due, the order to renew.
 func (s *Service) Authenticate(ctx context.Context, h protocol.Hello) (protocol.HelloReply, error) {
-	unauthorized := &protocol.Error{Code: protocol.CodeUnauthorized, Message: "invalid join token"}
-	id, secret, _, err := pki.ParseJoinToken(h.JoinToken)
+	rec, trust, err := s.identify(h)
 	if err != nil {
-		return protocol.HelloReply{}, unauthorized
-	}
-	var jt state.JoinToken
-	if err := s.view(func(tx *state.Tx) error { var err error; jt, err = tx.JoinToken(id); return err }); err != nil {
-		return protocol.HelloReply{}, unauthorized
-	}
-	tok := pki.JoinToken{ID: jt.ID, SecretHash: jt.SecretHash, CAFingerprint: jt.CAFingerprint}
-	if jt.RevokedAt != nil || !tok.Check(secret) {
-		return protocol.HelloReply{}, unauthorized
-	}
-	if h.NodeID == "" || len(h.NodeID) > 128 || strings.ContainsAny(h.NodeID, "/ \t\n") {
-		return protocol.HelloReply{}, &protocol.Error{Code: protocol.CodeInvalid, Message: "edge node id must be 1-128 characters without spaces or slashes"}
+		return protocol.HelloReply{}, err
 	}
 	m, err := s.meta()
 	if err != nil {
@@ -105,9 +103,11 @@ func (s *Service) Authenticate(ctx context.Context, h protocol.Hello) (protocol.
 	if err := s.renewLease(ctx, h); err != nil {
 		return protocol.HelloReply{}, err
 	}
-	s.log.Info("edge connected", "edge_id", h.NodeID, "region", h.Region, "version", h.Version)
+	renew := needsRenewal(rec, trust, s.cfg.Now())
+	s.log.Info("edge connected", "edge_id", h.NodeID, "region", h.Region, "version", h.Version, "renew_certificate", renew)
 	return protocol.HelloReply{ClusterID: m.ClusterID, NodeID: s.cfg.Node.ID(),
-		HeartbeatIntervalMS: s.cfg.HeartbeatInterval.Milliseconds(), LeaseTTLMS: s.cfg.LeaseTTL.Milliseconds()}, nil
+		HeartbeatIntervalMS: s.cfg.HeartbeatInterval.Milliseconds(), LeaseTTLMS: s.cfg.LeaseTTL.Milliseconds(),
+		CABundlePEM: string(trust.Bundle()), RenewCertificate: renew}, nil
 }
 
 func (s *Service) renewLease(ctx context.Context, h protocol.Hello) error {
@@ -120,7 +120,14 @@ func (s *Service) renewLease(ctx context.Context, h protocol.Hello) error {
 
 // Handle dispatches one request from an authenticated edge.
 func (s *Service) Handle(ctx context.Context, peer protocol.Peer, typ string, body json.RawMessage) (any, error) {
+	if err := s.stillValid(peer); err != nil {
+		return nil, err
+	}
 	switch typ {
+	case protocol.TypeRenewCertificate:
+		return decodeAnd(body, func(r protocol.RenewCertificateRequest) (any, error) { return s.renewCertificate(ctx, peer, r) })
+	case protocol.TypeWatchSigningKeys:
+		return decodeAnd(body, func(r protocol.WatchSigningKeysRequest) (any, error) { return s.watchSigningKeys(ctx, r) })
 	case protocol.TypeAuthorizePublish:
 		return decodeAnd(body, func(r protocol.AuthorizePublishRequest) (any, error) { return s.authorizePublish(ctx, peer, r) })
 	case protocol.TypeSessionStarted:

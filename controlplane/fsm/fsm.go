@@ -68,6 +68,7 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerJobs()
 	f.registerAssets()
 	f.registerAnalytics()
+	f.registerIdentity()
 	f.loadApplied()
 	return f
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/protocol"
-	"github.com/livestreams/livestreams/shared/pki"
 	"github.com/livestreams/livestreams/shared/testutil"
 )
 
@@ -78,18 +77,15 @@ func call(t *testing.T, srv *Server, tok, method, path string, body any, want in
 	}
 }
 
+// dialEdge joins an edge with joinToken (its first start) and connects it
+// with the certificate it got, as edgenode/edge does.
 func dialEdge(t *testing.T, srv *Server, id, joinToken string) (*protocol.Client, error) {
 	t.Helper()
-	_, _, caFP, err := pki.ParseJoinToken(joinToken)
+	e, err := joinAs(srv, id, joinToken)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return protocol.Dial(ctx, protocol.ClientConfig{Addrs: []string{srv.QUICAddr()},
-		TLS:         pki.ClientTLSConfig(caFP, pki.ControlServerName),
-		DialTimeout: 2 * time.Second, MaxBackoff: 200 * time.Millisecond,
-		Hello: protocol.Hello{NodeID: id, JoinToken: joinToken, HLSURL: "http://127.0.0.1:1", RTMPURL: "rtmp://127.0.0.1:1/live"}})
+	return e.dial(t, srv, "http://127.0.0.1:1")
 }
 
 type streamView struct {

@@ -15,7 +15,7 @@ func (s *Server) buildHandler() http.Handler {
 	apiHandler := api.New(api.Config{
 		Node:           s.node,
 		Directory:      s.fleet,
-		JoinTokens:     s.CreateJoinToken,
+		JoinTokens:     s.NewJoinToken,
 		PublicURL:      s.cfg.PublicURL,
 		TrustedProxies: s.cfg.TrustedProxies,
 		CORSOrigins:    s.cfg.CORSOrigins,

@@ -38,28 +38,5 @@ func (t *Tx) Edges() ([]Edge, error) { return list[Edge](t, bEdges, "") }
 // PutEdge stores an edge.
 func (t *Tx) PutEdge(e Edge) error { return t.put(bEdges, e.ID, e) }
 
-// JoinToken authorizes an edge to join; only the secret's hash is stored.
-type JoinToken struct {
-	ID            string     `json:"id"`
-	SecretHash    string     `json:"secret_hash"`
-	CAFingerprint string     `json:"ca_fingerprint"`
-	Description   string     `json:"description,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
-}
-
-// JoinToken returns one join token.
-func (t *Tx) JoinToken(id string) (JoinToken, error) {
-	var j JoinToken
-	ok, err := t.get(bJoinTokens, id, &j)
-	if err == nil && !ok {
-		err = NotFound("join token %s", id)
-	}
-	return j, err
-}
-
-// JoinTokens lists join tokens.
-func (t *Tx) JoinTokens() ([]JoinToken, error) { return list[JoinToken](t, bJoinTokens, "") }
-
-// PutJoinToken stores a join token.
-func (t *Tx) PutJoinToken(j JoinToken) error { return t.put(bJoinTokens, j.ID, j) }
+// DeleteEdge forgets an edge (`livestreams node remove`).
+func (t *Tx) DeleteEdge(id string) error { return t.del(bEdges, id) }

@@ -32,3 +32,7 @@ func (t *Tx) SigningKeys(orgID string) ([]SigningKey, error) {
 func (t *Tx) PutSigningKey(k SigningKey) error {
 	return t.put(bSigningKeys, k.OrgID+"/"+k.ID, k)
 }
+
+// AllSigningKeys lists every org's keys, revoked ones included (what
+// edges are told, so a revocation reaches them all).
+func (t *Tx) AllSigningKeys() ([]SigningKey, error) { return list[SigningKey](t, bSigningKeys, "") }

@@ -152,6 +152,8 @@ var (
 	bSigningKeys = []byte("signing_keys")
 	bEdges       = []byte("edges")
 	bJoinTokens  = []byte("join_tokens")
+	bNodeCerts   = []byte("node_certs")  // edge node id -> its certificate record
+	bClusterCAs  = []byte("cluster_cas") // fingerprint -> a CA still trusted during a rotation
 
 	bJobs             = []byte("jobs")
 	bJobsByState      = []byte("jobs_by_state")      // state/created/id
@@ -164,7 +166,7 @@ var (
 
 var allBuckets = [][]byte{bMeta, bNodes, bOrgs, bUsers, bUserEmails, bMembers, bUserOrgs,
 	bAPIKeys, bAPIKeyHash, bStreams, bStreamKeys, bPlaybackIDs, bSessions, bSigningKeys,
-	bEdges, bJoinTokens,
+	bEdges, bJoinTokens, bNodeCerts, bClusterCAs,
 	bJobs, bJobsByState, bJobsByOrg, bJobsByAsset, bAssets, bAssetsByOrg, bAssetPlaybackIDs}
 
 // Error is a state-level failure with a stable code the API maps to HTTP.

@@ -23,7 +23,8 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.NodeID, "node-id", "", "unique id of this edge (required)")
 	config.PathVar(fs, &cfg.DataDir, "data-dir", "", "directory for HLS output and recordings (required)")
 	fs.StringVar(&control, "control", "", "comma-separated control-plane QUIC addresses, e.g. cp1:7443,cp2:7443 (required)")
-	fs.StringVar(&cfg.JoinToken, "join-token", "", "edge join token issued by the control plane (required)")
+	fs.StringVar(&cfg.JoinToken, "join-token", "", "single-use join token for the first start; prefer LIVESTREAMS_JOIN_TOKEN or --join-token-file (argv is visible to every local user)")
+	config.PathVar(fs, &cfg.JoinTokenFile, "join-token-file", "", "file holding the single-use join token for the first start (later starts use the certificate kept in --data-dir)")
 	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", ":1935", "RTMP ingest listen address")
 	registerRTMPFlags(fs, &cfg)
 	registerSRSFlags(fs, &cfg)
@@ -46,7 +47,6 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	store.Register(fs)
 	fs.DurationVar(&cfg.UploadBackoffMax, "upload-backoff-max", 5*time.Minute, "longest wait between attempts at uploading a recording while the object store fails")
 	fs.IntVar(&cfg.MaxJobs, "max-jobs", 1, "media jobs (VOD transcodes, clips) run at once; 0 takes none")
-	fs.IntVar(&cfg.RequestWork.Workers, "request-workers", 0, "ffmpeg runs viewers' requests (thumbnails at a time) may start at once, niced; more wait briefly or get 503 (default: half the CPUs)")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {
 		if err == flag.ErrHelp {
@@ -88,7 +88,6 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "Error:", err)
 			return 1
 		}
-		defer cfg.Runner.(*mediajobs.Runner).Close()
 	}
 	n, err := New(cfg)
 	if err != nil {

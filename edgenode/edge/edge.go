@@ -36,23 +36,25 @@ import (
 	"github.com/livestreams/livestreams/edgenode/srsingest"
 	"github.com/livestreams/livestreams/edgenode/srt"
 	"github.com/livestreams/livestreams/edgenode/whip"
-	"github.com/livestreams/livestreams/edgenode/workpool"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
-	"github.com/livestreams/livestreams/shared/pki"
 )
 
 // Config configures an edge node.
 type Config struct {
-	NodeID    string
-	DataDir   string
-	Control   []string // control-plane QUIC addresses
-	JoinToken string
-	RTMPAddr  string // e.g. ":1935"
-	HTTPAddr  string // HLS origin, e.g. ":8081"
-	Region    string
-	Lat, Lon  float64
+	NodeID  string
+	DataDir string
+	Control []string // control-plane QUIC addresses
+	// JoinToken (or the file JoinTokenFile names) is the single-use token
+	// an edge joins with the first time; later starts use the certificate
+	// it got, kept in DataDir (identity.go).
+	JoinToken     string
+	JoinTokenFile string
+	RTMPAddr      string // e.g. ":1935"
+	HTTPAddr      string // HLS origin, e.g. ":8081"
+	Region        string
+	Lat, Lon      float64
 	// PublicURL is the base URL viewers reach this edge's HTTP server by;
 	// PublicRTMP the rtmp://host:port/live base publishers use. Both default
 	// to the bound addresses on 127.0.0.1.
@@ -102,9 +104,6 @@ type Config struct {
 	// MaxJobs > 0 the edge leases vod, recording-vod and clip jobs.
 	Runner  JobRunner
 	MaxJobs int
-	// RequestWork bounds the ffmpeg runs viewers' requests start
-	// (thumbnails at a time): workers, queue, wait (package workpool).
-	RequestWork workpool.Config
 	// UploadBackoffMax caps the wait between attempts at a failed upload;
 	// zero is the queue's default (5 minutes).
 	UploadBackoffMax time.Duration
@@ -120,6 +119,8 @@ type Node struct {
 	core   *live.Core
 	origin *hls.Origin
 	client *protocol.Client
+	id     *identity  // set by Run (identity.go)
+	keys   pushedKeys // signing-key changes pushed by the control plane
 
 	rtmpsLn net.Listener // nil without RTMPS (ingest_rtmps.go)
 	srt     *srt.Server  // nil without SRT (ingest_srt.go)
@@ -164,11 +165,8 @@ func New(cfg Config) (*Node, error) {
 	if len(cfg.Control) == 0 {
 		return nil, errors.New("--control (LIVESTREAMS_CONTROL): at least one control-plane QUIC address is required")
 	}
-	if cfg.JoinToken == "" {
-		return nil, errors.New("--join-token (LIVESTREAMS_JOIN_TOKEN): required; create one with `livestreams cluster join-token`")
-	}
-	if _, _, _, err := pki.ParseJoinToken(cfg.JoinToken); err != nil {
-		return nil, fmt.Errorf("--join-token: %w", err)
+	if err := checkIdentity(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.FFmpeg == "" {
 		cfg.FFmpeg = "ffmpeg"
@@ -294,14 +292,18 @@ const ShutdownGrace = 25 * time.Second
 // has ended.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.close()
-	_, _, caFP, _ := pki.ParseJoinToken(n.cfg.JoinToken)
+	tlsConf, err := n.controlTLS(ctx)
+	if err != nil {
+		return err
+	}
 	client, err := protocol.Dial(ctx, protocol.ClientConfig{
-		Addrs:  n.cfg.Control,
-		TLS:    pki.ClientTLSConfig(caFP, pki.ControlServerName),
-		Logger: n.cfg.Logger,
+		Addrs:     n.cfg.Control,
+		TLS:       tlsConf,
+		OnConnect: n.onConnect,
+		Logger:    n.cfg.Logger,
 		Hello: protocol.Hello{NodeID: n.cfg.NodeID, Region: n.cfg.Region, Version: n.cfg.Version,
 			RTMPURL: n.cfg.PublicRTMP, RTMPSURL: n.RTMPSURL(), SRTURL: n.cfg.PublicSRT, WHIPURL: n.cfg.PublicWHIP,
-			HLSURL: n.cfg.PublicURL, Lat: n.cfg.Lat, Lon: n.cfg.Lon, JoinToken: n.cfg.JoinToken},
+			HLSURL: n.cfg.PublicURL, Lat: n.cfg.Lat, Lon: n.cfg.Lon},
 	})
 	if err != nil {
 		return fmt.Errorf("connect to control plane: %w", err)
@@ -354,6 +356,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 	go func() { defer n.wg.Done(); n.heartbeatLoop(rctx) }()
+	n.runIdentity(rctx)
 	n.serveRTMPS(rctx, errc)
 	n.runSRS(rctx)
 	n.serveSRT(rctx, errc)

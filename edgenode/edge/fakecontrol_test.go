@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
+	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +42,10 @@ type fakeControl struct {
 	uploaded map[string]protocol.RecordingUploaded
 	// assets are ready assets by playback id (vod tests set it).
 	assets map[string]*protocol.AssetPlayback
+	// revoked signing keys, pushed to watch_signing_keys; keysChanged is
+	// closed (and replaced) when it changes.
+	revoked     []string
+	keysChanged chan struct{}
 }
 
 // startFakeControl serves on a loopback port until the test ends. Its one
@@ -68,10 +74,24 @@ func startFakeControl(t testing.TB, streamKey, policy string) *fakeControl {
 	}
 	f := &fakeControl{t: t, join: join, key: streamKey, org: "org_test", policy: policy, priv: priv,
 		keys: []protocol.SigningKey{{ID: "key_1", PublicPEM: pub}}, calls: map[string]int{},
-		ended: map[string]protocol.SessionEnded{}, uploaded: map[string]protocol.RecordingUploaded{}}
+		ended: map[string]protocol.SessionEnded{}, uploaded: map[string]protocol.RecordingUploaded{},
+		keysChanged: make(chan struct{})}
 	f.srv, err = protocol.NewServer(protocol.ServerConfig{Addr: "127.0.0.1:0", TLS: pki.ServerTLSConfig(cert), Logger: testutil.Logger(t),
 		Authenticate: func(ctx context.Context, h protocol.Hello) (protocol.HelloReply, error) {
 			return protocol.HelloReply{ClusterID: "test", NodeID: "cp", HeartbeatIntervalMS: 500, LeaseTTLMS: 3000}, nil
+		},
+		Join: func(ctx context.Context, r protocol.JoinRequest, _ net.Addr) (protocol.CertificateReply, error) {
+			f.mu.Lock()
+			f.calls[protocol.TypeJoin]++
+			f.mu.Unlock()
+			if r.JoinToken != join {
+				return protocol.CertificateReply{}, &protocol.Error{Code: protocol.CodeUnauthorized, Message: "invalid join token"}
+			}
+			c, err := ca.IssueNodeCert(r.CSRPEM, r.NodeID, time.Hour)
+			if err != nil {
+				return protocol.CertificateReply{}, &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
+			}
+			return protocol.CertificateReply{CertificatePEM: c.CertPEM, CABundlePEM: string(pki.BundleOf(ca))}, nil
 		},
 		Handler: protocol.HandlerFunc(f.handle)})
 	if err != nil {
@@ -114,6 +134,27 @@ func (f *fakeControl) recordingUploaded(id string) bool {
 	defer f.mu.Unlock()
 	_, ok := f.uploaded[id]
 	return ok
+}
+
+// revokeKey revokes a signing key, as `livestreams signing-key revoke`
+// would; watching edges hear of it at once.
+func (f *fakeControl) revokeKey(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revoked = append(f.revoked, id)
+	close(f.keysChanged)
+	f.keysChanged = make(chan struct{})
+}
+
+// signingKeys is the watch reply for the current keys (f.mu held).
+func (f *fakeControl) signingKeys() protocol.WatchSigningKeysReply {
+	r := protocol.WatchSigningKeysReply{Revision: fmt.Sprintf("r%d", len(f.revoked)), Revoked: f.revoked}
+	for _, k := range f.keys {
+		if !slices.Contains(f.revoked, k.ID) {
+			r.Active = append(r.Active, protocol.OrgSigningKey{ID: k.ID, OrgID: f.org, PublicPEM: k.PublicPEM})
+		}
+	}
+	return r
 }
 
 func (f *fakeControl) queueJob(j protocol.Job) {
@@ -165,6 +206,23 @@ func (f *fakeControl) handle(ctx context.Context, peer protocol.Peer, msgType st
 		}
 		f.mu.Lock()
 		return protocol.WatchJobsReply{}, nil
+	case protocol.TypeWatchSigningKeys:
+		var req protocol.WatchSigningKeysRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
+		}
+		if r := f.signingKeys(); r.Revision != req.Revision {
+			return r, nil
+		}
+		changed := f.keysChanged
+		f.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		case <-time.After(time.Duration(req.WaitMS) * time.Millisecond):
+		}
+		f.mu.Lock()
+		return f.signingKeys(), nil
 	case protocol.TypeRecordingUploaded:
 		var req protocol.RecordingUploaded
 		if err := json.Unmarshal(body, &req); err != nil {

@@ -11,6 +11,16 @@ import (
 type resolver struct{ n *Node }
 
 func (r resolver) Resolve(ctx context.Context, playbackID string) (hls.Stream, bool) {
+	st, ok := r.resolve(ctx, playbackID)
+	if ok && st.Signed {
+		// Signing keys revoked (or created) since the stream was looked up
+		// apply at once: the control plane pushes them (identity.go).
+		st.Keys = r.n.keys.apply(st.Keys)
+	}
+	return st, ok
+}
+
+func (r resolver) resolve(ctx context.Context, playbackID string) (hls.Stream, bool) {
 	r.n.mu.Lock()
 	p := r.n.byPID[playbackID]
 	r.n.mu.Unlock()

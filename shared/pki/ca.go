@@ -3,10 +3,12 @@
 // nodes, and the join tokens that let an edge that has nothing but a token
 // pin that CA on its first connection (the way kubeadm pins a CA hash).
 //
-// It deliberately issues no client certificates: edges authenticate with the
-// join token inside the protocol's hello, not with mutual TLS. It does no
-// revocation or rotation bookkeeping either; the control plane stores tokens
-// and decides which are valid.
+// An edge uses its join token once, to have a CSR signed (IssueNodeCert):
+// from then on it authenticates with that client certificate, bound to its
+// node id (NodeID), over mutual TLS. The package keeps no revocation or
+// rotation bookkeeping: the control plane stores tokens, certificates and
+// the trusted CAs (a Bundle) in its replicated state and decides which are
+// valid.
 package pki
 
 import (
