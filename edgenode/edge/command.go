@@ -47,6 +47,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	store.Register(fs)
 	fs.DurationVar(&cfg.UploadBackoffMax, "upload-backoff-max", 5*time.Minute, "longest wait between attempts at uploading a recording while the object store fails")
 	fs.IntVar(&cfg.MaxJobs, "max-jobs", 1, "media jobs (VOD transcodes, clips) run at once; 0 takes none")
+	fs.IntVar(&cfg.RequestWork.Workers, "request-workers", 0, "ffmpeg runs viewers' requests (thumbnails at a time) may start at once, niced; more wait briefly or get 503 (default: half the CPUs)")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {
 		if err == flag.ErrHelp {
@@ -88,6 +89,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "Error:", err)
 			return 1
 		}
+		defer cfg.Runner.(*mediajobs.Runner).Close()
 	}
 	n, err := New(cfg)
 	if err != nil {

@@ -36,6 +36,7 @@ import (
 	"github.com/livestreams/livestreams/edgenode/srsingest"
 	"github.com/livestreams/livestreams/edgenode/srt"
 	"github.com/livestreams/livestreams/edgenode/whip"
+	"github.com/livestreams/livestreams/edgenode/workpool"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -104,6 +105,9 @@ type Config struct {
 	// MaxJobs > 0 the edge leases vod, recording-vod and clip jobs.
 	Runner  JobRunner
 	MaxJobs int
+	// RequestWork bounds the ffmpeg runs viewers' requests start
+	// (thumbnails at a time): workers, queue, wait (package workpool).
+	RequestWork workpool.Config
 	// UploadBackoffMax caps the wait between attempts at a failed upload;
 	// zero is the queue's default (5 minutes).
 	UploadBackoffMax time.Duration

@@ -5,7 +5,11 @@ package edge
 // served from object storage through a bounded cache (package relay with
 // the store as its upstream), under the same token rules as live.
 // thumbnail.jpg?time=T is made on demand from the asset's source with
-// ffmpeg and cached as any other object.
+// ffmpeg and cached as any other object: T is snapped to whole seconds
+// (thumbGridMS), the cache makes each frame once however many ask at once,
+// and the ffmpeg runs go through the edge's request pool (package
+// workpool: a few at a time, niced, the rest refused with 503 and
+// Retry-After), so no flood of viewers' requests can starve a live ladder.
 
 import (
 	"bytes"
@@ -24,6 +28,7 @@ import (
 
 	"github.com/livestreams/livestreams/edgenode/hls"
 	"github.com/livestreams/livestreams/edgenode/relay"
+	"github.com/livestreams/livestreams/edgenode/workpool"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/objstore"
 	"github.com/livestreams/livestreams/shared/token"
@@ -37,6 +42,10 @@ const (
 	// thumbnail.jpg?time=12.5 is cached as thumb_t12500.jpg.
 	thumbPrefix = "thumb_t"
 	thumbWidth  = 640
+	// thumbGridMS is the grid ?time= snaps to: a second is close enough
+	// for a poster or a preview (seek previews use the storyboard), and
+	// an hour of media has at most 3600 distinct frames to make and cache.
+	thumbGridMS = 1000
 )
 
 type vodInfo struct {
@@ -50,13 +59,15 @@ type vodInfo struct {
 type vodServing struct {
 	n     *Node
 	cache *relay.Relay
+	// work bounds the ffmpeg runs requests start (thumbnails at a time).
+	work *workpool.Pool
 
 	mu   sync.Mutex
 	info map[string]vodInfo
 }
 
 func newVODServing(n *Node) *vodServing {
-	v := &vodServing{n: n, info: map[string]vodInfo{}}
+	v := &vodServing{n: n, info: map[string]vodInfo{}, work: workpool.New(n.cfg.RequestWork)}
 	v.cache = relay.New(relay.Config{CacheDir: filepath.Join(n.cfg.DataDir, "vodcache"), Logger: n.cfg.Logger,
 		PlaylistTTL: vodPlaylistTTL, Timeout: 30 * time.Second, PlaylistTimeout: 10 * time.Second, Open: v.open})
 	return v
@@ -156,11 +167,15 @@ func (v *vodServing) thumbnailAt(ctx context.Context, pid string, at float64) (i
 	if d := info.asset.Duration; d > 0 && at > d {
 		return nil, fmt.Errorf("thumbnail at %.3fs is past the end (%.3fs): %w", at, d, fs.ErrNotExist)
 	}
-	src, err := v.n.cfg.ObjectStore.PresignGet(ctx, info.asset.SourceKey, 15*time.Minute)
-	if err != nil {
-		return nil, fmt.Errorf("thumbnail source: %w", err)
-	}
-	jpg, err := v.n.cfg.Runner.Thumbnail(ctx, src, at, thumbWidth)
+	var jpg []byte
+	err := v.work.Do(ctx, func(ctx context.Context) error {
+		src, err := v.n.cfg.ObjectStore.PresignGet(ctx, info.asset.SourceKey, 15*time.Minute)
+		if err != nil {
+			return fmt.Errorf("thumbnail source: %w", err)
+		}
+		jpg, err = v.n.cfg.Runner.Thumbnail(ctx, src, at, thumbWidth)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("thumbnail at %.3fs: %w", at, err)
 	}
@@ -183,7 +198,7 @@ func rewriteThumbnail(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "time must be a number of seconds from the start", http.StatusBadRequest)
 		return false
 	}
-	ms := int64(math.Round(sec*10)) * 100 // a tenth of a second is close enough, and bounds the cache
+	ms := int64(math.Round(sec*1000/thumbGridMS)) * thumbGridMS
 	r.URL.Path = strings.TrimSuffix(r.URL.Path, objstore.ThumbnailFile) + thumbPrefix + strconv.FormatInt(ms, 10) + ".jpg"
 	return true
 }

@@ -40,7 +40,9 @@ type Stream struct {
 	// name relative to the stream, "720p/seg_00001.m4s"). The origin calls
 	// it after the token check, so a viewer without a token cannot make
 	// the edge fetch anything, and then serves the file exactly as a local
-	// one. An error that is fs.ErrNotExist is a 404; any other is a 502.
+	// one. An error that is fs.ErrNotExist is a 404; one with a
+	// RetryAfter() time.Duration method (workpool.ErrBusy) a 503 with
+	// Retry-After; any other is a 502.
 	Fetch func(ctx context.Context, name string) (path string, err error)
 }
 
@@ -199,7 +201,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var path string
 	if st.Fetch != nil {
 		var code int
-		if path, code = o.fetch(r.Context(), st, obj); code != 0 {
+		if path, code = o.fetch(r.Context(), w, st, obj); code != 0 {
 			o.fail(w, code, strings.ToLower(http.StatusText(code))+"\n")
 			return
 		}
@@ -230,14 +232,19 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // fetch asks the stream's Fetch for a local copy of the object. It
-// returns the copy's path, or the status to answer with.
-func (o *Origin) fetch(ctx context.Context, st Stream, obj object) (string, int) {
+// returns the copy's path, or the status to answer with (and sets
+// Retry-After for a 503 of an edge too busy to make the object now).
+func (o *Origin) fetch(ctx context.Context, w http.ResponseWriter, st Stream, obj object) (string, int) {
 	path, err := st.Fetch(ctx, obj.name)
+	var busy interface{ RetryAfter() time.Duration }
 	switch {
 	case err == nil:
 		return path, 0
 	case errors.Is(err, fs.ErrNotExist):
 		return "", http.StatusNotFound
+	case errors.As(err, &busy):
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(busy.RetryAfter().Round(time.Second)/time.Second), 1)))
+		return "", http.StatusServiceUnavailable
 	case ctx.Err() != nil:
 		return "", http.StatusServiceUnavailable // the viewer left; nobody reads this
 	}
