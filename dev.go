@@ -28,6 +28,7 @@ type devConfig struct {
 	DataDir  string
 	HTTPAddr string // control plane API/dashboard, default 127.0.0.1:8080
 	RTMPAddr string // default 127.0.0.1:1935
+	SRTAddr  string // SRT ingest (UDP); default a free port on 127.0.0.1
 	EdgeAddr string // edge HLS origin, default 127.0.0.1:8081
 	QUICAddr string // control plane's edge endpoint, default 127.0.0.1:7443
 	RaftAddr string // default 127.0.0.1:7000
@@ -44,6 +45,9 @@ type devConfig struct {
 	// upload retry wait (tests); zero keeps the defaults.
 	JobLeaseTTL      time.Duration
 	UploadBackoffMax time.Duration
+	// NoSignup refuses open signup (`--allow-signup=false`); dev allows it
+	// by default so the dashboard's "sign up" works out of the box.
+	NoSignup bool
 }
 
 // devCluster is a running dev deployment.
@@ -93,6 +97,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	}
 	cfg.HTTPAddr = orDefault(cfg.HTTPAddr, "127.0.0.1:8080")
 	cfg.RTMPAddr = orDefault(cfg.RTMPAddr, "127.0.0.1:1935")
+	cfg.SRTAddr = orDefault(cfg.SRTAddr, "127.0.0.1:0")
 	cfg.EdgeAddr = orDefault(cfg.EdgeAddr, "127.0.0.1:8081")
 	cfg.QUICAddr = orDefault(cfg.QUICAddr, "127.0.0.1:7443")
 	cfg.RaftAddr = orDefault(cfg.RaftAddr, "127.0.0.1:7000")
@@ -111,7 +116,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	}
 	srv, err := server.New(server.Config{NodeID: "dev", DataDir: controlDir, HTTPAddr: cfg.HTTPAddr,
 		RaftAddr: cfg.RaftAddr, QUICAddr: cfg.QUICAddr, Bootstrap: true, ClusterKey: key,
-		AllowSignup: true, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"},
+		AllowSignup: !cfg.NoSignup, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"},
 		ObjectStore: store, JobLeaseTTL: cfg.JobLeaseTTL})
 	if err != nil {
 		store.Close()
@@ -145,6 +150,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	}
 	c.Edge, err = edge.New(edge.Config{NodeID: "dev-edge", DataDir: filepath.Join(cfg.DataDir, "edge"),
 		Control: []string{srv.QUICAddr()}, JoinToken: c.Creds.JoinToken, RTMPAddr: cfg.RTMPAddr, HTTPAddr: cfg.EdgeAddr,
+		SRTAddr: cfg.SRTAddr, WebRTCLoopback: true,
 		Region: "local", FFmpeg: cfg.FFmpeg, Logger: cfg.Logger.With("side", "edge"),
 		ObjectStore: store, Runner: runner, MaxJobs: max(cfg.MaxJobs, 1), UploadBackoffMax: cfg.UploadBackoffMax})
 	if err != nil {
@@ -188,6 +194,12 @@ func (c *devCluster) Close() {
 
 // RTMPURL is the full publish URL of the demo stream.
 func (c *devCluster) RTMPURL(streamKey string) string { return c.Edge.RTMPURL() + "/" + streamKey }
+
+// SRTURL is the full SRT publish URL of the demo stream (the key in the
+// streamid, in the access-control syntax encoders send).
+func (c *devCluster) SRTURL(streamKey string) string {
+	return c.Edge.SRTURL() + "?streamid=#!::r=live/" + streamKey + ",m=publish"
+}
 
 // StreamKey fetches the demo stream's key through the API.
 func (c *devCluster) StreamKey(ctx context.Context, streamID string) (string, error) {

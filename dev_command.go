@@ -16,10 +16,12 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	config.PathVar(fs, &cfg.DataDir, "data-dir", ".data/dev", "directory for all state, HLS output and recordings")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "API and dashboard listen address")
 	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", "127.0.0.1:1935", "RTMP ingest listen address")
+	fs.StringVar(&cfg.SRTAddr, "srt-addr", "127.0.0.1:9000", "SRT ingest listen address (UDP)")
 	fs.StringVar(&cfg.EdgeAddr, "edge-http-addr", "127.0.0.1:8081", "edge HLS origin listen address")
 	fs.StringVar(&cfg.QUICAddr, "quic-addr", "127.0.0.1:7443", "control plane's edge endpoint (UDP)")
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft listen address")
 	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary")
+	allowSignup := fs.Bool("allow-signup", true, "let anyone sign up and create an org on this dev cluster (false: only the printed owner and users an admin creates)")
 	level := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {
 		if err == flag.ErrHelp {
@@ -28,6 +30,7 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
+	cfg.NoSignup = !*allowSignup
 	var err error
 	if cfg.Logger, err = config.NewLogger(stderr, *level); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
@@ -55,6 +58,8 @@ Livestreams is running (one control plane and one edge; data in %s).
   Dashboard     %s/
                 sign in as %s / %s
   RTMP URL      %s
+  SRT URL       %s
+  WHIP URL      %s  (Authorization: Bearer %s)
   Playback URL  %s
 
 Publish a test stream:
@@ -65,7 +70,7 @@ Use the admin CLI against this cluster:
   export LIVESTREAMS_ADDR=%s LIVESTREAMS_TOKEN=%s
 
 Press Ctrl-C to stop.
-`, cfg.DataDir, c.APIURL, c.Creds.Email, c.Creds.Password, c.RTMPURL(key), c.PlaybackURL(stream.PlaybackID),
+`, cfg.DataDir, c.APIURL, c.Creds.Email, c.Creds.Password, c.RTMPURL(key), c.SRTURL(key), c.Edge.WHIPURL(), key, c.PlaybackURL(stream.PlaybackID),
 		c.RTMPURL(key), c.APIURL, c.Token)
 	if err := c.Wait(ctx); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)

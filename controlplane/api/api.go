@@ -119,6 +119,8 @@ type Handler struct {
 	router  chi.Router
 	metrics *metrics
 	limiter *limiter
+	// logins counts failed logins per account and address (ratelimit.go).
+	logins *loginLimits
 	// catchUp bounds, per client address, the leader-confirmed reads a
 	// follower makes for credentials it does not hold, so unknown keys
 	// cannot make it hammer the leader.
@@ -165,6 +167,7 @@ func New(cfg Config) *Handler {
 		metrics:  newMetrics(cfg.Registry, cfg.Node),
 		limiter:  newLimiter(cfg.AuthRatePerMinute, cfg.AuthBurst, limiterEntries),
 		catchUp:  newLimiter(60, 10, limiterEntries),
+		logins:   newLoginLimits(cfg.AuthRatePerMinute, cfg.AuthBurst),
 		health:   &http.Client{Timeout: time.Second},
 		edges:    newEdgeClient(),
 		hashing:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),

@@ -94,12 +94,17 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	email, addr := state.NormalizeEmail(in.Email), clientIP(r.Context())
+	if ok, wait, why := h.logins.check(email, addr, h.now()); !ok {
+		h.tooMany(w, r, wait, why)
+		return
+	}
 	// No leader-confirmed retry for an unknown email here (unlike bearer
 	// credentials): it would make unknown emails measurably slower.
 	var u state.User
 	err := h.view(func(tx *state.Tx) error {
 		var err error
-		u, err = tx.UserByEmail(in.Email)
+		u, err = tx.UserByEmail(email)
 		return err
 	})
 	found := err == nil
@@ -119,9 +124,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("stored password hash is unusable", "user_id", u.ID, "err", err)
 	}
 	if !found || !ok {
+		h.logins.failed(email, addr, h.now())
 		h.writeError(w, r, errLogin)
 		return
 	}
+	h.logins.succeeded(email, addr)
 	token, exp, err := h.issueSession(u.ID)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -119,15 +120,65 @@ func TestRateLimit(t *testing.T) {
 	if a.status != 429 || a.code() != "rate_limited" || a.header.Get("Retry-After") == "" {
 		t.Fatalf("6th attempt: %d %s (Retry-After %q)", a.status, a.body, a.header.Get("Retry-After"))
 	}
-	if a := e.anon.do("POST", "/v1/auth/signup", map[string]any{}, "X-Forwarded-For", "198.51.100.1"); a.status != 429 {
-		t.Fatalf("signup shares the bucket: %d", a.status)
-	}
 	if a := from("198.51.100.2"); a.status != 401 {
 		t.Fatalf("another client is limited too: %d %s", a.status, a.body)
+	}
+	signup := func() answer {
+		return e.anon.do("POST", "/v1/auth/signup", map[string]any{}, "X-Forwarded-For", "198.51.100.3")
+	}
+	for i := range 5 {
+		if a := signup(); a.status == 429 {
+			t.Fatalf("signup attempt %d: %d %s", i+1, a.status, a.body)
+		}
+	}
+	if a := signup(); a.status != 429 {
+		t.Fatalf("6th signup: %d, want 429", a.status)
 	}
 	// Authenticated routes are not limited.
 	for range 10 {
 		e.admin.must(200, "GET", "/v1/me", nil)
+	}
+}
+
+// TestLoginLockoutIsPerAccountAndAddress: a flood of wrong passwords for
+// one account from one address locks that account out of that address
+// only. The real user logging in from another address, and another user
+// behind the flooding address (one NAT), still get in; an address
+// guessing across many accounts is bounded too.
+func TestLoginLockoutIsPerAccountAndAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nodeOpts{cfg: func(c *Config) {
+		c.AuthRatePerMinute, c.AuthBurst = 10, 5
+		c.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.1/32")}
+	}})
+	e.user("colleague@example.com", e.orgA, "member")
+	const attacker, home = "203.0.113.7", "198.51.100.20"
+	login := func(email, password, ip string) answer {
+		return e.anon.do("POST", "/v1/auth/login", map[string]any{"email": email, "password": password}, "X-Forwarded-For", ip)
+	}
+	for range 30 {
+		login("root@example.com", "wrong password", attacker)
+	}
+	if a := login("root@example.com", testPassword, attacker); a.status != 429 || a.header.Get("Retry-After") == "" {
+		t.Fatalf("the flooding address is not locked out of the account: %d %s", a.status, a.body)
+	}
+	if a := login("root@example.com", testPassword, home); a.status != 200 {
+		t.Fatalf("the real user from another address is locked out: %d %s", a.status, a.body)
+	}
+	if a := login("colleague@example.com", testPassword, attacker); a.status != 200 {
+		t.Fatalf("another account behind the flooding address is locked out: %d %s", a.status, a.body)
+	}
+	// Guessing across accounts from one address: 4 × the burst, then 429
+	// for every account there.
+	const sprayer = "203.0.113.99"
+	refused := 0
+	for i := range 25 {
+		if a := login(fmt.Sprintf("user%d@example.com", i), "guess", sprayer); a.status == 429 {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("an address guessing across 25 accounts was never limited")
 	}
 }
 

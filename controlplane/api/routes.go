@@ -59,7 +59,7 @@ var (
 
 // loginLimited counts failed logins per account and address in the
 // handler (loginLimits), not requests at the door.
-var loginLimited = access{rule: "none (failures rate-limited per account and address)"}
+var loginLimited = access{rule: "none (failed logins limited)"}
 
 // inOrg admits callers with at least min in the org they act in.
 func inOrg(min state.Role) access {
