@@ -27,6 +27,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	config.PathVar(fs, &cfg.JoinTokenFile, "join-token-file", "", "file holding the single-use join token for the first start (later starts use the certificate kept in --data-dir)")
 	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", ":1935", "RTMP ingest listen address")
 	registerRTMPFlags(fs, &cfg)
+	registerBeaconFlags(fs, &cfg)
 	registerSRSFlags(fs, &cfg)
 	registerSRTFlags(fs, &cfg)
 	registerWHIPFlags(fs, &cfg)

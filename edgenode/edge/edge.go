@@ -111,6 +111,8 @@ type Config struct {
 	// UploadBackoffMax caps the wait between attempts at a failed upload;
 	// zero is the queue's default (5 minutes).
 	UploadBackoffMax time.Duration
+	// Beacons configures viewer analytics (beacons.go).
+	Beacons BeaconConfig
 }
 
 // Node is a running edge.
@@ -142,6 +144,7 @@ type Node struct {
 	uploads  *recordingupload.Queue // nil without an object store
 	jobs     *jobLoop               // nil without a runner
 	vod      *vodServing            // nil without an object store
+	beacons  *beaconing             // viewer analytics, set by routes (beacons.go)
 
 	mu       sync.Mutex
 	sessions map[string]protocol.StreamInfo // authorized sessions by id
@@ -360,6 +363,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 	go func() { defer n.wg.Done(); n.heartbeatLoop(rctx) }()
+	n.runBeacons(rctx)
 	n.runIdentity(rctx)
 	n.serveRTMPS(rctx, errc)
 	n.runSRS(rctx)
@@ -411,6 +415,8 @@ func (n *Node) routes() http.Handler {
 		}
 		n.viewers.Add(1)
 		defer n.viewers.Add(-1)
+		w = n.beacons.watch(w, r)
+		defer n.beacons.done(w)
 		w = countingWriter{w, &n.egress}
 		n.origin.ServeHTTP(w, r)
 	}))
@@ -419,6 +425,8 @@ func (n *Node) routes() http.Handler {
 	}
 	n.mountWHIP(mux)
 	n.mountSRS(mux)
+	n.beacons = newBeaconing(n)
+	mux.Handle("/beacon", n.beacons.handler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
 }
