@@ -25,7 +25,7 @@ require (
 
 require (
 	github.com/abema/go-mp4 v1.7.1 // indirect
-	github.com/bluenviron/gortmplib v1.0.1 // indirect
+	github.com/bluenviron/gortmplib v1.0.1
 )
 
 require (
