@@ -108,3 +108,24 @@ func TestProbeBounds(t *testing.T) {
 	sk.Close(nil)
 	<-Session(sk).Done()
 }
+
+// protocolRecorder is a Publisher that records the protocol it is asked
+// for and refuses.
+type protocolRecorder struct{ got []string }
+
+func (p *protocolRecorder) Publish(ctx context.Context, req live.PublishRequest) (*live.Session, error) {
+	p.got = append(p.got, req.Protocol)
+	return nil, context.Canceled
+}
+
+// TestProtocolNames: publishes over TLS reach the core as rtmps, a pull
+// adapter's name wins.
+func TestProtocolNames(t *testing.T) {
+	p := &protocolRecorder{}
+	Adapter{Core: p}.OnPublish(context.Background(), rtmp.PublishRequest{StreamKey: "k"})
+	Adapter{Core: p}.OnPublish(context.Background(), rtmp.PublishRequest{StreamKey: "k", TLS: true})
+	Adapter{Core: p, Protocol: "srs"}.OnPublish(context.Background(), rtmp.PublishRequest{StreamKey: "k"})
+	if strings.Join(p.got, ",") != "rtmp,rtmps,srs" {
+		t.Errorf("protocols %v", p.got)
+	}
+}
