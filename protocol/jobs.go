@@ -25,6 +25,8 @@ const (
 	JobVOD          = "vod"
 	JobRecordingVOD = "recording-vod"
 	JobClip         = "clip"
+	// JobCaptions transcribes a ready asset's speech (CaptionsJob).
+	JobCaptions = "captions"
 )
 
 // LeaseJobsRequest asks for up to Max jobs of the listed types.
@@ -90,6 +92,25 @@ type ClipJob struct {
 	Reencode bool `json:"reencode,omitempty"`
 }
 
+// CaptionsJob transcribes the speech of a ready asset in Language (an
+// ISO 639-1 code such as "en", or a tag such as "pt-BR"): the WebVTT file
+// goes to objstore.CaptionsFile under Prefix, a segmented subtitles
+// rendition beside the asset's video renditions under Prefix+"hls/", and
+// the asset's master playlist gains its EXT-X-MEDIA line.
+type CaptionsJob struct {
+	SourceKey string `json:"source_key"`
+	Prefix    string `json:"prefix"`
+	Language  string `json:"language"`
+}
+
+// CaptionsResult is what a captions job made (keys are object keys).
+type CaptionsResult struct {
+	Language string `json:"language"`
+	VTT      string `json:"vtt"`
+	Playlist string `json:"playlist"`
+	Cues     int    `json:"cues"`
+}
+
 // MediaResult is what a finished vod, recording-vod or clip job made; the
 // control plane copies it onto the asset and makes it ready. Keys are
 // object keys.
@@ -104,6 +125,8 @@ type MediaResult struct {
 	Playlist   string      `json:"playlist,omitempty"`
 	Thumbnail  string      `json:"thumbnail,omitempty"`
 	Storyboard *Storyboard `json:"storyboard,omitempty"`
+	// Captions is set by a captions job, which sets nothing else.
+	Captions *CaptionsResult `json:"captions,omitempty"`
 }
 
 // Track is one elementary stream of a source.

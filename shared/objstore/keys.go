@@ -101,6 +101,8 @@ func quoteKey(key string) string {
 //	orgs/{org_id}/assets/{asset_id}/thumbnail.jpg           poster image
 //	orgs/{org_id}/assets/{asset_id}/storyboard.jpg          seek-preview sprite sheet
 //	orgs/{org_id}/assets/{asset_id}/storyboard.vtt          WebVTT cues into the sprite sheet
+//	orgs/{org_id}/assets/{asset_id}/captions/{lang}.vtt     captions in one language, whole (downloadable)
+//	orgs/{org_id}/assets/{asset_id}/hls/subs_{lang}/{file}  the same as an HLS subtitles rendition: index.m3u8, subs_N.vtt
 //
 // Ids and rendition names are single segments of [A-Za-z0-9_-], at most 128
 // bytes (control-plane ids such as "ast_5kq…" qualify).
@@ -110,6 +112,7 @@ const (
 	StoryboardImageFile = "storyboard.jpg"
 	StoryboardVTTFile   = "storyboard.vtt"
 	HLSDir              = "hls"
+	CaptionsDir         = "captions"
 )
 
 const maxIDLen = 128
@@ -180,4 +183,51 @@ func RenditionKey(orgID, assetID, rendition, file string) (string, error) {
 		return "", fmt.Errorf("rendition file %s: %w: %s", quoteKey(file), ErrInvalidKey, err)
 	}
 	return AssetKey(orgID, assetID, HLSDir+"/"+rendition+"/"+file)
+}
+
+// maxLanguageLen bounds a language tag (RFC 5646 allows longer ones, but
+// nobody captions in them).
+const maxLanguageLen = 35
+
+// CheckLanguage reports whether lang is a language tag fit for a key and a
+// playlist: a primary subtag of 2 or 3 lower-case letters ("en"), then
+// subtags of 1 to 8 letters or digits after "-" ("pt-BR", "zh-Hant").
+func CheckLanguage(lang string) error {
+	bad := fmt.Errorf("language %s: %w: want a tag such as en or pt-BR", quoteKey(lang), ErrInvalidKey)
+	if len(lang) > maxLanguageLen {
+		return bad
+	}
+	for i, sub := range strings.Split(lang, "-") {
+		n := len(sub)
+		if i == 0 && (n < 2 || n > 3) || n < 1 || n > 8 {
+			return bad
+		}
+		for j := 0; j < n; j++ {
+			c := sub[j]
+			lower, upper, digit := c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9'
+			if i == 0 && !lower || !(lower || upper || digit) {
+				return bad
+			}
+		}
+	}
+	return nil
+}
+
+// CaptionsFile returns "captions/{lang}.vtt", the name of an asset's
+// whole WebVTT file in one language, relative to the asset's prefix.
+func CaptionsFile(lang string) (string, error) {
+	if err := CheckLanguage(lang); err != nil {
+		return "", err
+	}
+	return CaptionsDir + "/" + lang + ".vtt", nil
+}
+
+// SubtitlesRendition returns "subs_{lang}", the rendition directory (under
+// HLSDir, beside the video renditions) of an asset's subtitles in one
+// language: index.m3u8 and its subs_N.vtt segments.
+func SubtitlesRendition(lang string) (string, error) {
+	if err := CheckLanguage(lang); err != nil {
+		return "", err
+	}
+	return "subs_" + lang, nil
 }

@@ -121,3 +121,21 @@ func FuzzKey(f *testing.F) {
 		}
 	})
 }
+
+func TestCaptionsKeys(t *testing.T) {
+	for _, lang := range []string{"en", "fr", "pt-BR", "zh-Hant", "es-419", "yue"} {
+		f, err := CaptionsFile(lang)
+		if err != nil || f != "captions/"+lang+".vtt" {
+			t.Errorf("CaptionsFile(%q) = %q, %v", lang, f, err)
+		}
+		r, err := SubtitlesRendition(lang)
+		if err != nil || r != "subs_"+lang {
+			t.Errorf("SubtitlesRendition(%q) = %q, %v", lang, r, err)
+		}
+	}
+	for _, lang := range []string{"", "e", "english", "EN", "en_US", "en-", "-en", "en/../x", "en-abcdefghi", "en\"", "en\n"} {
+		if err := CheckLanguage(lang); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("CheckLanguage(%q) = %v, want ErrInvalidKey", lang, err)
+		}
+	}
+}
