@@ -107,8 +107,15 @@ func (h *Handler) lookupPrincipal(r *http.Request, tok string) (*principal, erro
 			if k.RevokedAt != nil {
 				return errBadKey
 			}
-			p = &principal{key: &k, orgID: k.OrgID, role: k.Role, clusterAdmin: k.ClusterAdmin,
-				memberships: []state.Member{{OrgID: k.OrgID, Role: k.Role, CreatedAt: k.CreatedAt}}}
+			role, clusterAdmin, alive, err := keyPower(tx, k)
+			if err != nil {
+				return err
+			}
+			if !alive {
+				return errBadKey
+			}
+			p = &principal{key: &k, orgID: k.OrgID, role: role, clusterAdmin: clusterAdmin,
+				memberships: []state.Member{{OrgID: k.OrgID, Role: role, CreatedAt: k.CreatedAt}}}
 			return nil
 		}
 		uid, err := auth.ParseSession(meta.SessionSecret, tok, h.now())

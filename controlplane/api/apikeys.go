@@ -69,7 +69,7 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	secret, prefix, hash := auth.NewAPIKey()
 	k := state.APIKey{ID: ids.New("key"), OrgID: p.orgID, Name: name, Prefix: prefix, Hash: hash, Role: role,
-		ClusterAdmin: in.ClusterAdmin, CreatedBy: p.actorID(), CreatedAt: h.now()}
+		ClusterAdmin: in.ClusterAdmin, CreatedBy: p.actorID(), CreatorUserID: p.creatorUserID(), CreatedAt: h.now()}
 	if err := h.apply(r.Context(), fsm.CmdCreateAPIKey, k, nil); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -102,6 +102,47 @@ func (h *Handler) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// creatorUserID is the user a key made by p derives its power from.
+func (p *principal) creatorUserID() string {
+	if p.user != nil {
+		return p.user.ID
+	}
+	return p.key.Creator()
+}
+
+// keyPower is what key k may do now: its role capped by its creator's
+// current role in the org (a cluster-admin creator acts as owner there),
+// cluster_admin only while the creator still is one. ok is false when the
+// creator is gone from the org: the key is dead even before the removal's
+// revocation reaches this node.
+func keyPower(tx *state.Tx, k state.APIKey) (role state.Role, clusterAdmin, ok bool, err error) {
+	creator := k.Creator()
+	if creator == "" {
+		return k.Role, k.ClusterAdmin, true, nil // an older key made by a key: as it was
+	}
+	u, err := tx.User(creator)
+	if state.IsNotFound(err) {
+		return "", false, false, nil
+	} else if err != nil {
+		return "", false, false, err
+	}
+	var creatorRole state.Role
+	if m, err := tx.Member(k.OrgID, creator); err == nil {
+		creatorRole = m.Role
+	} else if !state.IsNotFound(err) {
+		return "", false, false, err
+	} else if u.Admin {
+		creatorRole = state.RoleOwner
+	} else {
+		return "", false, false, nil
+	}
+	role = k.Role
+	if creatorRole.Rank() < role.Rank() {
+		role = creatorRole
+	}
+	return role, k.ClusterAdmin && u.Admin, true, nil
 }
 
 // toucher records API keys' last use without making every request a Raft

@@ -79,6 +79,19 @@ func TestGoClient(t *testing.T) {
 	}
 	u, err := c.Users().Create(ctx, client.UserCreate{Email: "bob@example.com", Password: testPassword, Name: "Bob"})
 	must("create user", err)
+	inv, err := root.Orgs().Invite(ctx, orgB.ID, client.InvitationCreate{Email: "bob@example.com", Role: "member"})
+	must("invite", err)
+	bobLogin, err := anon.Auth().Login(ctx, client.Login{Email: "bob@example.com", Password: testPassword})
+	must("log in as bob", err)
+	bob := anon.As(bobLogin.Token, "")
+	mine, err := bob.Invitations().List(ctx)
+	must("list invitations", err)
+	if len(mine) != 1 || mine[0].ID != inv.ID || mine[0].OrgName != "Org B" {
+		t.Fatalf("bob's invitations = %+v, want %s", mine, inv.ID)
+	}
+	if _, err := bob.Invitations().Accept(ctx, inv.ID); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
 	m, err := root.Orgs().PutMember(ctx, orgB.ID, u.ID, client.MemberPut{Role: "viewer"})
 	must("put member", err)
 	if m.UserID != u.ID || m.Email != "bob@example.com" || m.Role != "viewer" {

@@ -62,8 +62,18 @@ func TestRoleMatrix(t *testing.T) {
 	sig := str(e.admin.must(201, "POST", "/v1/signing-keys", nil).json(t), "id")
 	n := 0
 	fresh := func(prefix string) string { n++; return fmt.Sprintf("%s%d", prefix, n) }
-	newUser := func() string {
-		return str(e.admin.must(201, "POST", "/v1/users", map[string]any{"email": fresh("u") + "@example.com", "password": testPassword}).json(t), "id")
+	newUser := func() string { // a viewer of org A
+		return str(e.admin.must(201, "POST", "/v1/users", map[string]any{"email": fresh("u") + "@example.com", "password": testPassword,
+			"org_id": e.orgA, "role": "viewer"}).json(t), "id")
+	}
+	// invitedAs is an invitation to org A addressed to principal i (a
+	// user); the key principals never get past the gate.
+	invitedAs := func(i int) string {
+		if !principals[i].user {
+			return "inv_none"
+		}
+		email := str(principals[i].c.must(200, "GET", "/v1/me", nil).json(t)["user"].(map[string]any), "email")
+		return str(e.admin.must(201, "POST", "/v1/orgs/"+e.orgA+"/invitations", map[string]any{"email": email, "role": "viewer"}).json(t), "id")
 	}
 	newStream := func() string {
 		return str(e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": fresh("s")}).json(t), "id")
@@ -83,9 +93,22 @@ func TestRoleMatrix(t *testing.T) {
 			return "PUT", A + "/members/" + newUser(), map[string]any{"role": "viewer"}
 		}},
 		"DELETE member": {need: "admin", req: func(int) (string, string, any) {
-			u := newUser()
-			e.admin.must(200, "PUT", A+"/members/"+u, map[string]any{"role": "viewer"})
-			return "DELETE", A + "/members/" + u, nil
+			return "DELETE", A + "/members/" + newUser(), nil
+		}},
+		"POST invitation": {need: "admin", req: func(int) (string, string, any) {
+			return "POST", A + "/invitations", map[string]any{"email": fresh("i") + "@example.com", "role": "viewer"}
+		}},
+		"GET org invitations": {need: "admin", req: func(int) (string, string, any) { return "GET", A + "/invitations", nil }},
+		"DELETE invitation": {need: "admin", req: func(int) (string, string, any) {
+			id := str(e.admin.must(201, "POST", A+"/invitations", map[string]any{"email": fresh("i") + "@example.com"}).json(t), "id")
+			return "DELETE", A + "/invitations/" + id, nil
+		}},
+		"GET /v1/invitations": {need: "user", req: func(int) (string, string, any) { return "GET", "/v1/invitations", nil }},
+		"POST accept": {need: "user", req: func(i int) (string, string, any) {
+			return "POST", "/v1/invitations/" + invitedAs(i) + "/accept", nil
+		}},
+		"POST decline": {need: "user", req: func(i int) (string, string, any) {
+			return "POST", "/v1/invitations/" + invitedAs(i) + "/decline", nil
 		}},
 		"POST /v1/users": {need: "cluster", req: func(int) (string, string, any) {
 			return "POST", "/v1/users", map[string]any{"email": fresh("new") + "@example.com", "password": testPassword}

@@ -117,8 +117,10 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request) {
 
 type putMemberRequest = client.MemberPut
 
-// putMember adds a user to the org or changes their role. Nobody grants a
-// role above their own, so only an owner makes (or unmakes) an owner.
+// putMember changes a member's role. Nobody grants a role above their
+// own, so only an owner makes (or unmakes) an owner. It adds nobody: a
+// user joins by accepting an invitation, and anyone who is not a member
+// is not found, whether or not they are a user.
 func (h *Handler) putMember(w http.ResponseWriter, r *http.Request) {
 	p := caller(r.Context())
 	userID := chi.URLParam(r, "user")
@@ -142,12 +144,14 @@ func (h *Handler) putMember(w http.ResponseWriter, r *http.Request) {
 	}
 	var u state.User
 	err = h.view(func(tx *state.Tx) error {
-		var err error
+		old, err := tx.Member(p.orgID, userID)
+		if err != nil {
+			return notFound("member %s not found", userID)
+		}
 		if u, err = tx.User(userID); err != nil {
 			return err
 		}
-		old, err := tx.Member(p.orgID, userID)
-		if err == nil && old.Role.Rank() > p.role.Rank() {
+		if old.Role.Rank() > p.role.Rank() {
 			return forbidden("only an owner can change an owner's role")
 		}
 		return nil
@@ -157,7 +161,7 @@ func (h *Handler) putMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := state.Member{OrgID: p.orgID, UserID: userID, Role: role, CreatedAt: h.now()}
-	if err := h.apply(r.Context(), fsm.CmdPutMember, fsm.PutMember{Member: m}, &m); err != nil {
+	if err := h.apply(r.Context(), fsm.CmdPutMember, fsm.PutMember{Member: m, RequireExisting: true}, &m); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -179,7 +183,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err == nil {
-		err = h.apply(r.Context(), fsm.CmdRemoveMember, fsm.RemoveMember{OrgID: p.orgID, UserID: userID}, nil)
+		err = h.apply(r.Context(), fsm.CmdRemoveMember, fsm.RemoveMember{OrgID: p.orgID, UserID: userID, At: h.now()}, nil)
 	}
 	if err != nil {
 		h.writeError(w, r, err)

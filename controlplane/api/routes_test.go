@@ -55,7 +55,7 @@ func TestEveryRoute(t *testing.T) {
 		t.Fatalf("user = %v", u)
 	}
 	bob := str(u, "id")
-	m := adm.must(200, "PUT", "/v1/orgs/"+e.orgA+"/members/"+bob, map[string]any{"role": "admin"}).json(t)
+	m := e.join(adm, e.orgA, "bob@example.com", "admin")
 	if m["role"] != "admin" || m["email"] != "bob@example.com" || m["user_id"] != bob {
 		t.Fatalf("member = %v", m)
 	}
@@ -409,7 +409,8 @@ func TestRoleRules(t *testing.T) {
 	e := newEnv(t, nodeOpts{})
 	admin := e.user("admin@example.com", e.orgA, "admin")
 	adminKey, _ := e.key(admin, "adm", "admin", false)
-	target := str(e.admin.must(201, "POST", "/v1/users", map[string]any{"email": "t@example.com", "password": testPassword}).json(t), "id")
+	target := str(e.admin.must(201, "POST", "/v1/users", map[string]any{"email": "t@example.com", "password": testPassword,
+		"org_id": e.orgA, "role": "viewer"}).json(t), "id")
 	rootID := str(e.adminU, "id")
 
 	admin.must(403, "PUT", "/v1/orgs/"+e.orgA+"/members/"+target, map[string]any{"role": "owner"})
@@ -443,8 +444,7 @@ func TestRoleRules(t *testing.T) {
 		t.Fatalf("loner me after creating an org = %v", me)
 	}
 	// A user in two orgs picks one with the header.
-	e.admin.must(200, "PUT", "/v1/orgs/"+e.orgA+"/members/"+str(loner.must(200, "GET", "/v1/me", nil).json(t)["user"].(map[string]any), "id"),
-		map[string]any{"role": "viewer"})
+	e.join(e.admin, e.orgA, "loner@example.com", "viewer")
 	if me := loner.inOrg(e.orgA).must(200, "GET", "/v1/me", nil).json(t); me["org_id"] != e.orgA || me["role"] != "viewer" {
 		t.Fatalf("me in org A = %v", me)
 	}

@@ -58,7 +58,7 @@ func viewMember(m state.Member, u state.User) memberView {
 
 func viewAPIKey(k state.APIKey) apiKeyView {
 	return apiKeyView{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Role: string(k.Role), OrgID: k.OrgID,
-		ClusterAdmin: k.ClusterAdmin, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
+		ClusterAdmin: k.ClusterAdmin, CreatedBy: k.Creator(), CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
 }
 
 func viewSession(s state.Session) sessionView {

@@ -70,8 +70,8 @@ func apikeyList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	list := func(ctx context.Context, cl *client.Client) ([]client.APIKey, error) { return cl.APIKeys().List(ctx) }
-	return listTable(ctx, c, list, "No API keys.", []string{"ID", "NAME", "PREFIX", "ROLE", "CLUSTER ADMIN", "CREATED", "LAST USED", "REVOKED"}, func(k client.APIKey) []string {
-		return []string{k.ID, k.Name, orDash(k.Prefix), k.Role, yesno(k.ClusterAdmin),
+	return listTable(ctx, c, list, "No API keys.", []string{"ID", "NAME", "PREFIX", "ROLE", "CLUSTER ADMIN", "CREATED BY", "CREATED", "LAST USED", "REVOKED"}, func(k client.APIKey) []string {
+		return []string{k.ID, k.Name, orDash(k.Prefix), k.Role, yesno(k.ClusterAdmin), orDash(k.CreatedBy),
 			c.ago(k.CreatedAt), c.ago(at(k.LastUsedAt)), c.ago(at(k.RevokedAt))}
 	})
 }

@@ -105,6 +105,13 @@ func nouns() []noun {
 			{"list", "list your orgs (all of them for cluster admins)", orgList},
 			{"delete", "delete an org and everything in it", orgDelete},
 			{"members", "list the members of an org", orgMembers},
+			{"invite", "invite an email address to an org", orgInvite},
+			{"invitations", "list the invitations of an org", orgInvitations},
+		}},
+		{name: "invite", synopsis: "answer invitations to orgs addressed to you", verbs: []verb{
+			{"list", "list your pending invitations", inviteList},
+			{"accept", "join the org of an invitation", inviteAccept},
+			{"decline", "decline an invitation", inviteDecline},
 		}},
 		{name: "user", synopsis: "manage users (cluster admin)", verbs: []verb{
 			{"create", "create a user, optionally as a member of an org", userCreate},

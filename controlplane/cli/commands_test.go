@@ -69,6 +69,27 @@ func TestCommandRequests(t *testing.T) {
 			stdout: []string{"USER ID", "EMAIL", "ROLE", "usr_1", "ann@example.com", "Ann", "owner", "3d ago"},
 		},
 		{
+			name: "org invite", args: []string{"org", "invite", "org_1", "--email", "bob@example.com", "--role", "admin"},
+			method: "POST", path: "/v1/orgs/org_1/invitations", body: map[string]any{"email": "bob@example.com", "role": "admin"},
+			stdout: []string{"Invited bob@example.com to org org_1 as admin (invitation inv_2"},
+		},
+		{
+			name: "org invitations", args: []string{"org", "invitations", "org_1"}, method: "GET", path: "/v1/orgs/org_1/invitations",
+			stdout: []string{"ID", "EMAIL", "ROLE", "STATUS", "inv_1", "bob@example.com", "member", "pending", "1h ago"},
+		},
+		{
+			name: "invite list", args: []string{"invite", "list"}, method: "GET", path: "/v1/invitations",
+			stdout: []string{"ID", "ORG", "ORG NAME", "ROLE", "EXPIRES", "inv_1", "org_1", "Acme", "member"},
+		},
+		{
+			name: "invite accept", args: []string{"invite", "accept", "inv_1"}, method: "POST", path: "/v1/invitations/inv_1/accept",
+			exact: "Accepted invitation inv_1: you are member of the org\n",
+		},
+		{
+			name: "invite decline", args: []string{"invite", "decline", "inv_1"}, method: "POST", path: "/v1/invitations/inv_1/decline",
+			exact: "Declined invitation inv_1\n",
+		},
+		{
 			name: "user create", args: []string{"user", "create", "--email", "bob@example.com", "--password", "pw", "--org", "org_1", "--role", "admin", "--name", "Bob"},
 			method: "POST", path: "/v1/users",
 			body:  map[string]any{"email": "bob@example.com", "password": "pw", "org_id": "org_1", "role": "admin", "name": "Bob"},
@@ -92,8 +113,8 @@ func TestCommandRequests(t *testing.T) {
 		},
 		{
 			name: "apikey list", args: []string{"apikey", "list"}, method: "GET", path: "/v1/api-keys",
-			stdout: []string{"ID", "NAME", "PREFIX", "ROLE", "CLUSTER ADMIN", "LAST USED", "REVOKED",
-				"key_1", "ci", "lsk_ci12", "member", "false", "24h ago", "10s ago", "-"},
+			stdout: []string{"ID", "NAME", "PREFIX", "ROLE", "CLUSTER ADMIN", "CREATED BY", "LAST USED", "REVOKED",
+				"key_1", "ci", "lsk_ci12", "member", "false", "usr_1", "24h ago", "10s ago", "-"},
 		},
 		{
 			name: "apikey revoke", args: []string{"apikey", "revoke", "key_1"}, method: "DELETE", path: "/v1/api-keys/key_1",

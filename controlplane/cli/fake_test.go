@@ -101,7 +101,7 @@ func newFake(t *testing.T) *fakeAPI {
 		{ID: "ses_1", StreamID: "str_1", EdgeID: "edge-b", Protocol: "srt", RemoteAddr: "[2001:db8::1]:4000",
 			StartedAt: ago(2 * time.Hour), EndedAt: agoP(90 * time.Minute), EndReason: "publisher_closed"}}
 	f.apiKeys = []client.APIKey{
-		{ID: "key_1", Name: "ci", Prefix: "lsk_ci12", Role: "member", OrgID: "org_1",
+		{ID: "key_1", Name: "ci", Prefix: "lsk_ci12", Role: "member", OrgID: "org_1", CreatedBy: "usr_1",
 			CreatedAt: ago(24 * time.Hour), LastUsedAt: agoP(10 * time.Second)},
 	}
 	f.sigKeys = []client.SigningKey{
@@ -112,6 +112,7 @@ func newFake(t *testing.T) *fakeAPI {
 	mux := http.NewServeMux()
 	f.routes(mux)
 	f.mediaRoutes(mux)
+	f.inviteRoutes(mux)
 	f.srv = httptest.NewServer(f.record(mux))
 	t.Cleanup(f.srv.Close)
 	return f

@@ -127,15 +127,19 @@ type MemberPut struct {
 // API keys.
 
 type APIKey struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name"`
-	Prefix       string     `json:"prefix"`
-	Role         string     `json:"role"`
-	OrgID        string     `json:"org_id"`
-	ClusterAdmin bool       `json:"cluster_admin"`
-	CreatedAt    time.Time  `json:"created_at"`
-	LastUsedAt   *time.Time `json:"last_used_at"`
-	RevokedAt    *time.Time `json:"revoked_at"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Prefix       string `json:"prefix"`
+	Role         string `json:"role"`
+	OrgID        string `json:"org_id"`
+	ClusterAdmin bool   `json:"cluster_admin"`
+	// CreatedBy is the user the key's power derives from (its creator,
+	// or the creator of the key that made it): the key can do at most
+	// what that user can in the org now, and dies when they leave it.
+	CreatedBy  string     `json:"created_by,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
 }
 
 type APIKeyCreate struct {

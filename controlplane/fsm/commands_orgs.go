@@ -1,6 +1,10 @@
 package fsm
 
-import "github.com/livestreams/livestreams/controlplane/state"
+import (
+	"time"
+
+	"github.com/livestreams/livestreams/controlplane/state"
+)
 
 // Org and membership command types.
 const (
@@ -27,8 +31,12 @@ type PutMember struct {
 	RequireExisting bool
 }
 
-// RemoveMember removes a member; the last owner cannot be removed.
-type RemoveMember struct{ OrgID, UserID string }
+// RemoveMember removes a member; the last owner cannot be removed. The
+// API keys whose power derives from the member are revoked at At.
+type RemoveMember struct {
+	OrgID, UserID string
+	At            time.Time
+}
 
 func (f *FSM) registerOrgs() {
 	handle(f, CmdCreateOrg, func(tx *state.Tx, c CreateOrg) (any, error) {
@@ -92,6 +100,9 @@ func (f *FSM) registerOrgs() {
 			if err := ensureAnotherOwner(tx, c.OrgID, c.UserID); err != nil {
 				return nil, err
 			}
+		}
+		if err := tx.RevokeCreatorKeys(c.OrgID, c.UserID, c.At); err != nil {
+			return nil, err
 		}
 		return nil, tx.DeleteMember(c.OrgID, c.UserID)
 	})

@@ -60,6 +60,7 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerCluster()
 	f.registerSetup()
 	f.registerOrgs()
+	f.registerInvitations()
 	f.registerUsers()
 	f.registerAPIKeys()
 	f.registerStreams()

@@ -1,6 +1,9 @@
 package state
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // APIKey is an org-scoped credential `lsk_…`; only its hash is stored.
 // State types are storage types and serialize every field; the API shows
@@ -14,11 +17,16 @@ type APIKey struct {
 	Role   Role   `json:"role"`
 	// ClusterAdmin keys (created by a cluster admin) may run cluster-wide
 	// operations too.
-	ClusterAdmin bool       `json:"cluster_admin,omitempty"`
-	CreatedBy    string     `json:"created_by,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
-	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	ClusterAdmin bool   `json:"cluster_admin,omitempty"`
+	CreatedBy    string `json:"created_by,omitempty"`
+	// CreatorUserID is the user on whose authority the key exists: its
+	// creator, or the creator of the key that created it. The key's power
+	// is at most that user's current role in the org, and the key dies
+	// when they leave it.
+	CreatorUserID string     `json:"creator_user_id,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	LastUsedAt    *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
 }
 
 // APIKey returns one key.
@@ -58,4 +66,37 @@ func (t *Tx) PutAPIKey(k APIKey) error {
 		return err
 	}
 	return t.put(bAPIKeys, k.ID, k)
+}
+
+// Creator is the user the key's power derives from: CreatorUserID, or for
+// a key made before that field existed the user who created it (when a
+// user did). "" for an older key created by a key.
+func (k APIKey) Creator() string {
+	if k.CreatorUserID != "" {
+		return k.CreatorUserID
+	}
+	if strings.HasPrefix(k.CreatedBy, "usr_") {
+		return k.CreatedBy
+	}
+	return ""
+}
+
+// RevokeCreatorKeys revokes, at at, the unrevoked keys of org whose power
+// derives from userID (they are leaving it).
+func (t *Tx) RevokeCreatorKeys(orgID, userID string, at time.Time) error {
+	keys, err := t.APIKeys(orgID)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.RevokedAt != nil || k.Creator() != userID {
+			continue
+		}
+		revoked := at
+		k.RevokedAt = &revoked
+		if err := t.PutAPIKey(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -60,5 +60,8 @@ func (t *Tx) DeleteOrg(id string) error {
 	for _, k := range sks {
 		t.del(bSigningKeys, k.OrgID+"/"+k.ID)
 	}
+	if err := t.DeleteOrgInvitations(id); err != nil {
+		return err
+	}
 	return t.del(bOrgs, id)
 }

@@ -154,6 +154,7 @@ var (
 	bJoinTokens  = []byte("join_tokens")
 	bNodeCerts   = []byte("node_certs")  // edge node id -> its certificate record
 	bClusterCAs  = []byte("cluster_cas") // fingerprint -> a CA still trusted during a rotation
+	bInvitations = []byte("invitations") // id -> an invitation to join an org
 
 	bJobs             = []byte("jobs")
 	bJobsByState      = []byte("jobs_by_state")      // state/created/id
@@ -166,7 +167,7 @@ var (
 
 var allBuckets = [][]byte{bMeta, bNodes, bOrgs, bUsers, bUserEmails, bMembers, bUserOrgs,
 	bAPIKeys, bAPIKeyHash, bStreams, bStreamKeys, bPlaybackIDs, bSessions, bSigningKeys,
-	bEdges, bJoinTokens, bNodeCerts, bClusterCAs,
+	bEdges, bJoinTokens, bNodeCerts, bClusterCAs, bInvitations,
 	bJobs, bJobsByState, bJobsByOrg, bJobsByAsset, bAssets, bAssetsByOrg, bAssetPlaybackIDs}
 
 // Error is a state-level failure with a stable code the API maps to HTTP.
