@@ -11,7 +11,12 @@
 (function (global) {
   "use strict";
 
+  // hls.js comes from beside this script (the control plane serves the
+  // copy it embeds) unless the operator configured another URL.
   var HLS_JS_URL = "__LIVESTREAMS_HLS_JS_URL__";
+  if (!HLS_JS_URL && typeof document !== "undefined" && document.currentScript && document.currentScript.src) {
+    HLS_JS_URL = new URL("hls.min.js", document.currentScript.src).href;
+  }
   var FLUSH_MS = 10000;
   var MAX_BATCH = 50;
 

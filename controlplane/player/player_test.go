@@ -25,6 +25,16 @@ func TestHandler(t *testing.T) {
 		}
 	}
 	w = httptest.NewRecorder()
+	Handler("").ServeHTTP(w, httptest.NewRequest(http.MethodGet, HLSJSPath, nil))
+	if w.Code != http.StatusOK || w.Body.Len() < 100_000 || !strings.Contains(w.Body.String(), "Hls") {
+		t.Errorf("embedded hls.js: %d, %d bytes", w.Code, w.Body.Len())
+	}
+	w = httptest.NewRecorder()
+	Handler("").ServeHTTP(w, httptest.NewRequest(http.MethodGet, Path, nil))
+	if strings.Contains(w.Body.String(), "__LIVESTREAMS_HLS_JS_URL__") || strings.Contains(w.Body.String(), "jsdelivr") {
+		t.Error("the default script must load the embedded hls.js, not a CDN")
+	}
+	w = httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/player/other.js", nil))
 	if w.Code != http.StatusNotFound {
 		t.Errorf("another path: %d", w.Code)
