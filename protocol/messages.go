@@ -226,6 +226,11 @@ type HeartbeatReply struct {
 	// Drain orders the edge to take no new publishes or viewers and to
 	// finish what runs (an operator's `livestreams node drain`).
 	Drain bool `json:"drain,omitempty"`
+	// CABundlePEM and RenewCertificate are as in HelloReply, sent while a
+	// CA rotation runs or the edge's certificate is due, so a connected
+	// edge need not wait for its next connection.
+	CABundlePEM      string `json:"ca_bundle_pem,omitempty"`
+	RenewCertificate bool   `json:"renew_certificate,omitempty"`
 }
 
 // LeaseTTL is LeaseTTLMS as a duration.

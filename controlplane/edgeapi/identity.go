@@ -218,6 +218,23 @@ func (s *Service) renewCertificate(ctx context.Context, peer protocol.Peer, r pr
 	return protocol.CertificateReply{CertificatePEM: cert.CertPEM, CABundlePEM: string(trust.Bundle())}, nil
 }
 
+// certOrders tells a connected edge to trust a new bundle and renew,
+// while a rotation runs or its certificate is due.
+func (s *Service) certOrders(peer protocol.Peer, reply *protocol.HeartbeatReply) {
+	trust, err := s.trust()
+	if err != nil {
+		return
+	}
+	var rec state.NodeCert
+	if s.view(func(tx *state.Tx) error { var err error; rec, err = tx.NodeCert(peer.Hello.NodeID); return err }) != nil {
+		return
+	}
+	renew := needsRenewal(rec, trust, s.cfg.Now())
+	if renew || len(trust.Retiring) > 0 {
+		reply.CABundlePEM, reply.RenewCertificate = string(trust.Bundle()), renew
+	}
+}
+
 func addrString(a net.Addr) string {
 	if a == nil {
 		return ""

@@ -322,7 +322,9 @@ func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.
 			s.log.Warn("close stale session", "session_id", id, "err", err)
 		}
 	}
-	return protocol.HeartbeatReply{LeaseTTLMS: s.cfg.LeaseTTL.Milliseconds(), CancelSessions: cancel, Drain: drain}, nil
+	reply := protocol.HeartbeatReply{LeaseTTLMS: s.cfg.LeaseTTL.Milliseconds(), CancelSessions: cancel, Drain: drain}
+	s.certOrders(peer, &reply)
+	return reply, nil
 }
 
 func (s *Service) playbackInfo(r protocol.PlaybackInfoRequest) (any, error) {

@@ -14,12 +14,12 @@ func (s *Server) startGossip() error {
 	if s.cfg.GossipAddr == "" {
 		return nil
 	}
-	key, err := gossip.ParseKey(s.cfg.GossipKey)
+	key, secondary, err := gossip.ParseKeyring(s.cfg.GossipKey)
 	if err != nil {
 		return err
 	}
 	g, err := gossip.Start(gossip.Config{NodeID: "control-" + s.cfg.NodeID, Role: gossip.RoleControl,
-		BindAddr: s.cfg.GossipAddr, Join: s.cfg.GossipJoin, Key: key, Logger: s.cfg.Logger,
+		BindAddr: s.cfg.GossipAddr, Join: s.cfg.GossipJoin, Key: key, SecondaryKeys: secondary, Logger: s.cfg.Logger,
 		ProbeInterval: s.cfg.GossipProbeInterval},
 		gossip.Info{NodeID: "control-" + s.cfg.NodeID, Role: gossip.RoleControl})
 	if err != nil {

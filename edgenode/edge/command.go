@@ -40,7 +40,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.GossipAddr, "gossip-addr", "", "join the fleet's gossip on this address, e.g. 0.0.0.0:7946 (needed for relaying and fast routing)")
 	var gossipJoin string
 	fs.StringVar(&gossipJoin, "gossip-join", "", "comma-separated gossip addresses of other edges or control-plane nodes")
-	fs.StringVar(&cfg.GossipKey, "gossip-key", "", "the fleet's gossip encryption key (16, 24 or 32 bytes, base64 or hex)")
+	fs.StringVar(&cfg.GossipKey, "gossip-key", "", "the fleet's gossip encryption key (16, 24 or 32 bytes, base64 or hex); a comma-separated list during a rotation: the first encrypts, all decrypt")
 	fs.DurationVar(&cfg.GossipProbeInterval, "gossip-probe-interval", 500*time.Millisecond, "how often gossip probes a peer; a dead edge is noticed after about 4 of these")
 	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary")
 	ffprobe := fs.String("ffprobe", "ffprobe", "ffprobe binary")

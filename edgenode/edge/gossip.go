@@ -18,12 +18,12 @@ func (n *Node) startGossip() error {
 	if n.cfg.GossipAddr == "" {
 		return nil
 	}
-	key, err := gossip.ParseKey(n.cfg.GossipKey)
+	key, secondary, err := gossip.ParseKeyring(n.cfg.GossipKey)
 	if err != nil {
 		return err
 	}
 	g, err := gossip.Start(gossip.Config{NodeID: n.cfg.NodeID, Role: gossip.RoleEdge, BindAddr: n.cfg.GossipAddr,
-		Join: n.cfg.GossipJoin, Key: key, Logger: n.cfg.Logger, ProbeInterval: n.cfg.GossipProbeInterval},
+		Join: n.cfg.GossipJoin, Key: key, SecondaryKeys: secondary, Logger: n.cfg.Logger, ProbeInterval: n.cfg.GossipProbeInterval},
 		gossip.Info{NodeID: n.cfg.NodeID, Role: gossip.RoleEdge, Region: n.cfg.Region, Lat: n.cfg.Lat, Lon: n.cfg.Lon,
 			HasLocation: n.cfg.Lat != 0 || n.cfg.Lon != 0, HLSURL: n.cfg.PublicURL, RTMPURL: n.cfg.PublicRTMP})
 	if err != nil {

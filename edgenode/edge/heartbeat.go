@@ -40,6 +40,9 @@ func (n *Node) heartbeatLoop(ctx context.Context) {
 				n.log.Info("drain order changed", "draining", reply.Drain)
 				n.onDrainChange(reply.Drain)
 			}
+			if reply.CABundlePEM != "" || reply.RenewCertificate {
+				n.onConnect(protocol.HelloReply{CABundlePEM: reply.CABundlePEM, RenewCertificate: reply.RenewCertificate})
+			}
 			if reply.LeaseTTLMS > 0 {
 				// Renew well inside the lease so one lost heartbeat costs nothing.
 				interval = time.Duration(reply.LeaseTTLMS) * time.Millisecond / 4

@@ -260,7 +260,8 @@ func (n *Node) controlTLS(ctx context.Context) (*tls.Config, error) {
 	return pki.EdgeTLSConfig(id.certificate, id.trust), nil
 }
 
-// onConnect learns the CA bundle and renewal orders from each hello reply.
+// onConnect learns the CA bundle and renewal orders from each hello reply
+// (and from heartbeat replies while a CA rotation runs).
 func (n *Node) onConnect(r protocol.HelloReply) {
 	if n.id == nil {
 		return

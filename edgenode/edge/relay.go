@@ -29,6 +29,7 @@ import (
 	"github.com/livestreams/livestreams/edgenode/hls"
 	"github.com/livestreams/livestreams/edgenode/relay"
 	"github.com/livestreams/livestreams/protocol"
+	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/token"
 )
 
@@ -56,7 +57,8 @@ type relayInfo struct {
 type relaying struct {
 	n     *Node
 	cache *relay.Relay
-	auth  string
+	auth  string   // what this edge sends: from the primary gossip key
+	auths []string // what it accepts: from every key of the ring (a rotation)
 
 	mu     sync.Mutex
 	info   map[string]relayInfo
@@ -64,15 +66,23 @@ type relaying struct {
 }
 
 func newRelaying(n *Node) *relaying {
-	auth := relayAuth(n.cfg.GossipKey)
-	return &relaying{n: n, auth: auth, info: map[string]relayInfo{}, served: map[string]int{},
+	var auths []string
+	for _, k := range gossip.KeyStrings(n.cfg.GossipKey) {
+		auths = append(auths, relayAuth(k))
+	}
+	auth := auths[0]
+	return &relaying{n: n, auth: auth, auths: auths, info: map[string]relayInfo{}, served: map[string]int{},
 		cache: relay.New(relay.Config{CacheDir: filepath.Join(n.cfg.DataDir, "relay"), Logger: n.cfg.Logger,
 			AuthHeader: func() string { return auth }})}
 }
 
 // trusted reports whether a request comes from another edge relaying.
 func (rl *relaying) trusted(r *http.Request) bool {
-	if !hmac.Equal([]byte(r.Header.Get("Authorization")), []byte(rl.auth)) {
+	got, ok := []byte(r.Header.Get("Authorization")), false
+	for _, a := range rl.auths {
+		ok = hmac.Equal(got, []byte(a)) || ok
+	}
+	if !ok {
 		return false
 	}
 	if pid, name, _, ok := hls.SplitPath(r.URL.Path); ok {

@@ -35,8 +35,13 @@ type Config struct {
 	// Key is the AES key (16, 24 or 32 bytes) every message is encrypted
 	// and authenticated with; a node with another key can neither join
 	// nor read. Required.
-	Key    []byte
-	Logger *slog.Logger // nil discards
+	Key []byte
+	// SecondaryKeys are further keys accepted for decryption, never used
+	// to encrypt: the keyring of a rolling key rotation (add the new key
+	// as secondary everywhere, make it primary everywhere, then drop the
+	// old one). Optional.
+	SecondaryKeys [][]byte
+	Logger        *slog.Logger // nil discards
 
 	// Tuning; zero means memberlist's LAN default, in parentheses. Tests
 	// shorten these to detect deaths in about a second.
@@ -93,6 +98,11 @@ func (c *Config) check() error {
 	if err := checkKeyLen(len(c.Key)); err != nil {
 		return err
 	}
+	for i, k := range c.SecondaryKeys {
+		if err := checkKeyLen(len(k)); err != nil {
+			return fmt.Errorf("secondary key %d: %w", i+1, err)
+		}
+	}
 	return nil
 }
 
@@ -133,6 +143,10 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitAddr(c.AdvertiseAddr)
 	}
 	mc.SecretKey = slices.Clone(c.Key)
+	if len(c.SecondaryKeys) > 0 {
+		// Validated in check: NewKeyring only fails on key lengths.
+		mc.Keyring, _ = memberlist.NewKeyring(c.SecondaryKeys, slices.Clone(c.Key))
+	}
 	mc.ProbeInterval = c.ProbeInterval
 	mc.ProbeTimeout = c.ProbeTimeout
 	mc.SuspicionMult = c.SuspicionMult

@@ -52,3 +52,43 @@ func checkKeyLen(n int) error {
 	}
 	return fmt.Errorf("gossip key: %d bytes, want 16, 24 or 32", n)
 }
+
+// ParseKeyring reads the --gossip-key flag: one key, or a comma-separated
+// list of keys for a rolling rotation, each as ParseKey reads it. The first
+// is the primary, used to encrypt; all are accepted to decrypt. Duplicates
+// are dropped. Errors name the position, never a key.
+func ParseKeyring(s string) (primary []byte, secondary [][]byte, err error) {
+	seen := map[string]bool{}
+	for i, part := range strings.Split(s, ",") {
+		if strings.TrimSpace(part) == "" && i > 0 {
+			continue
+		}
+		k, err := ParseKey(part)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gossip key %d: %w", i+1, err)
+		}
+		if seen[string(k)] {
+			continue
+		}
+		seen[string(k)] = true
+		if primary == nil {
+			primary = k
+		} else {
+			secondary = append(secondary, k)
+		}
+	}
+	return primary, secondary, nil
+}
+
+// KeyStrings splits the --gossip-key flag into its keys as written, primary
+// first (for secrets derived from the keys, such as edge relay
+// credentials).
+func KeyStrings(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
