@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/mediajobs"
+	"github.com/livestreams/livestreams/edgenode/rtmp"
 	"github.com/livestreams/livestreams/shared/config"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -48,6 +49,8 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	store.Register(fs)
 	fs.DurationVar(&cfg.UploadBackoffMax, "upload-backoff-max", 5*time.Minute, "longest wait between attempts at uploading a recording while the object store fails")
 	fs.IntVar(&cfg.MaxJobs, "max-jobs", 1, "media jobs (VOD transcodes, clips) run at once; 0 takes none")
+	fs.IntVar(&cfg.IngestMaxConnsPerIP, "ingest-max-conns-per-ip", rtmp.DefaultMaxConnsPerIP, "connections (RTMP, SRT) or WHIP publishes one remote address may hold at once; idle RTMP handshakes are evicted first")
+	fs.Float64Var(&cfg.IngestHandshakeRate, "ingest-handshake-rate", rtmp.DefaultHandshakeRate, "new RTMP connections a second one remote address may open (in bursts of --ingest-max-conns-per-ip)")
 	fs.IntVar(&cfg.RequestWork.Workers, "request-workers", 0, "ffmpeg runs viewers' requests (thumbnails at a time) may start at once, niced; more wait briefly or get 503 (default: half the CPUs)")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {

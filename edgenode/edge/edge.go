@@ -105,6 +105,12 @@ type Config struct {
 	// MaxJobs > 0 the edge leases vod, recording-vod and clip jobs.
 	Runner  JobRunner
 	MaxJobs int
+	// IngestMaxConnsPerIP and IngestHandshakeRate bound what one remote
+	// address takes of the ingest listeners: connections (RTMP, SRT) or
+	// publishes (WHIP) at once, and new RTMP connections a second; zero
+	// takes the packages' defaults (16, 10).
+	IngestMaxConnsPerIP int
+	IngestHandshakeRate float64
 	// RequestWork bounds the ffmpeg runs viewers' requests start
 	// (thumbnails at a time): workers, queue, wait (package workpool).
 	RequestWork workpool.Config
@@ -214,7 +220,8 @@ func New(cfg Config) (*Node, error) {
 		n.close()
 		return nil, err
 	}
-	n.rtmp, err = rtmp.NewServer(rtmp.Config{Logger: cfg.Logger, App: cfg.RTMPApp, OnPublish: rtmpingest.Adapter{Core: n.core}.OnPublish})
+	n.rtmp, err = rtmp.NewServer(rtmp.Config{Logger: cfg.Logger, App: cfg.RTMPApp, OnPublish: rtmpingest.Adapter{Core: n.core}.OnPublish,
+		MaxConnsPerIP: cfg.IngestMaxConnsPerIP, HandshakeRate: cfg.IngestHandshakeRate})
 	if err != nil {
 		n.close()
 		return nil, err

@@ -65,7 +65,7 @@ func (n *Node) newSRT() error {
 		pc.Close()
 	}
 	srv, err := srt.NewServer(srt.Config{Addr: addr, Latency: n.cfg.SRTLatency, Logger: n.cfg.Logger.With("component", "srt"),
-		Authorize: n.authorizeSRT, Handle: n.handleSRT})
+		Authorize: n.authorizeSRT, Handle: n.handleSRT, MaxConnsPerIP: n.cfg.IngestMaxConnsPerIP})
 	if err != nil {
 		return err
 	}

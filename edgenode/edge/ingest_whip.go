@@ -31,7 +31,7 @@ func (n *Node) newWHIP() error {
 		return nil
 	}
 	srv, err := whip.NewServer(whip.Config{Publish: n.publishWHIP, UDPAddr: n.cfg.WebRTCUDPAddr, PublicIP: n.cfg.WebRTCPublicIP,
-		LoopbackOnly: n.cfg.WebRTCLoopback, Logger: n.cfg.Logger.With("component", "whip")})
+		LoopbackOnly: n.cfg.WebRTCLoopback, MaxPerIP: n.cfg.IngestMaxConnsPerIP, Logger: n.cfg.Logger.With("component", "whip")})
 	if err != nil {
 		return fmt.Errorf("--webrtc-udp-addr, --webrtc-public-ip: %w", err)
 	}

@@ -147,6 +147,9 @@ func (c *conn) onPublish(ctx context.Context, streamID uint32, args []any) error
 	}
 	c.pub = &publication{streamID: streamID, sink: sink, log: log}
 	c.idleOK = true
+	if c.published != nil {
+		c.published.Store(true)
+	}
 	log.Info("rtmp publish started")
 	if err := c.send(csidControl, streamBeginMessage(streamID)); err != nil {
 		return err

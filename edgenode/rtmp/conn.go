@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/livestreams/livestreams/edgenode/rtmp/amf0"
@@ -43,6 +44,9 @@ type conn struct {
 	start  time.Time
 	setup  time.Time // deadline for handshake, connect and publish
 	idleOK bool      // publish accepted: ReadTimeout replaces the setup deadline
+	// published tells the server's limits the connection is no longer an
+	// idle handshake (nil outside a Server).
+	published *atomic.Bool
 
 	received   uint64 // bytes read from the socket, for acknowledgements
 	peerWindow uint32

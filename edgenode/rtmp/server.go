@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,7 +36,9 @@ var ErrServerClosed = errors.New("rtmp: server closed")
 type Config struct {
 	Addr             string // listen address for ListenAndServe, e.g. ":1935"
 	Logger           *slog.Logger
-	MaxConns         int           // connections beyond this are closed at accept
+	MaxConns         int           // connections beyond this are closed at accept (idle handshakes evicted first)
+	MaxConnsPerIP    int           // the same per remote address (limits.go)
+	HandshakeRate    float64       // new connections a second per remote address, in bursts of MaxConnsPerIP
 	HandshakeTimeout time.Duration // covers handshake, connect and publish
 	ReadTimeout      time.Duration // a publisher silent this long is dropped; also bounds writes
 	MaxChunkSize     uint32        // largest peer Set Chunk Size; larger closes the connection
@@ -53,8 +57,12 @@ type Server struct {
 
 	mu    sync.Mutex
 	addr  net.Addr
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]*tracked
+	perIP map[netip.Addr]int
+	rates map[netip.Addr]*bucket
 	wg    sync.WaitGroup
+
+	refused, evicted atomic.Int64
 }
 
 // NewServer validates cfg and returns a Server.
@@ -67,6 +75,12 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxConnsPerIP <= 0 {
+		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if cfg.HandshakeRate <= 0 {
+		cfg.HandshakeRate = DefaultHandshakeRate
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
@@ -89,7 +103,8 @@ func NewServer(cfg Config) (*Server, error) {
 	if strings.ContainsAny(cfg.App, "/? ") {
 		return nil, fmt.Errorf("rtmp: App %q is not an application name", cfg.App)
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, conns: make(map[net.Conn]struct{})}, nil
+	return &Server{cfg: cfg, log: cfg.Logger, conns: map[net.Conn]*tracked{},
+		perIP: map[netip.Addr]int{}, rates: map[netip.Addr]*bucket{}}, nil
 }
 
 // Addr returns the address Serve is listening on, or nil before it starts.
@@ -150,23 +165,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("rtmp: accept: %w", err)
 		}
 		backoff = 5 * time.Millisecond
-		if !s.track(nc) {
+		t, reason := s.track(nc)
+		if t == nil {
 			nc.Close()
+			s.refused.Add(1)
 			if time.Since(lastRefusalLog) > time.Second {
 				lastRefusalLog = time.Now()
-				s.log.Warn("rtmp connection refused: too many connections", "remote_addr", nc.RemoteAddr().String(), "max_conns", s.cfg.MaxConns)
+				s.log.Warn("rtmp connection refused", "reason", reason, "remote_addr", nc.RemoteAddr().String(),
+					"max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP, "handshake_rate", s.cfg.HandshakeRate)
 			}
 			continue
 		}
 		s.wg.Go(func() {
 			defer s.untrack(nc)
-			s.serveConn(ctx, nc)
+			s.serveConn(ctx, nc, t)
 		})
 	}
 }
 
-func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, t *tracked) {
 	c := newConn(s.cfg, nc)
+	c.published = &t.published
 	defer func() {
 		// A bug in the codec must cost one connection, not the edge.
 		if p := recover(); p != nil {
@@ -177,20 +196,19 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	c.serve(ctx)
 }
 
-func (s *Server) track(nc net.Conn) bool {
+// track admits nc under the connection limits (limits.go), or says why not.
+func (s *Server) track(nc net.Conn) (*tracked, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.conns) >= s.cfg.MaxConns {
-		return false
-	}
-	s.conns[nc] = struct{}{}
-	return true
+	return s.admit(nc, time.Now())
 }
 
 func (s *Server) untrack(nc net.Conn) {
 	nc.Close()
 	s.mu.Lock()
-	delete(s.conns, nc)
+	if t, ok := s.conns[nc]; ok { // not if evicted, which forgot it already
+		s.forget(nc, t)
+	}
 	s.mu.Unlock()
 }
 

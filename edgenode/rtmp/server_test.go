@@ -3,6 +3,7 @@ package rtmp
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -281,20 +282,37 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 }
 
+// TestMaxConns: at the cap an idle handshake is evicted to make room; a
+// publisher never is, so with the only slot publishing the next
+// connection is refused.
 func TestMaxConns(t *testing.T) {
 	t.Parallel()
 	rec := newPublishRecorder()
 	addr, _ := startServer(t, Config{OnPublish: rec.OnPublish, MaxConns: 1})
-	dialClient(t, addr) // holds the only slot
-	nc, err := (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	served := func() bool {
+		nc, err := (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		c1 := make([]byte, 1+handshakePartSize)
+		c1[0] = rtmpVersion
+		nc.Write(c1)
+		_, err = io.ReadFull(nc, make([]byte, 1+handshakePartSize))
+		return err == nil
 	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(5 * time.Second))
-	nc.Write(make([]byte, 1+handshakePartSize))
-	if _, err := nc.Read(make([]byte, 1)); err == nil {
-		t.Fatal("second connection served past MaxConns")
+	idle := dialClient(t, addr) // holds the only slot, not publishing
+	if !served() {
+		t.Fatal("a new connection was refused while the only slot held an idle handshake")
+	}
+	if _, err := idle.nc.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the idle handshake was not evicted")
+	}
+	pub := dialClient(t, addr)
+	pub.startPublish("live", testKey)
+	if served() {
+		t.Fatal("second connection served past MaxConns while the slot publishes")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +74,11 @@ type Config struct {
 	// only, over UDP4 (tests, dev).
 	LoopbackOnly bool
 
-	MaxOfferBytes    int64         // 0 is DefaultMaxOfferBytes
+	MaxOfferBytes int64 // 0 is DefaultMaxOfferBytes
+	// MaxPerIP bounds the publishes one remote address has at once, being
+	// negotiated or running (0 is DefaultMaxPerIP); more are answered 429.
+	// Behind a proxy every publish shares the proxy's address: raise it.
+	MaxPerIP         int
 	StallTimeout     time.Duration // no media for this long ends a session
 	NegotiateTimeout time.Duration // bounds ICE gathering for an answer
 	Logger           *slog.Logger
@@ -109,7 +114,35 @@ type Server struct {
 	ctx      context.Context // Run's; nil before Run
 	stopping bool
 	sessions map[string]*Session
-	wg       sync.WaitGroup // sessions' goroutines
+	perIP    map[netip.Addr]int // publishes being negotiated or running
+	wg       sync.WaitGroup     // sessions' goroutines
+}
+
+// DefaultMaxPerIP is Config.MaxPerIP's default, as RTMP's and SRT's.
+const DefaultMaxPerIP = 16
+
+// hold counts a publish from addr (host:port) against MaxPerIP; it
+// returns false when the address has its fill. release undoes it.
+func (s *Server) hold(addr string) (ip netip.Addr, ok bool) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err == nil {
+		ip = ap.Addr().Unmap()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip] >= s.cfg.MaxPerIP {
+		return ip, false
+	}
+	s.perIP[ip]++
+	return ip, true
+}
+
+func (s *Server) release(ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 }
 
 // NewServer validates cfg, binds the shared UDP port if one is set, and
@@ -128,6 +161,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
+	if cfg.MaxPerIP <= 0 {
+		cfg.MaxPerIP = DefaultMaxPerIP
+	}
 	if cfg.NegotiateTimeout <= 0 {
 		cfg.NegotiateTimeout = DefaultNegotiateTimeout
 	}
@@ -137,7 +173,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.PublicIP != "" && net.ParseIP(cfg.PublicIP) == nil {
 		return nil, fmt.Errorf("whip: public IP %q is not an IP address", cfg.PublicIP)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, sessions: map[string]*Session{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, sessions: map[string]*Session{}, perIP: map[netip.Addr]int{}}
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if cfg.LoopbackOnly {
@@ -307,6 +343,18 @@ func preflight(w http.ResponseWriter, methods string) {
 }
 
 func (s *Server) servePublish(w http.ResponseWriter, r *http.Request, path string) {
+	ip, ok := s.hold(r.RemoteAddr)
+	if !ok {
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("too many publishes from this address (at most %d at once)", s.cfg.MaxPerIP))
+		return
+	}
+	handed := false // to the session, which releases the hold when it ends
+	defer func() {
+		if !handed {
+			s.release(ip)
+		}
+	}()
 	key, ok := bearer(r.Header.Get("Authorization"))
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
@@ -360,12 +408,13 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request, path strin
 		httpError(w, statusOf(err), err.Error())
 		return
 	}
-	if !s.add(ss) {
+	if !s.add(ss, ip) {
 		ss.pc.Close()
 		sink.Close(ErrShuttingDown)
 		httpError(w, http.StatusServiceUnavailable, "the WHIP endpoint is shutting down")
 		return
 	}
+	handed = true
 	s.log.Info("whip session started", "session", id, "remote_addr", r.RemoteAddr, "audio", off.hasAudio)
 	w.Header().Set("Content-Type", "application/sdp")
 	w.Header().Set("Location", s.cfg.BasePath+"/resource/"+id)
@@ -375,8 +424,8 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request, path strin
 }
 
 // add registers a negotiated session and starts its goroutine, unless the
-// server is stopping.
-func (s *Server) add(ss *Session) bool {
+// server is stopping; the session releases ip's hold when it ends.
+func (s *Server) add(ss *Session, ip netip.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
@@ -390,6 +439,7 @@ func (s *Server) add(ss *Session) bool {
 		s.mu.Lock()
 		delete(s.sessions, ss.id)
 		s.mu.Unlock()
+		s.release(ip)
 	}()
 	return true
 }
