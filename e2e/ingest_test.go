@@ -56,7 +56,11 @@ func TestIngestProtocols(t *testing.T) {
 	publish := map[string]func() func() error{
 		"rtmp": func() func() error { return mediatest.Publish(t, d.RTMPURL, mediatest.Live{Spec: spec}).Wait },
 		"srt": func() func() error {
-			return mediatest.Publish(t, srtURL[1], mediatest.Live{Spec: spec, Format: "mpegts"}).Wait
+			// A latency of 1 s (ffmpeg takes µs), as on a lossy link: the
+			// 120 ms default drops packets as too late when a loaded test
+			// machine starves the publisher or the dev process of CPU (the
+			// previous session's recording job runs beside this one).
+			return mediatest.Publish(t, srtURL[1]+"&latency=1000000", mediatest.Live{Spec: spec, Format: "mpegts"}).Wait
 		},
 		"whip": func() func() error {
 			w := mediatest.PublishWHIP(t, whipURL[1], key, spec)
