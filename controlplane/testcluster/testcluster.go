@@ -1,15 +1,15 @@
 // Package testcluster starts a real N-node control plane on loopback free
-// ports for tests, in-process (fast, inspectable) or as subprocesses of the
-// built binary (real kill -9), and tears it down with t.Cleanup. Nomad's
+// ports for tests, in-process (fast, inspectable), and tears it down with
+// t.Cleanup. Multi-process tests that drive the binary live in e2e/. Nomad's
 // TestServer and Consul's sdk/testutil are the model: one call, real servers.
 package testcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,10 +25,7 @@ import (
 // Options configures a cluster.
 type Options struct {
 	Nodes int // default 3
-	// Binary, when set, runs each node as a subprocess of this built
-	// `livestreams` binary instead of in-process.
-	Binary string
-	// SnapshotThreshold lowers Raft's snapshot threshold (in-process only).
+	// SnapshotThreshold lowers Raft's snapshot threshold.
 	SnapshotThreshold uint64
 	// Verbose sends node logs to the test log.
 	Verbose bool
@@ -52,11 +49,9 @@ type Member struct {
 	RaftAddr string
 
 	mu     sync.Mutex
-	srv    *server.Server // in-process
+	srv    *server.Server
 	cancel context.CancelFunc
 	done   chan error
-	proc   *os.Process // subprocess
-	out    *testutil.SyncBuffer
 	up     bool
 }
 
@@ -128,7 +123,7 @@ func (m *Member) Client(token string) *client.Client {
 	return cl
 }
 
-// Server returns the in-process server (nil for subprocesses or when down).
+// Server returns the member's server (nil when down).
 func (m *Member) Server() *server.Server {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -149,11 +144,6 @@ func (m *Member) Start() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.up {
-		return
-	}
-	if m.c.opts.Binary != "" {
-		m.startProcess()
-		m.up = true
 		return
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -184,8 +174,8 @@ func (m *Member) Start() {
 	go func() { m.done <- srv.Run(ctx) }()
 }
 
-// Kill stops the member abruptly: SIGKILL for a subprocess; for an
-// in-process node, Raft and its listeners stop without leaving the cluster.
+// Kill stops the member abruptly: Raft and its listeners stop without
+// leaving the cluster.
 func (m *Member) Kill() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -193,12 +183,6 @@ func (m *Member) Kill() {
 		return
 	}
 	m.up = false
-	if m.proc != nil {
-		m.proc.Kill()
-		m.proc.Wait()
-		m.proc = nil
-		return
-	}
 	m.cancel()
 	select {
 	case <-m.done:
@@ -212,7 +196,7 @@ func (m *Member) Kill() {
 func (c *Cluster) Leader(timeout time.Duration) *Member {
 	c.t.Helper()
 	var found *Member
-	ok := Eventually(timeout, 20*time.Millisecond, func() bool {
+	testutil.EventuallyEvery(c.t, timeout, 20*time.Millisecond, "a leader", func() bool {
 		for _, m := range c.Members {
 			if !m.Up() {
 				continue
@@ -225,9 +209,6 @@ func (c *Cluster) Leader(timeout time.Duration) *Member {
 		}
 		return false
 	})
-	if !ok {
-		c.t.Fatalf("no leader within %v", timeout)
-	}
 	return found
 }
 
@@ -235,8 +216,7 @@ func (c *Cluster) Leader(timeout time.Duration) *Member {
 // registered their addresses.
 func (c *Cluster) WaitVoters(n int, timeout time.Duration) {
 	c.t.Helper()
-	var last Status
-	ok := Eventually(timeout, 50*time.Millisecond, func() bool {
+	testutil.UntilEvery(c.t, timeout, 50*time.Millisecond, fmt.Sprintf("%d voters", n), func() error {
 		for _, m := range c.Members {
 			if !m.Up() {
 				continue
@@ -245,34 +225,17 @@ func (c *Cluster) WaitVoters(n int, timeout time.Duration) {
 			if err != nil || st.State != "leader" {
 				continue
 			}
-			last = st
 			voters := 0
 			for _, s := range st.Servers {
 				if s.Suffrage == "voter" && s.HTTPAddr != "" {
 					voters++
 				}
 			}
-			return voters >= n
+			if voters < n {
+				return fmt.Errorf("leader's status %+v", st)
+			}
+			return nil
 		}
-		return false
+		return errors.New("no leader")
 	})
-	if !ok {
-		c.t.Fatalf("cluster did not reach %d voters within %v (last status %+v)", n, timeout, last)
-	}
 }
-
-// Eventually polls cond every interval until it holds or timeout passes.
-func Eventually(timeout, interval time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(interval)
-	}
-}
-
-var httpClient = &http.Client{Timeout: 5 * time.Second}
