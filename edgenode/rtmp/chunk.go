@@ -18,6 +18,9 @@ const (
 	maxPartialMessages = 8
 	extendedTimestamp  = 0xFFFFFF
 	maxChunkStreamID   = 65599
+	// initialMessageBuffer is what a message's buffer starts with at
+	// most: a 720p inter frame fits, a keyframe grows it a few times.
+	initialMessageBuffer = 64 << 10
 )
 
 var errProtocol = errors.New("rtmp protocol error")
@@ -164,9 +167,9 @@ func (cr *chunkReader) readChunk() (message, bool, error) {
 		}
 		cs.assembling = true
 		cr.partial++
-		// Grow with the data actually received rather than trusting
-		// the declared length up front.
-		cs.buf = make([]byte, 0, min(cs.length, 4<<10))
+		// Trust the declared length up front only to a bound (an
+		// inter frame fits), so memory follows the bytes that arrive.
+		cs.buf = make([]byte, 0, min(cs.length, initialMessageBuffer))
 	}
 
 	n := min(cr.chunkSize, cs.length-uint32(len(cs.buf)))
@@ -178,7 +181,14 @@ func (cr *chunkReader) readChunk() (message, bool, error) {
 	for left := n; left > 0; {
 		step := min(left, 32<<10)
 		start := len(cs.buf)
-		cs.buf = append(cs.buf, make([]byte, step)...)
+		if need := start + int(step); need > cap(cs.buf) {
+			// Grow by doubling, but never past the declared length:
+			// append's own growth would copy more often and overshoot.
+			grown := make([]byte, start, min(int(cs.length), max(2*cap(cs.buf), need)))
+			copy(grown, cs.buf)
+			cs.buf = grown
+		}
+		cs.buf = cs.buf[:start+int(step)]
 		if _, err := io.ReadFull(cr.r, cs.buf[start:]); err != nil {
 			return message{}, false, unexpectedEOF(err)
 		}

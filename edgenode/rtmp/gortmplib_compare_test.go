@@ -240,9 +240,12 @@ func TestCompareFFmpeg(t *testing.T) {
 		if out, err := runFFmpeg(t, 3, scheme+"://"+ln.Addr().String()+"/live/"+testKey); err != nil {
 			t.Fatalf("ours %s: ffmpeg: %v\n%s", scheme, err, out)
 		}
-		_, sink := rec.waitCalled(t, time.Second)
+		req, sink := rec.waitCalled(t, time.Second)
 		if err := sink.wait(t, 5*time.Second); err != nil {
 			t.Errorf("ours %s: Sink.Close(%v)", scheme, err)
+		}
+		if req.TLS != (scheme == "rtmps") {
+			t.Errorf("ours %s: PublishRequest.TLS %v", scheme, req.TLS)
 		}
 		var oursVideo, oursAudio int
 		for _, m := range sink.messages() {
