@@ -10,23 +10,30 @@ import (
 	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
+	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
-// assetRow is an asset with its latest job, read in one transaction.
+// assetRow is an asset with its latest job (of those that prepare it)
+// and its captions jobs, read in one transaction.
 type assetRow struct {
-	a      state.Asset
-	latest *state.Job
+	a        state.Asset
+	latest   *state.Job
+	captions map[string]state.Job // the latest of each language
 }
 
 func loadAssetRow(tx *state.Tx, a state.Asset) (assetRow, error) {
-	js, err := tx.JobsOfAsset(a.ID)
+	all, err := tx.JobsOfAsset(a.ID)
 	if err != nil {
 		return assetRow{}, err
 	}
 	row := assetRow{a: a}
+	if row.captions, err = jobs.CaptionsJobs(tx, a.ID); err != nil {
+		return assetRow{}, err
+	}
+	js := slices.DeleteFunc(all, func(j state.Job) bool { return j.Type == state.JobCaptions })
 	if len(js) > 0 {
 		j := slices.MaxFunc(js, func(x, y state.Job) int {
 			return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.ID, y.ID))
@@ -47,7 +54,10 @@ func orgAsset(tx *state.Tx, orgID, id string) (state.Asset, error) {
 }
 
 func (h *Handler) renderAsset(r *http.Request, row assetRow) assetView {
-	return viewAsset(row.a, row.latest, h.publicBase(r))
+	base := h.publicBase(r)
+	v := viewAsset(row.a, row.latest, base)
+	v.Captions = viewCaptions(row.a, row.captions, base)
+	return v
 }
 
 // assetFilter is what GET /v1/assets selects by.

@@ -173,6 +173,9 @@ func TestRoleMatrix(t *testing.T) {
 		"POST clips": {need: "member", req: func(int) (string, string, any) {
 			return "POST", "/v1/assets/" + aid + "/clips", map[string]any{"start": 1, "end": 3.5}
 		}},
+		"POST captions": {need: "member", req: func(i int) (string, string, any) {
+			return "POST", "/v1/assets/" + aid + "/captions", map[string]any{"language": fmt.Sprintf("x%c", 'a'+i)}
+		}},
 		"POST uploads": {need: "member", req: func(int) (string, string, any) { return "POST", "/v1/uploads", map[string]any{"size": 1000} }},
 		"GET /v1/jobs": {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs", nil }},
 		"GET job":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs/" + clipJob, nil }},

@@ -102,6 +102,8 @@ func routeTable() []route {
 			summary: "Redirect (302) to the seek-preview sprite sheet on that edge, query string kept", status: 302},
 		{method: "GET", path: "/v1/play/{playback_id}/storyboard.vtt", access: open, serve: playing(objstore.StoryboardVTTFile),
 			summary: "Redirect (302) to the WebVTT cues into the sprite sheet on that edge, query string kept", status: 302},
+		{method: "GET", path: "/v1/play/{playback_id}/captions/{lang}.vtt", access: open, serve: (*Handler).playCaptions,
+			summary: "Redirect (302) to an asset's WebVTT captions in a language on that edge, query string kept", status: 302},
 
 		{method: "POST", path: "/v1/auth/signup", access: rateLimited, serve: (*Handler).signup,
 			summary: "Sign up: with the one-time setup_token the first owner and cluster admin; otherwise only when signup is enabled",
@@ -191,6 +193,9 @@ func routeTable() []route {
 			summary: "Delete an asset and its files; its unfinished jobs are cancelled", status: 204},
 		{method: "POST", path: "/v1/assets/{id}/clips", access: inOrg(state.RoleMember), serve: (*Handler).createClip,
 			summary: "Cut a clip of a ready asset into a new asset; queues its clip job", body: createClipRequest{}, status: 201, answer: clipAnswer{}},
+		{method: "POST", path: "/v1/assets/{id}/captions", access: inOrg(state.RoleMember), serve: (*Handler).createCaptions,
+			summary: "Caption a ready asset's speech in a language: queues a captions job (201 with it); 409 while one in that language is queued or running",
+			body:    captionsRequest{}, status: 201, answer: jobView{}},
 		{method: "POST", path: "/v1/uploads", access: inOrg(state.RoleMember), serve: (*Handler).createUpload,
 			summary: "Create an upload asset and a URL to PUT the file to; its VOD job is queued once the file lands",
 			body:    createUploadRequest{}, optionalBody: true, status: 201, answer: uploadAnswer{}},

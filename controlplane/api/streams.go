@@ -52,7 +52,7 @@ func (h *Handler) renderStream(r *http.Request, row streamRow) streamView {
 	s := row.s
 	v := streamView{ID: s.ID, OrgID: s.OrgID, Name: s.Name, PlaybackID: s.PlaybackID,
 		PlaybackPolicy: s.PlaybackPolicy, Recording: s.Recording, LatencyMode: s.LatencyMode, Disabled: s.Disabled,
-		Status: state.StreamIdle, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+		AutoCaptions: s.AutoCaptions, CaptionsLanguage: s.CaptionsLanguage, Status: state.StreamIdle, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 		PlaybackURL: h.publicBase(r) + "/v1/play/" + url.PathEscape(s.PlaybackID) + ".m3u8"}
 	if s.CurrentSessionID != "" {
 		v.Status = state.StreamActive
@@ -165,6 +165,10 @@ func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	if err := checkCaptions(in.AutoCaptions, in.CaptionsLanguage); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	var secret []byte
 	err = h.view(func(tx *state.Tx) error {
 		var err error
@@ -183,7 +187,8 @@ func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	s := state.Stream{ID: ids.New("str"), OrgID: p.orgID, Name: name, KeyHash: hash,
 		KeySealed: sealed, PlaybackID: ids.PlaybackID(), PlaybackPolicy: in.PlaybackPolicy, Recording: recording,
-		LatencyMode: in.LatencyMode, Status: state.StreamIdle, CreatedAt: now, UpdatedAt: now, KeyResetAt: now}
+		LatencyMode: in.LatencyMode, AutoCaptions: in.AutoCaptions, CaptionsLanguage: in.CaptionsLanguage,
+		Status: state.StreamIdle, CreatedAt: now, UpdatedAt: now, KeyResetAt: now}
 	if err := h.apply(r.Context(), fsm.CmdCreateStream, s, &s); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -220,7 +225,8 @@ func (h *Handler) updateStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cmd := fsm.UpdateStream{OrgID: orgID, ID: id, PlaybackPolicy: in.PlaybackPolicy, Recording: in.Recording,
-		LatencyMode: in.LatencyMode, Disabled: in.Disabled, At: h.now()}
+		LatencyMode: in.LatencyMode, Disabled: in.Disabled, AutoCaptions: in.AutoCaptions,
+		CaptionsLanguage: in.CaptionsLanguage, At: h.now()}
 	if in.Name != nil {
 		name, err := cleanName("name", *in.Name, true)
 		if err != nil {
@@ -237,6 +243,12 @@ func (h *Handler) updateStream(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.LatencyMode != nil {
 		if err := checkLatency(*in.LatencyMode); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	if in.CaptionsLanguage != nil {
+		if err := checkCaptions(false, *in.CaptionsLanguage); err != nil {
 			h.writeError(w, r, err)
 			return
 		}

@@ -154,6 +154,16 @@ func (c *cmd) printAsset(a *client.Asset) error {
 	} else {
 		pairs = append(pairs, [2]string{"Job", "-"})
 	}
+	for _, t := range a.Captions {
+		line := fmt.Sprintf("%s (%s, job %s, %.0f%%)", t.Language, t.Status, t.JobID, t.Progress)
+		if t.Error != "" {
+			line += ": " + t.Error
+		}
+		if t.VTTURL != "" {
+			line += " " + t.VTTURL
+		}
+		pairs = append(pairs, [2]string{"Captions", line})
+	}
 	pairs = append(pairs,
 		[2]string{"Playback URL", orDash(a.PlaybackURL)},
 		[2]string{"Thumbnail URL", orDash(a.ThumbnailURL)},

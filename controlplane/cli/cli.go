@@ -135,6 +135,7 @@ func nouns() []noun {
 			{"list", "list the assets of the org, newest first", assetList},
 			{"show", "show one asset with its job and playback URLs", assetShow},
 			{"delete", "delete an asset and its files", assetDelete},
+			{"captions", "caption an asset's speech in a language (a captions job)", assetCaptions},
 		}},
 		{name: "job", aliases: []string{"jobs"}, synopsis: "list, show and cancel media jobs (transcodes, clips)", verbs: []verb{
 			{"list", "list the media jobs of the org, newest first", jobList},

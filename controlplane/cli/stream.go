@@ -44,10 +44,15 @@ Create a stream in the org. The answer includes the stream key, which
 	signed := c.fs.Bool("signed", false, "require signed playback tokens (playback_policy signed)")
 	noRecord := c.fs.Bool("no-record", false, "do not record the stream")
 	latency := c.fs.String("latency", "", "latency mode: standard or low (server default: standard)")
+	autoCaptions := c.fs.Bool("auto-captions", false, "caption each recording once it is ready (needs --captions-language)")
+	captionsLang := c.fs.String("captions-language", "", "language the stream speaks, for its captions: a tag such as en or pt-BR")
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
-	body := client.StreamCreate{Name: c.pos[0]}
+	if *autoCaptions && *captionsLang == "" {
+		return c.usage("--auto-captions needs --captions-language, such as en")
+	}
+	body := client.StreamCreate{Name: c.pos[0], AutoCaptions: *autoCaptions, CaptionsLanguage: *captionsLang}
 	if *signed {
 		body.PlaybackPolicy = "signed"
 	}
@@ -124,6 +129,7 @@ func (c *cmd) printStream(s *client.Stream) error {
 		{"Playback policy", s.PlaybackPolicy},
 		{"Recording", yesno(s.Recording)},
 		{"Latency mode", s.LatencyMode},
+		{"Auto captions", captionsSetting(s)},
 		{"Ingest URL", orDash(s.IngestURL)},
 		{"Playback URL", orDash(s.PlaybackURL)},
 		{"Created", c.when(s.CreatedAt)},

@@ -290,6 +290,13 @@ func (a Assets) Clip(ctx context.Context, id string, r ClipCreate) (Clip, error)
 	return out, a.c.post(ctx, pathf("/v1/assets/%s/clips", id), r, &out)
 }
 
+// Captions queues a captions job for a ready asset in a language; a
+// conflict while one is queued or running.
+func (a Assets) Captions(ctx context.Context, id string, r CaptionsCreate) (Job, error) {
+	var out Job
+	return out, a.c.post(ctx, pathf("/v1/assets/%s/captions", id), r, &out)
+}
+
 // Upload creates an upload asset and the URL to PUT its file to.
 func (a Assets) Upload(ctx context.Context, r UploadCreate) (Upload, error) {
 	var out Upload
@@ -449,6 +456,9 @@ const (
 	PlayStoryboardJPEG = "/storyboard.jpg"
 	PlayStoryboardVTT  = "/storyboard.vtt"
 )
+
+// PlayCaptions is the PlayURL file of an asset's WebVTT captions in lang.
+func PlayCaptions(lang string) string { return "/captions/" + url.PathEscape(lang) + ".vtt" }
 
 // PlayURL is the viewer's URL of a playback id's file (PlayPlaylist, …)
 // on the node that answered last, with token (when not empty) in the

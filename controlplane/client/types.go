@@ -157,20 +157,24 @@ type APIKeyCreated struct {
 // Streams and their sessions.
 
 type Stream struct {
-	ID             string    `json:"id"`
-	OrgID          string    `json:"org_id"`
-	Name           string    `json:"name"`
-	PlaybackID     string    `json:"playback_id"`
-	PlaybackPolicy string    `json:"playback_policy"`
-	Recording      bool      `json:"recording"`
-	LatencyMode    string    `json:"latency_mode"`
-	Disabled       bool      `json:"disabled"`
-	Status         string    `json:"status" enum:"idle,active"`
-	CurrentSession *Session  `json:"current_session"`
-	IngestURL      string    `json:"ingest_url"`
-	PlaybackURL    string    `json:"playback_url"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string `json:"id"`
+	OrgID          string `json:"org_id"`
+	Name           string `json:"name"`
+	PlaybackID     string `json:"playback_id"`
+	PlaybackPolicy string `json:"playback_policy"`
+	Recording      bool   `json:"recording"`
+	LatencyMode    string `json:"latency_mode"`
+	Disabled       bool   `json:"disabled"`
+	// AutoCaptions captions each recording in CaptionsLanguage once it is
+	// ready.
+	AutoCaptions     bool      `json:"auto_captions"`
+	CaptionsLanguage string    `json:"captions_language,omitempty"`
+	Status           string    `json:"status" enum:"idle,active"`
+	CurrentSession   *Session  `json:"current_session"`
+	IngestURL        string    `json:"ingest_url"`
+	PlaybackURL      string    `json:"playback_url"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // StreamCreated is the create answer: the only stream view with the key
@@ -186,15 +190,20 @@ type StreamCreate struct {
 	// Recording nil means the server's default (on).
 	Recording   *bool  `json:"recording,omitempty"`
 	LatencyMode string `json:"latency_mode,omitempty"`
+	// AutoCaptions needs CaptionsLanguage (a tag such as en or pt-BR).
+	AutoCaptions     bool   `json:"auto_captions,omitempty"`
+	CaptionsLanguage string `json:"captions_language,omitempty"`
 }
 
 // StreamUpdate changes the fields that are not nil.
 type StreamUpdate struct {
-	Name           *string `json:"name,omitempty"`
-	PlaybackPolicy *string `json:"playback_policy,omitempty"`
-	Recording      *bool   `json:"recording,omitempty"`
-	LatencyMode    *string `json:"latency_mode,omitempty"`
-	Disabled       *bool   `json:"disabled,omitempty"`
+	Name             *string `json:"name,omitempty"`
+	PlaybackPolicy   *string `json:"playback_policy,omitempty"`
+	Recording        *bool   `json:"recording,omitempty"`
+	LatencyMode      *string `json:"latency_mode,omitempty"`
+	Disabled         *bool   `json:"disabled,omitempty"`
+	AutoCaptions     *bool   `json:"auto_captions,omitempty"`
+	CaptionsLanguage *string `json:"captions_language,omitempty"`
 }
 
 type StreamKey struct {
@@ -290,6 +299,27 @@ type Asset struct {
 	PlaybackURL   string `json:"playback_url,omitempty"`
 	ThumbnailURL  string `json:"thumbnail_url,omitempty"`
 	StoryboardURL string `json:"storyboard_url,omitempty"`
+	// Captions are the asset's caption tracks, one a language, each as its
+	// latest captions job left it.
+	Captions []CaptionTrack `json:"captions"`
+}
+
+// CaptionTrack is an asset's captions in one language.
+type CaptionTrack struct {
+	Language string  `json:"language"`
+	Status   string  `json:"status" enum:"queued,leased,running,succeeded,failed,cancelled"`
+	JobID    string  `json:"job_id"`
+	Progress float64 `json:"progress"`
+	Error    string  `json:"error,omitempty"`
+	// VTTURL is the whole WebVTT file (set once the track succeeded); the
+	// HLS master playlist lists the track as a SUBTITLES rendition.
+	VTTURL string `json:"vtt_url,omitempty"`
+}
+
+// CaptionsCreate asks for an asset's captions in Language (a tag such as
+// en or pt-BR).
+type CaptionsCreate struct {
+	Language string `json:"language"`
 }
 
 type Track struct {

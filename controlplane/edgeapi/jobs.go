@@ -25,7 +25,7 @@ const (
 )
 
 // edgeJobTypes are the job types an edge may lease today.
-var edgeJobTypes = []string{protocol.JobVOD, protocol.JobRecordingVOD, protocol.JobClip}
+var edgeJobTypes = []string{protocol.JobVOD, protocol.JobRecordingVOD, protocol.JobClip, protocol.JobCaptions}
 
 func (s *Service) jobService() (*jobs.Service, error) {
 	if s.cfg.Jobs == nil {
@@ -172,7 +172,7 @@ func (s *Service) finishJob(ctx context.Context, peer protocol.Peer, r protocol.
 	if err != nil {
 		return nil, protoErr(err)
 	}
-	if j.AssetID != "" && r.Result != nil {
+	if j.AssetID != "" && r.Result != nil && j.Type != state.JobCaptions {
 		// A repeated finish (after a lost answer) repeats this too, which
 		// set_asset_ready allows.
 		media := assetMedia(*r.Result)
@@ -182,7 +182,40 @@ func (s *Service) finishJob(ctx context.Context, peer protocol.Peer, r protocol.
 		}
 	}
 	s.log.Info("job succeeded", "edge_id", edgeID, "job_id", j.ID, "asset_id", j.AssetID)
+	if j.Type == state.JobRecordingVOD && j.AssetID != "" {
+		s.autoCaptions(ctx, js, j, peer.Hello.Region)
+	}
 	return struct{}{}, nil
+}
+
+// autoCaptions queues the captions job of a recording that just became
+// ready when its stream asks for captions. A repeated finish finds the
+// job queued the first time; a failure to queue is logged, not returned:
+// the recording is ready either way, and captions can be asked for on
+// demand.
+func (s *Service) autoCaptions(ctx context.Context, js *jobs.Service, j state.Job, region string) {
+	var a state.Asset
+	var st state.Stream
+	if err := s.view(func(tx *state.Tx) error {
+		var err error
+		if a, err = tx.Asset(j.AssetID); err != nil {
+			return err
+		}
+		st, err = tx.Stream(a.StreamID)
+		return err
+	}); err != nil || !st.AutoCaptions || st.CaptionsLanguage == "" {
+		return
+	}
+	// The finish just made it ready through Raft; this node's copy may
+	// not show it yet.
+	a.Status = state.AssetReady
+	c, created, err := js.Captions(ctx, a, st.CaptionsLanguage, region, false)
+	switch {
+	case created:
+		s.log.Info("captions queued", "asset_id", a.ID, "stream_id", st.ID, "language", st.CaptionsLanguage, "job_id", c.ID)
+	case err != nil && !state.IsConflict(err):
+		s.log.Warn("queue captions", "asset_id", a.ID, "stream_id", st.ID, "language", st.CaptionsLanguage, "err", err)
+	}
 }
 
 // assetMedia turns a job's result into the asset fields it sets.

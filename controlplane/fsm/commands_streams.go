@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/shared/objstore"
 )
 
 // Stream command types.
@@ -24,7 +25,11 @@ type UpdateStream struct {
 	Recording      *bool
 	LatencyMode    *string
 	Disabled       *bool
-	At             time.Time
+	// AutoCaptions and CaptionsLanguage go together: captions on need a
+	// language.
+	AutoCaptions     *bool
+	CaptionsLanguage *string
+	At               time.Time
 }
 
 // DeleteStream removes a stream of an org.
@@ -46,6 +51,14 @@ func validStream(s state.Stream) error {
 	}
 	if !slices.Contains(state.LatencyModes(), s.LatencyMode) {
 		return state.Invalid("latency_mode must be one of %s", strings.Join(state.LatencyModes(), ", "))
+	}
+	if s.CaptionsLanguage != "" {
+		if err := objstore.CheckLanguage(s.CaptionsLanguage); err != nil {
+			return state.Invalid("captions_language %q must be a language tag such as en or pt-BR", s.CaptionsLanguage)
+		}
+	}
+	if s.AutoCaptions && s.CaptionsLanguage == "" {
+		return state.Invalid("auto_captions needs a captions_language")
 	}
 	return nil
 }
@@ -94,6 +107,12 @@ func (f *FSM) registerStreams() {
 		}
 		if c.Disabled != nil {
 			s.Disabled = *c.Disabled
+		}
+		if c.AutoCaptions != nil {
+			s.AutoCaptions = *c.AutoCaptions
+		}
+		if c.CaptionsLanguage != nil {
+			s.CaptionsLanguage = *c.CaptionsLanguage
 		}
 		if err := validStream(s); err != nil {
 			return nil, err

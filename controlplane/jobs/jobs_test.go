@@ -84,7 +84,7 @@ func TestJobsOnCluster(t *testing.T) {
 func testLifecycle(t *testing.T, e *env) {
 	svc := e.svcs[1] // a follower
 	ctx := e.ctx
-	if _, err := svc.Enqueue(ctx, state.Job{OrgID: "org_a", Type: "captions"}); !isCode(err, state.CodeInvalid) {
+	if _, err := svc.Enqueue(ctx, state.Job{OrgID: "org_a", Type: "webhook"}); !isCode(err, state.CodeInvalid) {
 		t.Errorf("enqueue of a type without a policy: %v", err)
 	}
 	if _, err := svc.Enqueue(ctx, state.Job{OrgID: "org_a", Type: state.JobLive}); !isCode(err, state.CodeInvalid) {

@@ -28,7 +28,8 @@ type Policy struct {
 // connected to: one attempt, pinned, no timeout (it runs as long as the
 // broadcast). VOD transcodes of uploads and recordings get five attempts
 // within two hours each; a clip is short work with three attempts in half
-// an hour each.
+// an hour each. Captions (speech to text, at about real time with the
+// offline engine) get three attempts within two hours each.
 func DefaultPolicies() map[string]Policy {
 	vod := Policy{MaxAttempts: 5, Timeout: 2 * time.Hour, BackoffBase: 30 * time.Second, BackoffMax: 10 * time.Minute}
 	return map[string]Policy{
@@ -36,6 +37,7 @@ func DefaultPolicies() map[string]Policy {
 		state.JobVOD:          vod,
 		state.JobRecordingVOD: vod,
 		state.JobClip:         {MaxAttempts: 3, Timeout: 30 * time.Minute, BackoffBase: 10 * time.Second, BackoffMax: 5 * time.Minute},
+		state.JobCaptions:     {MaxAttempts: 3, Timeout: 2 * time.Hour, BackoffBase: 30 * time.Second, BackoffMax: 10 * time.Minute},
 	}
 }
 

@@ -28,6 +28,7 @@ const (
 	JobVOD          = "vod"
 	JobClip         = "clip"
 	JobRecordingVOD = "recording-vod"
+	JobCaptions     = "captions"
 )
 
 // Job is a unit of media work that an edge leases, runs and reports on.

@@ -29,15 +29,19 @@ const (
 // Stream is a creator's channel: a stream key to publish with and a playback
 // id to watch. The key itself is stored sealed; it is found by keyed hash.
 type Stream struct {
-	ID               string    `json:"id"`
-	OrgID            string    `json:"org_id"`
-	Name             string    `json:"name"`
-	KeyHash          string    `json:"key_hash"`
-	KeySealed        string    `json:"key_sealed"`
-	PlaybackID       string    `json:"playback_id"`
-	PlaybackPolicy   string    `json:"playback_policy"`
-	Recording        bool      `json:"recording"`
-	LatencyMode      string    `json:"latency_mode"`
+	ID             string `json:"id"`
+	OrgID          string `json:"org_id"`
+	Name           string `json:"name"`
+	KeyHash        string `json:"key_hash"`
+	KeySealed      string `json:"key_sealed"`
+	PlaybackID     string `json:"playback_id"`
+	PlaybackPolicy string `json:"playback_policy"`
+	Recording      bool   `json:"recording"`
+	LatencyMode    string `json:"latency_mode"`
+	// AutoCaptions queues a captions job in CaptionsLanguage for each of
+	// the stream's recordings once it is ready.
+	AutoCaptions     bool      `json:"auto_captions,omitempty"`
+	CaptionsLanguage string    `json:"captions_language,omitempty"`
 	Disabled         bool      `json:"disabled"`
 	Status           string    `json:"status"`
 	CurrentSessionID string    `json:"current_session_id,omitempty"`
