@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/testutil"
 )
@@ -38,17 +39,29 @@ func startNode(t *testing.T, lease time.Duration) (*Server, string) {
 		}
 	})
 	testutil.Eventually(t, 20*time.Second, "the node issues a setup token", func() bool { return srv.SetupToken() != "" })
-	var out struct {
-		Token string `json:"token"`
+	out, err := apiClient(t, srv, "").Auth().Signup(t.Context(), client.Signup{Email: "o@example.com",
+		Password: "a long passphrase", OrgName: "O", SetupToken: srv.SetupToken()})
+	if err != nil {
+		t.Fatal(err)
 	}
-	call(t, srv, "", http.MethodPost, "/v1/auth/signup", map[string]any{"email": "o@example.com",
-		"password": "a long passphrase", "org_name": "O", "setup_token": srv.SetupToken()}, http.StatusCreated, &out)
 	if out.Token == "" {
 		t.Fatal("signup returned no token")
 	}
 	return srv, out.Token
 }
 
+// apiClient is the typed /v1 client of srv acting with tok.
+func apiClient(t *testing.T, srv *Server, tok string) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Addrs: []string{srv.URL()}, Token: tok, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// call sends one /v1 request and checks the status; prefer apiClient, and
+// call for checking an exact error status.
 func call(t *testing.T, srv *Server, tok, method, path string, body any, want int, out any) {
 	t.Helper()
 	var rd io.Reader
@@ -88,24 +101,17 @@ func dialEdge(t *testing.T, srv *Server, id, joinToken string) (*protocol.Client
 	return e.dial(t, srv, "http://127.0.0.1:1")
 }
 
-type streamView struct {
-	ID             string `json:"id"`
-	Status         string `json:"status"`
-	StreamKey      string `json:"stream_key"`
-	CurrentSession *struct {
-		ID     string `json:"id"`
-		EdgeID string `json:"edge_id"`
-	} `json:"current_session"`
-}
-
 // TestEdgeLifecycle: an edge with a forged join token is refused; a real
 // one is admitted; publishes are authorized by key (wrong key refused,
 // second publish on a live key refused); when the edge goes silent its
 // session is closed once its lease lapses.
 func TestEdgeLifecycle(t *testing.T) {
 	srv, tok := startNode(t, time.Second)
-	var st streamView
-	call(t, srv, tok, http.MethodPost, "/v1/streams", map[string]any{"name": "s"}, http.StatusCreated, &st)
+	api := apiClient(t, srv, tok)
+	st, err := api.Streams().Create(t.Context(), client.StreamCreate{Name: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	join, err := srv.CreateJoinToken(context.Background(), "test")
 	if err != nil {
@@ -138,8 +144,10 @@ func TestEdgeLifecycle(t *testing.T) {
 	if err := edge.Call(ctx, protocol.TypeAuthorizePublish, protocol.AuthorizePublishRequest{StreamKey: st.StreamKey, Protocol: "rtmp"}, nil); !errors.As(err, &pe) {
 		t.Fatalf("second publish on a live key: %v, want a refusal", err)
 	}
-	var got streamView
-	call(t, srv, tok, http.MethodGet, "/v1/streams/"+st.ID, nil, http.StatusOK, &got)
+	got, err := api.Streams().Get(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != "active" || got.CurrentSession == nil || got.CurrentSession.ID != reply.SessionID || got.CurrentSession.EdgeID != "edge1" {
 		t.Fatalf("stream while live: %+v", got)
 	}
@@ -147,22 +155,21 @@ func TestEdgeLifecycle(t *testing.T) {
 	// The edge dies: no more heartbeats.
 	edge.Close()
 	took := testutil.UntilEvery(t, 15*time.Second, 100*time.Millisecond, "the session closes after the edge dies", func() error {
-		call(t, srv, tok, http.MethodGet, "/v1/streams/"+st.ID, nil, http.StatusOK, &got)
+		got, err := api.Streams().Get(t.Context(), st.ID)
+		if err != nil {
+			return err
+		}
 		if got.Status != "idle" {
 			return fmt.Errorf("stream still %s: %+v", got.Status, got)
 		}
 		return nil
 	})
 	t.Logf("session closed %v after the edge went silent (lease 1s)", took.Round(time.Millisecond))
-	var sessions struct {
-		Items []struct {
-			ID        string  `json:"id"`
-			EndReason string  `json:"end_reason"`
-			EndedAt   *string `json:"ended_at"`
-		} `json:"items"`
+	sessions, err := api.Streams().Sessions(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	call(t, srv, tok, http.MethodGet, "/v1/streams/"+st.ID+"/sessions", nil, http.StatusOK, &sessions)
-	if len(sessions.Items) != 1 || sessions.Items[0].EndReason != "edge_lost" || sessions.Items[0].EndedAt == nil {
-		t.Fatalf("sessions after the edge died: %+v", sessions.Items)
+	if len(sessions) != 1 || sessions[0].EndReason != "edge_lost" || sessions[0].EndedAt == nil {
+		t.Fatalf("sessions after the edge died: %+v", sessions)
 	}
 }
