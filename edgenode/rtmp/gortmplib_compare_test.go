@@ -548,3 +548,73 @@ type discardSink struct{}
 
 func (discardSink) WriteMessage(Message) error { return nil }
 func (discardSink) Close(error)                {}
+
+// TestCompareLimits measures two differences the fuzz-style test does
+// not: how much a peer can make a connection hold in half-assembled
+// messages, and the chunk stream ids above 63 the specification allows.
+func TestCompareLimits(t *testing.T) {
+	// After connect, 30 chunk streams each start a 4 MiB video message and
+	// send its first 1 MiB chunk: 30 MiB held if nothing bounds it. Ours
+	// stops at 8 messages at once (and 16 MiB, 2 x MaxMessageSize) and
+	// closes the connection.
+	hold := func(addr string) (sentMiB int, closed bool) {
+		c := dialClient(t, addr)
+		c.connect("live")
+		nc := c.nc
+		c.send(csidControl, setChunkSizeMessage(1<<20))
+		half := make([]byte, 1<<20)
+		for i := range 30 {
+			hdr := appendBasicHeader(nil, 0, uint32(10+i))
+			hdr = append(hdr, 0, 0, 0, 0x40, 0, 0, TypeVideo, 1, 0, 0, 0) // timestamp 0, length 4 MiB, stream 1
+			nc.SetWriteDeadline(time.Now().Add(3 * time.Second))
+			if _, err := nc.Write(append(hdr, half...)); err != nil {
+				return sentMiB, true
+			}
+			sentMiB++
+		}
+		nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err := nc.Read(make([]byte, 1<<16))
+		for err == nil {
+			_, err = nc.Read(make([]byte, 1<<16))
+		}
+		return sentMiB, !isTimeout(err)
+	}
+	addr, _ := startServer(t, Config{OnPublish: newPublishRecorder().OnPublish})
+	oursSent, oursClosed := hold(addr)
+	ln := listenLoopback(t)
+	lib := startLib(t, ln, false)
+	lib.timeout = 5 * time.Second
+	libSent, libClosed := hold(ln.Addr().String())
+	t.Logf("FIGURE half-assembled messages: ours closed=%v after %d MiB sent; gortmplib closed=%v after %d MiB sent (holding them)", oursClosed, oursSent, libClosed, libSent)
+	if !oursClosed {
+		t.Error("ours held 20 half-assembled messages")
+	}
+
+	// connect on chunk stream 100 (a two-byte basic header).
+	connectOn := func(addr string) string {
+		c := dialClient(t, addr)
+		p, _ := amf0.Encode("connect", 1.0, amf0.Object{{Key: "app", Value: "live"}, {Key: "tcUrl", Value: "rtmp://127.0.0.1/live"}})
+		c.send(100, message{typeID: typeAMF0Command, payload: p})
+		c.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for range 10 {
+			m, err := c.cr.readMessage()
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			if m.typeID == typeSetChunkSize {
+				v, _ := uint32Payload(m)
+				c.cr.setChunkSize(v)
+			}
+			if m.typeID == typeAMF0Command {
+				vals, _ := amf0.DecodeAll(m.payload)
+				return fmt.Sprint(vals[0])
+			}
+		}
+		return "no answer"
+	}
+	ours, theirs := connectOn(addr), connectOn(ln.Addr().String())
+	t.Logf("FIGURE connect on chunk stream 100: ours %q, gortmplib %q", ours, theirs)
+	if ours != "_result" {
+		t.Errorf("ours answered %q", ours)
+	}
+}
