@@ -62,6 +62,8 @@ type devCluster struct {
 	Creds  devCredentials
 	// Store is the object store both sides use.
 	Store objstore.Store
+	// runner runs the edge's media jobs; closed once the edge has stopped.
+	runner interface{ Close() error }
 
 	dataDir string
 	cancel  context.CancelFunc
@@ -148,6 +150,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 		c.Close()
 		return nil, err
 	}
+	c.runner = runner
 	c.Edge, err = edge.New(edge.Config{NodeID: "dev-edge", DataDir: filepath.Join(cfg.DataDir, "edge"),
 		Control: []string{srv.QUICAddr()}, JoinToken: c.Creds.JoinToken, RTMPAddr: cfg.RTMPAddr, HTTPAddr: cfg.EdgeAddr,
 		SRTAddr: cfg.SRTAddr, WebRTCLoopback: true,
@@ -179,6 +182,9 @@ func (c *devCluster) Wait(ctx context.Context) error {
 func (c *devCluster) Close() {
 	c.cancel()
 	defer c.Store.Close()
+	if c.runner != nil {
+		defer c.runner.Close()
+	}
 	deadline := time.After(30 * time.Second)
 	for i := 0; i < 2; i++ {
 		select {

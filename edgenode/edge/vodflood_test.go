@@ -96,6 +96,7 @@ func (c *children) watch(ctx context.Context) <-chan struct{} {
 					c.cmds[p.pid] = p.cmdline
 				case strings.Contains(p.cmdline, "-hls_time"): // the live ladder
 					c.ladders[p.pid] = p.nice
+					c.cmds[p.pid] = p.cmdline
 				}
 			}
 			c.peak = max(c.peak, n)
@@ -300,6 +301,16 @@ func TestThumbnailFlood(t *testing.T) {
 	for pid, nice := range procs.thumbs {
 		if nice != mediajobs.Nice {
 			t.Errorf("thumbnail ffmpeg %d runs at nice %d, want %d", pid, nice, mediajobs.Nice)
+		}
+	}
+	// No secret in any argument vector: the thumbnails read the source
+	// through the runner's loopback proxy, the ladder its input on a pipe
+	// (issue 12, finding 6).
+	for pid, cmd := range procs.cmds {
+		for _, secret := range []string{"sig=", "exp=", "/objects/", key} {
+			if strings.Contains(cmd, secret) {
+				t.Errorf("ffmpeg %d shows %q in its arguments: %s", pid, secret, cmd)
+			}
 		}
 	}
 	if len(procs.ladders) == 0 {
