@@ -31,6 +31,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/jobs"
+	"github.com/livestreams/livestreams/controlplane/keyring"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -72,6 +73,9 @@ type Config struct {
 	CORSOrigins []string
 	// AllowSignup lets anyone sign up; otherwise signup needs the setup token.
 	AllowSignup bool
+	// Keyring seals the secrets the API proposes into the state (kept
+	// signing keys, a rotated CA's key); nil stores them in plaintext.
+	Keyring *keyring.Keyring
 	Logger      *slog.Logger
 	Now         func() time.Time
 	// Registry receives the API's metrics; nil means a private registry
@@ -87,13 +91,10 @@ type Config struct {
 	// Store holds the assets' objects; nil answers 503 for uploads, and
 	// deleting an asset then deletes its record only (and logs so).
 	Store objstore.Store
-	// MaxUploadBytes is the largest upload accepted; zero means
-	// directupload.DefaultMaxBytes (10 GiB). The directupload.Watcher must enforce
-	// the same limit.
-	MaxUploadBytes int64
-	// UploadURLTTL is how long an upload URL lasts; zero means
-	// directupload.DefaultURLTTL (1 h). The directupload.Watcher must use the same.
-	UploadURLTTL time.Duration
+	// Uploads bound VOD uploads (the largest size, the URL lifetime;
+	// directupload's defaults for zero fields); the server gives the
+	// directupload.Watcher the same value.
+	Uploads directupload.Limits
 }
 
 // Limits of the HTTP surface.
@@ -154,12 +155,7 @@ func New(cfg Config) *Handler {
 	if cfg.AuthBurst <= 0 {
 		cfg.AuthBurst = 5
 	}
-	if cfg.MaxUploadBytes <= 0 {
-		cfg.MaxUploadBytes = directupload.DefaultMaxBytes
-	}
-	if cfg.UploadURLTTL <= 0 {
-		cfg.UploadURLTTL = directupload.DefaultURLTTL
-	}
+	cfg.Uploads = cfg.Uploads.OrDefaults()
 	h := &Handler{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "api"),

@@ -380,7 +380,7 @@ func TestAssetsWithoutJobsOrStore(t *testing.T) {
 // TestUploadLimitConfigured: the limit and URL lifetime come from Config.
 func TestUploadLimitConfigured(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nodeOpts{cfg: func(c *Config) { c.MaxUploadBytes, c.UploadURLTTL = 1000, 10*time.Minute }})
+	e := newEnv(t, nodeOpts{cfg: func(c *Config) { c.Uploads = directupload.Limits{MaxBytes: 1000, URLTTL: 10 * time.Minute} }})
 	r := e.admin.must(413, "POST", "/v1/uploads", map[string]any{"size": 1001})
 	if !bytes.Contains(r.body, []byte("file is 1001 bytes, over the 1000 bytes upload limit")) {
 		t.Fatalf("413 message: %s", r.body)

@@ -40,7 +40,7 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	{
-		switch max := h.cfg.MaxUploadBytes; {
+		switch max := h.cfg.Uploads.MaxBytes; {
 		case *in.Size < 1:
 			h.writeError(w, r, invalid("size must be the file's length in bytes, at least 1"))
 			return
@@ -61,7 +61,7 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := prefix + objstore.SourceFile
-	now, ttl := h.now(), h.cfg.UploadURLTTL
+	now, ttl := h.now(), h.cfg.Uploads.URLTTL
 	// Presigned before the asset exists: an asset is never left waiting
 	// for a file no one was told where to send. The URL writes once (a
 	// second PUT, or one onto a ready asset's source, is refused) and
@@ -84,5 +84,5 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		headers[k] = put.Header.Get(k)
 	}
 	writeJSON(w, http.StatusCreated, uploadAnswer{Asset: h.renderAsset(r, assetRow{a: a}), UploadURL: put.URL,
-		Method: http.MethodPut, Headers: headers, ExpiresAt: now.Add(ttl), MaxBytes: h.cfg.MaxUploadBytes})
+		Method: http.MethodPut, Headers: headers, ExpiresAt: now.Add(ttl), MaxBytes: h.cfg.Uploads.MaxBytes})
 }

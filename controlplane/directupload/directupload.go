@@ -29,8 +29,7 @@ import (
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
-// Defaults shared with the API, which must presign with the same TTL and
-// refuse declared sizes with the same limit the Watcher enforces.
+// Defaults of Limits.
 const (
 	DefaultMaxBytes = 10 << 30
 	DefaultURLTTL   = time.Hour
@@ -59,6 +58,28 @@ const (
 	opTimeout = 5 * time.Second
 )
 
+// Limits bound VOD uploads. The API presigns upload URLs for URLTTL and
+// refuses declared sizes over MaxBytes; the Watcher judges expiries and
+// sizes by the same. The server gives one value to both.
+type Limits struct {
+	// MaxBytes is the largest upload accepted (DefaultMaxBytes when zero).
+	MaxBytes int64
+	// URLTTL is how long an upload URL lasts (DefaultURLTTL when zero).
+	URLTTL time.Duration
+}
+
+// OrDefaults returns l with the defaults in place of zero (or negative)
+// fields.
+func (l Limits) OrDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.URLTTL <= 0 {
+		l.URLTTL = DefaultURLTTL
+	}
+	return l
+}
+
 // Config configures a Watcher.
 type Config struct {
 	// Node is this control-plane node: the Watcher reads its state and acts
@@ -69,11 +90,9 @@ type Config struct {
 	Store objstore.Store
 	// Interval between passes; one second by default.
 	Interval time.Duration
-	// URLTTL is how long the API's upload URLs last (DefaultURLTTL when
-	// zero): an upload with no file ExpiryGrace after that is errored.
-	URLTTL time.Duration
-	// MaxBytes is the largest upload accepted (DefaultMaxBytes when zero).
-	MaxBytes int64
+	// Limits are the API's: an upload with no file ExpiryGrace after its
+	// URL expired is errored, one over MaxBytes refused.
+	Limits Limits
 	// ScanBudget is how many asset records one pass reads
 	// (DefaultScanBudget when zero).
 	ScanBudget int
@@ -107,12 +126,7 @@ func NewWatcher(cfg Config) (*Watcher, error) {
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
 	}
-	if cfg.URLTTL <= 0 {
-		cfg.URLTTL = DefaultURLTTL
-	}
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = DefaultMaxBytes
-	}
+	cfg.Limits = cfg.Limits.OrDefaults()
 	if cfg.ScanBudget <= 0 {
 		cfg.ScanBudget = DefaultScanBudget
 	}
@@ -209,7 +223,7 @@ func (w *Watcher) scan(tx *state.Tx, now time.Time) ([]state.Asset, error) {
 			if a.Type != state.AssetUpload {
 				continue
 			}
-			if a.Status == state.AssetErrored && now.Before(a.CreatedAt.Add(w.cfg.URLTTL+LateLanding)) {
+			if a.Status == state.AssetErrored && now.Before(a.CreatedAt.Add(w.cfg.Limits.URLTTL+LateLanding)) {
 				out = append(out, a)
 				continue
 			}
@@ -247,7 +261,7 @@ func (w *Watcher) check(ctx context.Context, a state.Asset, res *Result) {
 	now := w.cfg.Clock().UTC()
 	switch {
 	case errors.Is(err, objstore.ErrNotFound):
-		if now.Before(a.CreatedAt.Add(w.cfg.URLTTL + ExpiryGrace)) {
+		if now.Before(a.CreatedAt.Add(w.cfg.Limits.URLTTL + ExpiryGrace)) {
 			return // still time to upload
 		}
 		if w.errored(ctx, a, "no file was uploaded before the upload URL expired", now) {
@@ -259,7 +273,7 @@ func (w *Watcher) check(ctx context.Context, a state.Asset, res *Result) {
 		log.Warn("look for the uploaded file", "err", err)
 		return
 	}
-	if info.Size > w.cfg.MaxBytes {
+	if info.Size > w.cfg.Limits.MaxBytes {
 		// The file goes first: once the asset is errored nobody looks at
 		// it again, and a file left behind would be paid for forever.
 		dctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -269,15 +283,15 @@ func (w *Watcher) check(ctx context.Context, a state.Asset, res *Result) {
 			log.Warn("delete an upload over the size limit", "bytes", info.Size, "err", err)
 			return
 		}
-		msg := fmt.Sprintf("file is %s, over the %s upload limit", FormatSize(info.Size), FormatSize(w.cfg.MaxBytes))
+		msg := fmt.Sprintf("file is %s, over the %s upload limit", FormatSize(info.Size), FormatSize(w.cfg.Limits.MaxBytes))
 		if w.errored(ctx, a, msg, now) {
-			log.Info("upload refused: over the size limit", "bytes", info.Size, "max_bytes", w.cfg.MaxBytes)
+			log.Info("upload refused: over the size limit", "bytes", info.Size, "max_bytes", w.cfg.Limits.MaxBytes)
 			res.TooLarge++
 		}
 		return
 	}
 	payload, err := json.Marshal(protocol.VODJob{SourceKey: a.SourceKey, Prefix: a.ObjectPrefix,
-		MaxSourceBytes: w.cfg.MaxBytes, DeleteRejected: true})
+		MaxSourceBytes: w.cfg.Limits.MaxBytes, DeleteRejected: true})
 	if err != nil {
 		log.Error("encode vod job", "err", err)
 		return

@@ -142,7 +142,7 @@ func (e *env) check(w *directupload.Watcher) directupload.Result {
 func TestWatcher(t *testing.T) {
 	e := newEnv(t)
 	e.org("org_a")
-	w := e.watcher(directupload.Config{MaxBytes: 1000})
+	w := e.watcher(directupload.Config{Limits: directupload.Limits{MaxBytes: 1000}})
 
 	landed := e.upload("org_a")
 	waiting := e.upload("org_a")
@@ -223,7 +223,7 @@ func TestWatcher(t *testing.T) {
 func TestWatcherRemovesLateUploads(t *testing.T) {
 	e := newEnv(t)
 	e.org("org_a")
-	w := e.watcher(directupload.Config{MaxBytes: 1000})
+	w := e.watcher(directupload.Config{Limits: directupload.Limits{MaxBytes: 1000}})
 	tooBig := e.upload("org_a")
 	e.put(tooBig.SourceKey, 1500)
 	if res := e.check(w); res.TooLarge != 1 {

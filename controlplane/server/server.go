@@ -306,10 +306,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger}).RunCompactor(ctx) }()
 	if s.cfg.ObjectStore != nil {
-		// The API's upload URLs and this watcher share the defaults of
-		// package directupload for the URL lifetime, and MaxUploadBytes.
+		// The API's upload URLs and this watcher share one Limits.
 		w, err := directupload.NewWatcher(directupload.Config{Node: s.node, Jobs: s.jobs, Store: s.cfg.ObjectStore,
-			MaxBytes: s.cfg.MaxUploadBytes, Logger: s.cfg.Logger})
+			Limits: s.uploadLimits(), Logger: s.cfg.Logger})
 		if err != nil {
 			cancel()
 			s.shutdown()

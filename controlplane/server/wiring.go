@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/livestreams/livestreams/controlplane/api"
+	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/player"
 	"github.com/livestreams/livestreams/dashboard"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -23,7 +24,7 @@ func (s *Server) buildHandler() http.Handler {
 		Logger:         s.cfg.Logger,
 		Jobs:           s.jobs,
 		Store:          s.cfg.ObjectStore,
-		MaxUploadBytes: s.cfg.MaxUploadBytes,
+		Uploads:        s.uploadLimits(),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", s.node.InternalHandler())
@@ -37,4 +38,10 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("/player/", player.Handler(""))
 	mux.Handle("/", dashboard.Handler())
 	return mux
+}
+
+// uploadLimits bound VOD uploads, for both the API that presigns the
+// upload URLs and the directupload.Watcher that judges what lands.
+func (s *Server) uploadLimits() directupload.Limits {
+	return directupload.Limits{MaxBytes: s.cfg.MaxUploadBytes}
 }
