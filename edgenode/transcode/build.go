@@ -90,6 +90,8 @@ const (
 	// even when the publisher sends keyframes rarely (OBS's "auto" is
 	// about 8 s): a fragment is cut at every keyframe or after this long.
 	recordingFragment = "2000000" // µs
+	// liveAnalyzeDuration bounds ffmpeg's look at a live MPEG-TS input.
+	liveAnalyzeDuration = "1000000" // µs
 )
 
 // fitEven returns the size of a source scaled to fit inside a box, keeping
@@ -174,6 +176,13 @@ func Build(p Params) ([]string, error) {
 		// Publishers' timestamps are not always complete; let the demuxer
 		// fill missing presentation timestamps instead of dropping frames.
 		args = append(args, "-fflags", "+genpts")
+		if p.InputFormat == "mpegts" {
+			// From a live MPEG-TS pipe (SRT, WHIP) ffmpeg would read 5 s
+			// of media to analyze streams the adapter has already probed,
+			// and that delay stays in every segment: 1 s finds the
+			// parameters of both tracks.
+			args = append(args, "-analyzeduration", liveAnalyzeDuration)
+		}
 	}
 	if p.InputFormat != "" {
 		args = append(args, "-f", p.InputFormat)

@@ -279,6 +279,16 @@ func TestBuildRecording(t *testing.T) {
 		t.Errorf("aac from mpegts without aac_adtstoasc: %q", aac)
 	}
 
+	// A live MPEG-TS input is analyzed for 1 s, not ffmpeg's 5 (that
+	// delay would stay in every segment); FLV and VOD inputs keep the
+	// default.
+	if i := slices.Index(ts, "-analyzeduration"); i < 0 || ts[i+1] != "1000000" || i > slices.Index(ts, "-i") {
+		t.Errorf("live mpegts input without -analyzeduration 1000000 before -i: %q", ts)
+	}
+	if has(build(t, params(nil)), "-analyzeduration") || has(build(t, params(func(p *Params) { p.InputFormat, p.Mode = "mpegts", VOD })), "-analyzeduration") {
+		t.Error("-analyzeduration on an flv or VOD input")
+	}
+
 	without := build(t, params(nil))
 	if has(without, "copy") || has(without, "mp4") {
 		t.Errorf("recording output without RecordPath: %q", without)
