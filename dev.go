@@ -45,6 +45,9 @@ type devConfig struct {
 	// upload retry wait (tests); zero keeps the defaults.
 	JobLeaseTTL      time.Duration
 	UploadBackoffMax time.Duration
+	// EdgeLeaseTTL shortens the edge's lease, and so its heartbeat
+	// interval (a quarter of it); zero keeps the default (tests).
+	EdgeLeaseTTL time.Duration
 	// NoSignup refuses open signup (`--allow-signup=false`); dev allows it
 	// by default so the dashboard's "sign up" works out of the box.
 	NoSignup bool
@@ -119,7 +122,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	srv, err := server.New(server.Config{NodeID: "dev", DataDir: controlDir, HTTPAddr: cfg.HTTPAddr,
 		RaftAddr: cfg.RaftAddr, QUICAddr: cfg.QUICAddr, Bootstrap: true, ClusterKey: key,
 		AllowSignup: !cfg.NoSignup, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"},
-		ObjectStore: store, JobLeaseTTL: cfg.JobLeaseTTL})
+		ObjectStore: store, JobLeaseTTL: cfg.JobLeaseTTL, EdgeLeaseTTL: cfg.EdgeLeaseTTL})
 	if err != nil {
 		store.Close()
 		return nil, err

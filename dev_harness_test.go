@@ -27,13 +27,23 @@ const devPoll = 200 * time.Millisecond
 // logs go to the test log when LIVESTREAMS_TEST_LOG is set.
 func startDev(t *testing.T) *devCluster {
 	t.Helper()
+	return startDevWith(t, nil)
+}
+
+// startDevWith is startDev with the config changed by set (when not nil).
+func startDevWith(t *testing.T, set func(*devConfig)) *devCluster {
+	t.Helper()
 	mediatest.RequireFFmpeg(t)
 	ctx := testutil.Context(t, 60*time.Second)
 	var c *devCluster
 	var err error
 	for attempt := 0; attempt < 3; attempt++ { // free ports can race with other processes
-		c, err = startDevCluster(ctx, devConfig{DataDir: t.TempDir(), HTTPAddr: testutil.FreeAddr(t), RTMPAddr: testutil.FreeAddr(t),
-			EdgeAddr: testutil.FreeAddr(t), QUICAddr: testutil.FreeAddr(t), RaftAddr: testutil.FreeAddr(t), Logger: testutil.Logger(t)})
+		cfg := devConfig{DataDir: t.TempDir(), HTTPAddr: testutil.FreeAddr(t), RTMPAddr: testutil.FreeAddr(t),
+			EdgeAddr: testutil.FreeAddr(t), QUICAddr: testutil.FreeAddr(t), RaftAddr: testutil.FreeAddr(t), Logger: testutil.Logger(t)}
+		if set != nil {
+			set(&cfg)
+		}
+		c, err = startDevCluster(ctx, cfg)
 		if err == nil {
 			break
 		}

@@ -96,8 +96,8 @@ type mintTokenRequest = client.TokenMint
 
 type mintTokenAnswer = client.Token
 
-// mintToken signs a playback token for one of the org's streams with a key
-// whose private half the control plane kept.
+// mintToken signs a playback token for one of the org's streams or assets
+// with a key whose private half the control plane kept.
 func (h *Handler) mintToken(w http.ResponseWriter, r *http.Request) {
 	orgID, id := caller(r.Context()).orgID, chi.URLParam(r, "id")
 	var in mintTokenRequest
@@ -126,7 +126,10 @@ func (h *Handler) mintToken(w http.ResponseWriter, r *http.Request) {
 		if s, err := tx.StreamByPlaybackID(in.PlaybackID); err != nil || s.OrgID != orgID {
 			return notFound("playback id %s not found", in.PlaybackID)
 		}
-		return nil
+		if a, err := tx.AssetByPlaybackID(in.PlaybackID); err == nil && a.OrgID == orgID {
+			return nil
+		}
+		return notFound("playback id %s not found", in.PlaybackID)
 	})
 	if err != nil {
 		h.writeError(w, r, err)

@@ -154,6 +154,10 @@ type Node struct {
 
 	mu       sync.Mutex
 	sessions map[string]protocol.StreamInfo // authorized sessions by id
+	// ending are sessions that ended here but whose end the control plane
+	// has not acknowledged yet: heartbeats still list them, so it never
+	// mistakes one for a session lost to a restart (edge_restarted).
+	ending map[string]bool
 	byPID    map[string]*playback           // by playback id, outliving sessions
 	// egressAt/egressPrev are the previous egress sample.
 	egressAt   time.Time
@@ -188,7 +192,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.RTMPApp = "live"
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "edge", "node_id", cfg.NodeID),
-		sessions: map[string]protocol.StreamInfo{}, byPID: map[string]*playback{}}
+		sessions: map[string]protocol.StreamInfo{}, ending: map[string]bool{}, byPID: map[string]*playback{}}
 	var err error
 	if err := n.setupIngestMode(); err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ func (n *Node) heartbeatLoop(ctx context.Context) {
 		}
 		hctx, cancel := context.WithTimeout(ctx, interval)
 		var reply protocol.HeartbeatReply
-		err := n.client.Call(hctx, protocol.TypeHeartbeat, protocol.Heartbeat{NodeID: n.cfg.NodeID, Sessions: n.Sessions(),
+		err := n.client.Call(hctx, protocol.TypeHeartbeat, protocol.Heartbeat{NodeID: n.cfg.NodeID, Sessions: n.heartbeatSessions(),
 			Load: protocol.Load{Transcodes: len(n.Sessions())}}, &reply)
 		cancel()
 		if err != nil {

@@ -81,10 +81,19 @@ func (c liveControl) Ended(ctx context.Context, g live.Grant, end live.End) {
 	n.mu.Lock()
 	st := n.sessions[g.SessionID]
 	delete(n.sessions, g.SessionID)
+	// Listed in heartbeats until the end is reported (or given up on):
+	// a heartbeat between here and the report must not make the control
+	// plane close the session as lost before the report says why it ended.
+	n.ending[g.SessionID] = true
 	if p := n.byPID[st.PlaybackID]; p != nil {
 		p.live = false
 	}
 	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.ending, g.SessionID)
+		n.mu.Unlock()
+	}()
 	n.advertise()
 	n.queueRecording(g.SessionID, end.RecordingPath)
 	msg := protocol.SessionEnded{SessionID: g.SessionID, Reason: end.Reason, RecordingPath: end.RecordingPath, RecordingBytes: end.RecordingBytes}
@@ -123,6 +132,23 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// heartbeatSessions are the sessions a heartbeat reports: the live ones
+// and those whose end is still being reported.
+func (n *Node) heartbeatSessions() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]string, 0, len(n.sessions)+len(n.ending))
+	for id := range n.sessions {
+		out = append(out, id)
+	}
+	for id := range n.ending {
+		if _, live := n.sessions[id]; !live {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (n *Node) sessionStream(id string) (protocol.StreamInfo, bool) {
