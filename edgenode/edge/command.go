@@ -49,6 +49,10 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	store.Register(fs)
 	fs.DurationVar(&cfg.UploadBackoffMax, "upload-backoff-max", 5*time.Minute, "longest wait between attempts at uploading a recording while the object store fails")
 	fs.IntVar(&cfg.MaxJobs, "max-jobs", 1, "media jobs (VOD transcodes, clips) run at once; 0 takes none")
+	var captionsCfg mediajobs.CaptionsConfig
+	fs.StringVar(&captionsCfg.WhisperURL, "whisper-url", "", "OpenAI-compatible transcription server for captions jobs (OpenAI, whisper.cpp, faster-whisper-server, LocalAI), e.g. http://127.0.0.1:8080; empty: the built-in pocketsphinx engine (English)")
+	fs.StringVar(&captionsCfg.WhisperAPIKey, "whisper-api-key", "", "bearer token for --whisper-url; prefer LIVESTREAMS_WHISPER_API_KEY (argv is visible to every local user)")
+	fs.StringVar(&captionsCfg.WhisperModel, "whisper-model", "whisper-1", "model asked of --whisper-url")
 	fs.IntVar(&cfg.IngestMaxConnsPerIP, "ingest-max-conns-per-ip", rtmp.DefaultMaxConnsPerIP, "connections (RTMP, SRT) or WHIP publishes one remote address may hold at once; idle RTMP handshakes are evicted first")
 	fs.Float64Var(&cfg.IngestHandshakeRate, "ingest-handshake-rate", rtmp.DefaultHandshakeRate, "new RTMP connections a second one remote address may open (in bursts of --ingest-max-conns-per-ip)")
 	fs.IntVar(&cfg.RequestWork.Workers, "request-workers", 0, "ffmpeg runs viewers' requests (thumbnails at a time) may start at once, niced; more wait briefly or get 503 (default: half the CPUs)")
@@ -89,7 +93,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.ObjectStore != nil {
 		defer cfg.ObjectStore.Close()
 		if cfg.Runner, err = mediajobs.NewRunner(mediajobs.Config{Store: cfg.ObjectStore, FFmpeg: cfg.FFmpeg, FFprobe: *ffprobe,
-			WorkDir: filepath.Join(cfg.DataDir, "jobs"), Logger: cfg.Logger.With("component", "media")}); err != nil {
+			WorkDir: filepath.Join(cfg.DataDir, "jobs"), Logger: cfg.Logger.With("component", "media"), Captions: captionsCfg}); err != nil {
 			fmt.Fprintln(stderr, "Error:", err)
 			return 1
 		}

@@ -65,6 +65,9 @@ func newJobLoop(n *Node, runner JobRunner, max int) *jobLoop {
 	l := &jobLoop{n: n, runner: runner, max: max, running: map[string]*runningJob{}, changed: make(chan struct{}, 1),
 		rewatch: make(chan struct{}, 1), renew: make(chan struct{}, 1),
 		types: []string{protocol.JobVOD, protocol.JobRecordingVOD, protocol.JobClip}}
+	if t, ok := runner.(interface{ Types() []string }); ok {
+		l.types = t.Types() // captions too, when the runner has an engine
+	}
 	l.ttl.Store(int64(30 * time.Second))
 	return l
 }

@@ -37,7 +37,10 @@ import (
 const (
 	vodInfoTTL     = 10 * time.Second
 	vodMissTTL     = 2 * time.Second
-	vodPlaylistTTL = time.Hour // VOD playlists never change
+	// vodPlaylistTTL bounds how long a VOD playlist is served from the
+	// cache: a master playlist gains a subtitles rendition when captions
+	// are added, and viewers should see it within a minute.
+	vodPlaylistTTL = time.Minute
 	// thumbPrefix names thumbnails at a time inside the cache:
 	// thumbnail.jpg?time=12.5 is cached as thumb_t12500.jpg.
 	thumbPrefix = "thumb_t"
@@ -122,10 +125,14 @@ func (v *vodServing) resolve(ctx context.Context, pid string) (hls.Stream, bool)
 }
 
 // objectKey maps a name the origin serves to the asset's object: the
-// ladder lives under hls/, the poster and storyboard beside it.
+// ladder (and the subtitles renditions) lives under hls/, the poster,
+// storyboard and whole captions files (captions/{lang}.vtt) beside it.
 func objectKey(prefix, name string) string {
 	switch name {
 	case objstore.ThumbnailFile, objstore.StoryboardImageFile, objstore.StoryboardVTTFile:
+		return prefix + name
+	}
+	if strings.HasPrefix(name, objstore.CaptionsDir+"/") {
 		return prefix + name
 	}
 	return prefix + objstore.HLSDir + "/" + name

@@ -5,6 +5,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/livestreams/livestreams/edgenode/captions"
 )
 
 const tq = "token=T0k.en_-"
@@ -198,5 +201,42 @@ func BenchmarkRewritePlaylist(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		RewritePlaylist(src, "token=eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
+	}
+}
+
+// TestRewriteSubtitles: a master playlist with a subtitles rendition (as a
+// captions job writes it) carries the token into the rendition's URI, and
+// the subtitles playlist into each WebVTT segment, so a signed asset's
+// captions play.
+func TestRewriteSubtitles(t *testing.T) {
+	master := []byte("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-STREAM-INF:BANDWIDTH=2000000,RESOLUTION=1280x720\n720p/index.m3u8\n")
+	tag, err := captions.MediaTag("English", "en", "subs_en/index.m3u8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if master, err = captions.AddSubtitles(master, tag); err != nil {
+		t.Fatal(err)
+	}
+	got := string(RewritePlaylist(master, "token=T0k"))
+	for _, want := range []string{
+		`#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,URI="subs_en/index.m3u8?token=T0k"`,
+		`#EXT-X-STREAM-INF:BANDWIDTH=2000000,RESOLUTION=1280x720,SUBTITLES="subs"` + "\n720p/index.m3u8?token=T0k\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rewritten master lacks %q:\n%s", want, got)
+		}
+	}
+	if again := string(RewritePlaylist([]byte(got), "token=T0k")); again != got {
+		t.Errorf("rewriting twice changed it:\n%s", again)
+	}
+
+	cues := []captions.Cue{{Start: time.Second, End: 2 * time.Second, Text: "center"}}
+	subs, _, err := captions.SegmentVTT(cues, captions.SegmentOptions{Duration: 6 * time.Second, Total: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = string(RewritePlaylist(subs, "token=T0k"))
+	if !strings.Contains(got, "\nsubs_0.vtt?token=T0k\n") || !strings.Contains(got, "\nsubs_1.vtt?token=T0k\n") {
+		t.Errorf("rewritten subtitles playlist:\n%s", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/livestreams/livestreams/edgenode/captions"
 	"github.com/livestreams/livestreams/edgenode/transcode"
 	"github.com/livestreams/livestreams/protocol"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -34,6 +35,8 @@ type Config struct {
 	// PresignTTL is how long the URL ffmpeg reads a source through stays
 	// valid (default 6h); a job with a longer timeout gets longer.
 	PresignTTL time.Duration
+	// Captions chooses the engine of captions jobs.
+	Captions CaptionsConfig
 }
 
 // DefaultPresignTTL is Config.PresignTTL's default.
@@ -50,6 +53,11 @@ type Runner struct {
 	log        *slog.Logger
 	presignTTL time.Duration
 	proxy      *inputProxy // what ffmpeg reads presigned sources through
+	// captions is the speech-to-text engine (nil: no captions jobs), its
+	// name for logs, and the languages it knows (nil: any).
+	captions      captions.Engine
+	captionsName  string
+	captionsLangs map[string]bool
 
 	mu   sync.Mutex
 	pids map[int]struct{}
@@ -95,9 +103,14 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	engine, engineName, langs, err := captionsEngine(cfg.Captions, log)
+	if err != nil {
+		return nil, err
+	}
 	r := &Runner{
 		store: cfg.Store, ffmpegBin: ffmpeg, ffprobeBin: ffprobe,
 		log: log, presignTTL: ttl, proxy: newInputProxy(),
+		captions: engine, captionsName: engineName, captionsLangs: langs,
 		pids: map[int]struct{}{},
 	}
 	if cfg.WorkDir == "" {
@@ -285,6 +298,15 @@ func (r *Runner) run(ctx context.Context, j *jobRun, job protocol.Job, timeout t
 			return protocol.MediaResult{}, err
 		}
 		return r.clip(ctx, j, c, ttl)
+	case protocol.JobCaptions:
+		var c protocol.CaptionsJob
+		if err := decodePayload(job, &c); err != nil {
+			return protocol.MediaResult{}, err
+		}
+		if err := checkKeys(job.OrgID, c.SourceKey, c.Prefix); err != nil {
+			return protocol.MediaResult{}, err
+		}
+		return r.captionsJob(ctx, j, c, ttl)
 	}
 	return protocol.MediaResult{}, permanent("job type %q is not a media job", job.Type)
 }
