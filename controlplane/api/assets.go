@@ -296,7 +296,9 @@ func (h *Handler) createClip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job := protocol.ClipJob{SourceKey: src.SourceKey, Prefix: prefix, Start: start, End: end, Reencode: in.Reencode}
-	j, err := h.enqueue(r, state.Job{OrgID: orgID, Type: state.JobClip, AssetID: a.ID, StreamID: a.StreamID}, job)
+	// The job's id is derived from the clip's, as every job that makes an
+	// asset ready: one whose enqueue was retried is found, not doubled.
+	j, err := h.enqueue(r, state.Job{ID: jobs.AssetJobID(a.ID), OrgID: orgID, Type: state.JobClip, AssetID: a.ID, StreamID: a.StreamID}, job)
 	if err != nil {
 		// The clip cannot become ready without its job: say so on the
 		// asset (a job that did get queued may still make it ready).

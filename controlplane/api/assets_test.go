@@ -255,6 +255,10 @@ func TestAssetsAndJobs(t *testing.T) {
 		cp["reencode"] != true || cp["source_key"] != src.SourceKey || cp["prefix"] != "orgs/"+e.orgA+"/assets/"+str(clip, "id")+"/" {
 		t.Fatalf("clip job = %v", cj)
 	}
+	// Its id is derived from the clip's, so a retried enqueue finds it.
+	if want := jobs.AssetJobID(str(clip, "id")); cj["id"] != want {
+		t.Fatalf("clip job id = %v, want %s (jobs.AssetJobID of the clip)", cj["id"], want)
+	}
 	if p := adm.must(201, "POST", "/v1/assets/"+src.ID+"/clips", map[string]any{"start": 0, "end": 60, "playback_policy": "public"}).json(t); sub(t, p, "asset")["playback_policy"] != "public" {
 		t.Fatalf("clip with its own policy = %v", p)
 	}
