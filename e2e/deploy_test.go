@@ -109,7 +109,7 @@ func TestDeploy(t *testing.T) {
 		"livestreams_control_log_level":       "warn",
 		"livestreams_edge_log_level":          "warn",
 	}
-	secrets := map[string]string{
+	secrets := map[string]any{
 		"vault_livestreams_cluster_key":   randomHex(t, 32),
 		"vault_livestreams_gossip_key":    base64.StdEncoding.EncodeToString(randomBytes(t, 32)),
 		"vault_livestreams_s3_access_key": gw.AccessKey,
@@ -180,9 +180,14 @@ func TestDeploy(t *testing.T) {
 	})
 	t.Logf("livestreams cluster status:\n%s", mustCLI(t, env, "cluster", "status"))
 
-	// Second run with the edges' join token in the vault: the control
-	// plane's files do not change, the edges' are written.
-	secrets["vault_livestreams_edge_join_token"] = strings.TrimSpace(mustCLI(t, env, "cluster", "join-token"))
+	// Second run with the edges' join tokens in the vault (single-use:
+	// one per edge): the control plane's files do not change, the edges'
+	// are written.
+	joins := map[string]string{}
+	for _, h := range hosts["edge"] {
+		joins[h.name] = strings.TrimSpace(mustCLI(t, env, "cluster", "join-token", "--description", h.name))
+	}
+	secrets["vault_livestreams_edge_join_tokens"] = joins
 	before := readFile(t, filepath.Join(rendered, hosts["control"][1].name, "etc/livestreams/control.env"))
 	rendered = r.render(secrets, "")
 	if after := readFile(t, filepath.Join(rendered, hosts["control"][1].name, "etc/livestreams/control.env")); after != before {
@@ -324,7 +329,7 @@ type renderer struct {
 // render writes the secrets to a vault file encrypted with ansible-vault,
 // runs render.yml (limited to a group when limit is set) and returns the
 // root the files were written under (one directory per host).
-func (r *renderer) render(secrets map[string]string, limit string) string {
+func (r *renderer) render(secrets map[string]any, limit string) string {
 	t := r.t
 	t.Helper()
 	r.runs++

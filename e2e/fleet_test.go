@@ -400,12 +400,14 @@ func startFleet(t testing.TB, o fleetOptions) *fleet {
 	token := bootstrap(t, f.api, waitSetupToken(t, "the control plane", f.control.Output))
 	f.env = []string{"LIVESTREAMS_ADDR=" + f.api, "LIVESTREAMS_TOKEN=" + token}
 	f.client = newClient(t, token, f.api)
-	join := strings.TrimSpace(mustCLI(t, f.env, "cluster", "join-token"))
 	for _, c := range o.Cities {
+		// Join tokens are single-use: one per edge, given in the
+		// environment, never on the command line.
+		join := strings.TrimSpace(mustCLI(t, f.env, "cluster", "join-token", "--description", c.id))
 		rtmpAddr, httpA := testutil.FreeAddr(t), testutil.FreeAddr(t)
 		c.rtmp, c.hls, c.dataDir = "rtmp://"+rtmpAddr+"/live", "http://"+httpA, filepath.Join(dir, c.id)
-		c.p = startProc(t, procSpec{Name: "edge " + c.id, Args: append([]string{"edge", "--node-id", c.id, "--data-dir", c.dataDir,
-			"--control", quicAddr, "--join-token", join, "--rtmp-addr", rtmpAddr, "--http-addr", httpA, "--region", c.region,
+		c.p = startProc(t, procSpec{Name: "edge " + c.id, Env: []string{"LIVESTREAMS_JOIN_TOKEN=" + join}, Args: append([]string{"edge", "--node-id", c.id, "--data-dir", c.dataDir,
+			"--control", quicAddr, "--rtmp-addr", rtmpAddr, "--http-addr", httpA, "--region", c.region,
 			"--lat", c.lat, "--lon", c.lon, "--gossip-addr", testutil.FreeAddr(t), "--gossip-join", gossipAddr,
 			"--gossip-key", key, "--gossip-probe-interval", o.Probe}, o.EdgeArgs...)})
 		f.byID[c.id] = c

@@ -247,12 +247,16 @@ type PlaybackInfoRequest struct {
 // PlaybackInfoReply says whose stream a playback id is, how it is
 // protected, whether it is live and on which edge it originates.
 type PlaybackInfoReply struct {
-	StreamID       string       `json:"stream_id"`
-	OrgID          string       `json:"org_id"`
-	PlaybackPolicy string       `json:"playback_policy"`
-	OriginNodeID   string       `json:"origin_node_id,omitempty"`
-	Live           bool         `json:"live"`
-	SigningKeys    []SigningKey `json:"signing_keys"`
+	StreamID       string `json:"stream_id"`
+	OrgID          string `json:"org_id"`
+	PlaybackPolicy string `json:"playback_policy"`
+	OriginNodeID   string `json:"origin_node_id,omitempty"`
+	// OriginHLSURL is the origin edge's public URL as that edge registered
+	// it over its own authenticated connection: what a relaying edge
+	// fetches from, whatever gossip says.
+	OriginHLSURL string       `json:"origin_hls_url,omitempty"`
+	Live         bool         `json:"live"`
+	SigningKeys  []SigningKey `json:"signing_keys"`
 	// Asset is set when the playback id is an on-demand asset's (StreamID
 	// is then empty).
 	Asset *AssetPlayback `json:"asset,omitempty"`

@@ -330,7 +330,7 @@ func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.
 func (s *Service) playbackInfo(r protocol.PlaybackInfoRequest) (any, error) {
 	var st state.Stream
 	var asset *state.Asset
-	var origin string
+	var origin, originURL string
 	if err := s.view(func(tx *state.Tx) error {
 		var err error
 		if st, err = tx.StreamByPlaybackID(r.PlaybackID); state.IsNotFound(err) {
@@ -343,6 +343,9 @@ func (s *Service) playbackInfo(r protocol.PlaybackInfoRequest) (any, error) {
 		if st.CurrentSessionID != "" {
 			if sess, err := tx.Session(st.CurrentSessionID); err == nil {
 				origin = sess.EdgeID
+				if e, err := tx.Edge(origin); err == nil {
+					originURL = e.HLSURL
+				}
 			}
 		}
 		return nil
@@ -363,5 +366,5 @@ func (s *Service) playbackInfo(r protocol.PlaybackInfoRequest) (any, error) {
 		return nil, err
 	}
 	return protocol.PlaybackInfoReply{StreamID: st.ID, OrgID: st.OrgID, PlaybackPolicy: st.PlaybackPolicy,
-		OriginNodeID: origin, Live: st.Status == state.StreamActive, SigningKeys: keys}, nil
+		OriginNodeID: origin, OriginHLSURL: originURL, Live: st.Status == state.StreamActive, SigningKeys: keys}, nil
 }

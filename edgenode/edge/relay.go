@@ -45,7 +45,8 @@ func relayAuth(gossipKey string) string {
 }
 
 type relayInfo struct {
-	origin string
+	origin string // the origin's URL as gossip has it (a change means a new session)
+	base   string // the URL fetched from: the origin's registered one
 	signed bool
 	keys   token.Keys
 	at     time.Time
@@ -116,12 +117,23 @@ func (rl *relaying) resolve(ctx context.Context, pid string) (hls.Stream, bool) 
 		if ok && info.origin != origin.HLSURL {
 			rl.cache.Purge(pid) // a new session on another edge: nothing cached applies
 		}
-		info = relayInfo{origin: origin.HLSURL, signed: reply.PlaybackPolicy == "signed", keys: rl.n.verifyKeys(reply.SigningKeys), at: time.Now()}
+		base := origin.HLSURL
+		if reply.OriginHLSURL != "" && reply.OriginHLSURL != origin.HLSURL {
+			// Gossip is soft state any member can announce; the origin's
+			// URL is the one it registered with its certificate.
+			rl.n.log.Warn("relay: gossip names another origin URL than the registered one; using the registered one",
+				"playback_id", pid, "origin_node_id", reply.OriginNodeID, "gossip_url", origin.HLSURL, "registered_url", reply.OriginHLSURL)
+			base = reply.OriginHLSURL
+		}
+		if reply.OriginNodeID == rl.n.cfg.NodeID {
+			return hls.Stream{}, false
+		}
+		info = relayInfo{origin: origin.HLSURL, base: base, signed: reply.PlaybackPolicy == "signed", keys: rl.n.verifyKeys(reply.SigningKeys), at: time.Now()}
 		rl.mu.Lock()
 		rl.info[pid] = info
 		rl.mu.Unlock()
 	}
-	base := info.origin
+	base := info.base
 	return hls.Stream{PlaybackID: pid, Signed: info.signed, Keys: info.keys, Live: true,
 		Fetch: func(ctx context.Context, name string) (string, error) { return rl.cache.Fetch(ctx, base, pid, name) }}, true
 }
