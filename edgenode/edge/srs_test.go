@@ -3,6 +3,7 @@ package edge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -51,7 +52,9 @@ func TestSRSMode(t *testing.T) {
 	file := mediatest.Remuxed(t, mediatest.Spec{Width: 1280, Height: 720, Seconds: 6, GOP: 30, Audio: true}, "flv")
 	srsAddr := testutil.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	srs := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i", file,
+	// The stand-in plays the file in a loop, as SRS relays a publisher
+	// until it stops; SRS then calls on_unpublish.
+	srs := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1", "-i", file,
 		"-c", "copy", "-f", "flv", "-listen", "1", "rtmp://"+srsAddr+"/live/"+key)
 	srs.Stderr = testutil.LogWriter(t, "srs stand-in: ")
 	if err := srs.Start(); err != nil {
@@ -80,6 +83,18 @@ func TestSRSMode(t *testing.T) {
 	if status, code := srsHook(t, n, "on_publish", key, secret); status != 200 || code != 0 {
 		t.Fatalf("on_publish: %d code %d", status, code)
 	}
+	testutil.Until(t, 60*time.Second, "two segments in every rung", func() error {
+		for _, rung := range []string{"720p", "480p", "360p"} {
+			b, _ := os.ReadFile(filepath.Join(dir, "hls", "pb1", rung, "index.m3u8"))
+			if strings.Count(string(b), "#EXTINF") < 2 {
+				return fmt.Errorf("%s: %d segments", rung, strings.Count(string(b), "#EXTINF"))
+			}
+		}
+		return nil
+	})
+	if status, code := srsHook(t, n, "on_unpublish", key, secret); status != 200 || code != 0 {
+		t.Errorf("on_unpublish: %d code %d", status, code)
+	}
 	var end protocol.SessionEnded
 	testutil.Eventually(t, 60*time.Second, "the session to end", func() bool {
 		var ok bool
@@ -94,9 +109,6 @@ func TestSRSMode(t *testing.T) {
 		if err != nil || !strings.Contains(string(b), "#EXT-X-ENDLIST") {
 			t.Errorf("%s playlist: %v\n%s", rung, err, b)
 		}
-	}
-	if status, code := srsHook(t, n, "on_unpublish", key, secret); status != 200 || code != 0 {
-		t.Errorf("on_unpublish: %d code %d", status, code)
 	}
 }
 

@@ -405,10 +405,13 @@ func TestCompareEnhancedRTMP(t *testing.T) {
 	cases := []struct {
 		fourCC, box, encoder string
 		extra                []string
+		frame                []byte // the smallest valid coded frame
 		wantTrack            string
 	}{
-		{"hvc1", "hvcC", "libx265", []string{"-x265-params", "log-level=error"}, "*codecs.H265"},
-		{"av01", "av1C", "libsvtav1", nil, "*codecs.AV1"},
+		// An access unit delimiter NAL unit, length-prefixed.
+		{"hvc1", "hvcC", "libx265", []string{"-x265-params", "log-level=error"}, []byte{0, 0, 0, 2, 0x46, 0x01}, "*codecs.H265"},
+		// A temporal delimiter OBU with its size field.
+		{"av01", "av1C", "libsvtav1", nil, []byte{0x12, 0x00}, "*codecs.AV1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fourCC, func(t *testing.T) {
@@ -425,7 +428,7 @@ func TestCompareEnhancedRTMP(t *testing.T) {
 					if i > 0 {
 						p[0] = 0xA3 // inter frame
 					}
-					p = append(p, 0, 0, 0, 2, 0x46, 0x01) // a tiny NAL/OBU, content irrelevant here
+					p = append(p, tc.frame...)
 					c.send(csidStream, message{typeID: TypeVideo, streamID: sid, timestamp: uint32(i * 33), payload: p})
 				}
 			}

@@ -198,8 +198,11 @@ func (s *Server) onPublish(w http.ResponseWriter, r *http.Request, h Hook) {
 	case h.App != s.cfg.App:
 		refuse("unknown application: publish to /" + s.cfg.App + "/STREAM_KEY")
 		return
-	case key == "" || strings.ContainsAny(h.Stream, "/?#"):
+	case key == "":
 		refuse("no stream key")
+		return
+	case strings.ContainsAny(h.Stream, "/?#"):
+		refuse("stream name with a path or query in it")
 		return
 	}
 	// A hook that comes as the edge starts waits for Run (as SRS waits
