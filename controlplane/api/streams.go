@@ -120,15 +120,15 @@ func (h *Handler) listStreams(w http.ResponseWriter, r *http.Request) {
 type createStreamRequest = client.StreamCreate
 
 func checkPolicy(p string) error {
-	if p != state.PolicyPublic && p != state.PolicySigned {
-		return invalid("playback_policy must be public or signed")
+	if !slices.Contains(state.PlaybackPolicies(), p) {
+		return invalid("playback_policy must be one of %s", strings.Join(state.PlaybackPolicies(), ", "))
 	}
 	return nil
 }
 
 func checkLatency(m string) error {
-	if m != state.LatencyStandard && m != state.LatencyLow {
-		return invalid("latency_mode must be standard or low")
+	if !slices.Contains(state.LatencyModes(), m) {
+		return invalid("latency_mode must be one of %s", strings.Join(state.LatencyModes(), ", "))
 	}
 	return nil
 }
