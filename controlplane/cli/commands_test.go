@@ -52,6 +52,36 @@ func TestCommandRequests(t *testing.T) {
 			method: "POST", path: "/v1/cluster/join-tokens", body: map[string]any{}, exact: "ljt_join_token\n",
 		},
 		{
+			name: "cluster join-token create --ttl", args: []string{"cluster", "join-token", "create", "--ttl", "15m"},
+			method: "POST", path: "/v1/cluster/join-tokens", body: map[string]any{"ttl": "15m"}, exact: "ljt_join_token\n",
+		},
+		{
+			name: "cluster join-token list", args: []string{"cluster", "join-token", "list"},
+			method: "GET", path: "/v1/cluster/join-tokens",
+			stdout: []string{"ID", "STATE", "USED BY", "a1b2c3d4e5f60718", "used", "edge fra1", "fra1", "0011223344556677", "usable", "in 59m"},
+		},
+		{
+			name: "cluster join-token revoke", args: []string{"cluster", "join-token", "revoke", "0011223344556677"},
+			method: "DELETE", path: "/v1/cluster/join-tokens/0011223344556677", exact: "Revoked join token 0011223344556677\n",
+		},
+		{
+			name: "cluster ca", args: []string{"cluster", "ca"}, method: "GET", path: "/v1/cluster/ca",
+			stdout: []string{"ROLE", "FINGERPRINT", "current", "ab12"}, noStdout: []string{"Rotation"},
+		},
+		{
+			name: "cluster ca rotate", args: []string{"cluster", "ca", "rotate", "--expect-current", "ab12"},
+			method: "POST", path: "/v1/cluster/ca/rotate", body: map[string]any{"expect_current": "ab12"},
+			stdout: []string{"current", "retiring", "cd34", "1 edge(s) still hold a certificate from the old CA: fra1"},
+		},
+		{
+			name: "cluster ca finish --force", args: []string{"cluster", "ca", "finish", "--force"},
+			method: "POST", path: "/v1/cluster/ca/finish", body: map[string]any{"force": true}, stdout: []string{"current", "ab12"},
+		},
+		{
+			name: "node remove", args: []string{"node", "remove", "fra1"},
+			method: "DELETE", path: "/v1/nodes/fra1", stdout: []string{"Removed edge fra1"},
+		},
+		{
 			name: "org create", args: []string{"org", "create", "Globex"},
 			method: "POST", path: "/v1/orgs", body: map[string]any{"name": "Globex"},
 			exact: "Created org org_new1 (Globex)\n",

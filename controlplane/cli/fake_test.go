@@ -461,6 +461,43 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		}
 		writeJSON(w, 201, client.JoinToken{Token: "ljt_join_token"})
 	}))
+	mux.HandleFunc("GET /v1/cluster/join-tokens", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
+		writeJSON(w, 200, client.List[client.JoinTokenInfo]{Items: []client.JoinTokenInfo{
+			{ID: "a1b2c3d4e5f60718", Description: "edge fra1", State: "used", CreatedAt: ago(2 * time.Hour), ExpiresAt: ago(time.Hour), UsedBy: "fra1"},
+			{ID: "0011223344556677", State: "usable", CreatedAt: ago(time.Minute), ExpiresAt: testNow.Add(59 * time.Minute)},
+		}})
+	}))
+	mux.HandleFunc("DELETE /v1/cluster/join-tokens/{id}", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
+		w.WriteHeader(204)
+	}))
+	caStatus := func(rotating bool) client.CAStatus {
+		st := client.CAStatus{CAs: []client.ClusterCA{{Fingerprint: "ab12", Subject: "Livestreams cluster CA cls_1", Role: "current", NotAfter: testNow.Add(24 * time.Hour * 3650)}}, Pending: []string{}}
+		if rotating {
+			st.Rotating, st.Pending = true, []string{"fra1"}
+			st.CAs = append(st.CAs, client.ClusterCA{Fingerprint: "cd34", Subject: "Livestreams cluster CA cls_1", Role: "retiring"})
+		}
+		return st
+	}
+	mux.HandleFunc("GET /v1/cluster/ca", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
+		writeJSON(w, 200, caStatus(false))
+	}))
+	mux.HandleFunc("POST /v1/cluster/ca/rotate", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
+		var in client.CARotate
+		if !decode(w, r, &in) {
+			return
+		}
+		writeJSON(w, 200, caStatus(true))
+	}))
+	mux.HandleFunc("POST /v1/cluster/ca/finish", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
+		var in client.CAFinish
+		if !decode(w, r, &in) {
+			return
+		}
+		writeJSON(w, 200, caStatus(false))
+	}))
+	mux.HandleFunc("DELETE /v1/nodes/{id}", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
+		w.WriteHeader(204)
+	}))
 	mux.HandleFunc("GET /v1/cluster/snapshot", f.auth("viewer", true, func(w http.ResponseWriter, r *http.Request, p principal) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Write(f.snapshot)
