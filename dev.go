@@ -20,6 +20,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/server"
 	"github.com/livestreams/livestreams/edgenode/edge"
+	"github.com/livestreams/livestreams/edgenode/mediajobs"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
@@ -41,6 +42,9 @@ type devConfig struct {
 	S3AccessKey, S3SecretKey string
 	// MaxJobs is how many media jobs the edge runs at once (default 1).
 	MaxJobs int
+	// Captions chooses the edge's speech-to-text engine (default: the
+	// built-in pocketsphinx, when installed).
+	Captions mediajobs.CaptionsConfig
 	// JobLeaseTTL and UploadBackoffMax shorten the job lease and the
 	// upload retry wait (tests); zero keeps the defaults.
 	JobLeaseTTL      time.Duration

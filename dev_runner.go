@@ -10,5 +10,5 @@ import (
 // newRunner is the edge's media job runner, on the shared store.
 func newRunner(cfg devConfig, store objstore.Store) (*mediajobs.Runner, error) {
 	return mediajobs.NewRunner(mediajobs.Config{Store: store, FFmpeg: cfg.FFmpeg, WorkDir: filepath.Join(cfg.DataDir, "edge", "jobs"),
-		Logger: cfg.Logger.With("side", "edge", "component", "media")})
+		Logger: cfg.Logger.With("side", "edge", "component", "media"), Captions: cfg.Captions})
 }

@@ -35,8 +35,8 @@ import (
 )
 
 const (
-	vodInfoTTL     = 10 * time.Second
-	vodMissTTL     = 2 * time.Second
+	vodInfoTTL = 10 * time.Second
+	vodMissTTL = 2 * time.Second
 	// vodPlaylistTTL bounds how long a VOD playlist is served from the
 	// cache: a master playlist gains a subtitles rendition when captions
 	// are added, and viewers should see it within a minute.

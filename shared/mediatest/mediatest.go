@@ -10,6 +10,7 @@ package mediatest
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +51,9 @@ type Spec struct {
 	Rotate int
 	// Frequency is the tone's pitch (default 440 Hz).
 	Frequency int
+	// AudioFile, with Audio, is a file whose audio is used instead of the
+	// tone (recorded speech, say), cut to Seconds.
+	AudioFile string
 }
 
 func (s Spec) withDefaults() Spec {
@@ -69,8 +73,12 @@ func (s Spec) withDefaults() Spec {
 }
 
 func (s Spec) name() string {
-	return fmt.Sprintf("src_%dx%d_%dfps_g%d_%ds_v%v_a%v_f%d_frag%v_rot%d.mp4", s.Width, s.Height, s.FPS, s.GOP,
-		s.Seconds, !s.NoVideo, s.Audio, s.Frequency, s.Fragmented, s.Rotate)
+	af := ""
+	if s.AudioFile != "" {
+		af = fmt.Sprintf("_af%08x", crc32.ChecksumIEEE([]byte(s.AudioFile)))
+	}
+	return fmt.Sprintf("src_%dx%d_%dfps_g%d_%ds_v%v_a%v_f%d_frag%v_rot%d%s.mp4", s.Width, s.Height, s.FPS, s.GOP,
+		s.Seconds, !s.NoVideo, s.Audio, s.Frequency, s.Fragmented, s.Rotate, af)
 }
 
 // InputArgs are ffmpeg's input arguments for the spec's lavfi sources
@@ -81,7 +89,9 @@ func (s Spec) InputArgs() []string {
 	if !s.NoVideo {
 		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", s.Width, s.Height, s.FPS))
 	}
-	if s.Audio {
+	if s.Audio && s.AudioFile != "" {
+		args = append(args, "-i", s.AudioFile)
+	} else if s.Audio {
 		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=%d:sample_rate=48000", s.Frequency))
 	}
 	return args
