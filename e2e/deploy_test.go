@@ -69,7 +69,7 @@ func TestDeploy(t *testing.T) {
 	}
 
 	gw := objstoretest.StartVersityGW(t)
-	store := deployBucket(t, gw, "recordings")
+	store := newBucket(t, gw, "recordings")
 
 	dir := t.TempDir()
 	// One port per service, the same on every host: each host has its own
@@ -298,22 +298,6 @@ func requireAnsible(t *testing.T) string {
 		t.Skip("ansible-playbook not installed: apt-get install ansible-core (or make deps-test) to run the deploy test")
 	}
 	return p
-}
-
-func deployBucket(t *testing.T, gw *objstoretest.VersityGW, bucket string) *objstore.S3 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: gw.Endpoint, Region: gw.Region, Bucket: bucket,
-		AccessKey: gw.AccessKey, SecretKey: gw.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.EnsureBucket(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 // renderer runs deploy/ansible/render.yml as an operator runs site.yml:
