@@ -2,7 +2,9 @@
 // vod and recording-vod (a source file in object storage becomes an
 // on-demand asset: an ABR HLS ladder, a thumbnail and a seek-preview
 // storyboard) and clip (a range of a source becomes a new asset's
-// source.mp4, then is prepared the same way).
+// source.mp4, then is prepared the same way), and captions (a ready
+// asset's speech becomes WebVTT and a subtitles rendition of its HLS
+// playlist, through package captions and the engine CaptionsConfig picks).
 //
 // A Runner reads sources straight from object storage through presigned
 // URLs, which ffmpeg and ffprobe reach through a loopback proxy so that no
