@@ -76,8 +76,8 @@ type Config struct {
 	// Keyring seals the secrets the API proposes into the state (kept
 	// signing keys, a rotated CA's key); nil stores them in plaintext.
 	Keyring *keyring.Keyring
-	Logger      *slog.Logger
-	Now         func() time.Time
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// Registry receives the API's metrics; nil means a private registry
 	// (with Go and process collectors) served at /metrics.
 	Registry prometheus.Registerer

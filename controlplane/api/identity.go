@@ -158,7 +158,12 @@ func (h *Handler) rotateCA(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	cmd := fsm.RotateCA{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM, Fingerprint: ca.Fingerprint(),
+	sealedKey, err := h.seal(state.SealCAKey, ca.KeyPEM)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	cmd := fsm.RotateCA{CertPEM: ca.CertPEM, KeyPEM: sealedKey, Fingerprint: ca.Fingerprint(),
 		OldFingerprint: cur.Fingerprint(), At: h.now()}
 	if err := h.apply(r.Context(), fsm.CmdRotateCA, cmd, nil); err != nil {
 		h.writeError(w, r, err)

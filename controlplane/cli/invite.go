@@ -58,7 +58,9 @@ func inviteList(ctx context.Context, e *env, args []string) error {
 	if err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	list := func(ctx context.Context, cl *client.Client) ([]client.Invitation, error) { return cl.Invitations().List(ctx) }
+	list := func(ctx context.Context, cl *client.Client) ([]client.Invitation, error) {
+		return cl.Invitations().List(ctx)
+	}
 	return listTable(ctx, c, list, "No invitations.", []string{"ID", "ORG", "ORG NAME", "ROLE", "EXPIRES"}, func(i client.Invitation) []string {
 		return []string{i.ID, i.OrgID, orDash(i.OrgName), i.Role, i.ExpiresAt.Format("2006-01-02 15:04 MST")}
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/keyring"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
@@ -137,7 +138,42 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeInternal(w, http.StatusServiceUnavailable, internalError{Code: "unavailable", Message: err.Error()})
 		return
 	}
-	writeInternal(w, http.StatusOK, map[string]string{"leader": n.LeaderID()})
+	out := joinReply{Leader: n.LeaderID()}
+	if len(n.cfg.Keyring.IDs()) > 0 {
+		raw, err := n.cfg.Keyring.Marshal()
+		if err != nil {
+			writeInternal(w, http.StatusInternalServerError, internalError{Code: "internal", Message: "keyring: " + err.Error()})
+			return
+		}
+		out.Keyring = raw
+	}
+	writeInternal(w, http.StatusOK, out)
+}
+
+// joinReply answers a join: the leader, and the cluster keyring the new
+// node needs to read the state's sealed secrets (the call carries the
+// cluster key, which already grants the whole state).
+type joinReply struct {
+	Leader  string          `json:"leader"`
+	Keyring json.RawMessage `json:"keyring,omitempty"`
+}
+
+// takeKeyring keeps the keyring a join answered with, when this node has
+// none yet.
+func (n *Node) takeKeyring(raw []byte) error {
+	if len(raw) == 0 || n.cfg.Keyring == nil || len(n.cfg.Keyring.IDs()) > 0 {
+		return nil
+	}
+	k, err := keyring.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if err := k.Save(n.cfg.DataDir); err != nil {
+		return err
+	}
+	n.cfg.Keyring.Replace(k)
+	n.log.Info("received the cluster keyring", "keys", len(k.IDs()))
+	return nil
 }
 
 func (n *Node) handleRemove(w http.ResponseWriter, r *http.Request) {
@@ -241,7 +277,7 @@ func (n *Node) AddVoter(ctx context.Context, req JoinRequest) error {
 				return err
 			}
 			body, _ := json.Marshal(req)
-			var out map[string]string
+			var out joinReply
 			return n.post(ctx, base, PathJoin, body, &out)
 		}
 		f := n.raft.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 10*time.Second)
@@ -307,12 +343,15 @@ func (n *Node) Join(ctx context.Context, existing string) error {
 	body, _ := json.Marshal(req)
 	var last error
 	for {
-		if n.isVoter() {
+		if n.isVoter() && (n.cfg.Keyring == nil || len(n.cfg.Keyring.IDs()) > 0) {
 			return nil
 		}
-		var out map[string]string
+		var out joinReply
 		err := n.post(ctx, existing, PathJoin, body, &out)
 		if err == nil {
+			if err := n.takeKeyring(out.Keyring); err != nil {
+				return fmt.Errorf("join %s: %w", existing, err)
+			}
 			return nil
 		}
 		last = err

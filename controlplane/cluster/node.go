@@ -23,6 +23,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/livestreams/livestreams/controlplane/fsm"
+	"github.com/livestreams/livestreams/controlplane/keyring"
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
@@ -41,7 +42,12 @@ type Config struct {
 	Bootstrap     bool
 	// ClusterKey authenticates node-to-node calls (join, forwarded writes).
 	ClusterKey string
-	Logger     *slog.Logger
+	// Keyring opens the state's sealed secrets for readers; it is handed
+	// to joining nodes in the answer to their (cluster-key authenticated)
+	// join, and one that joins with an empty keyring saves what it gets
+	// in DataDir. Nil: no keyring.
+	Keyring *keyring.Keyring
+	Logger  *slog.Logger
 
 	// Raft timing; zero values take the defaults below, tuned so a dead
 	// leader is replaced in about a second on a LAN.
@@ -95,6 +101,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.store.SetKeyring(cfg.Keyring)
 	n.fsm = fsm.New(n.store, n.log)
 	n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
 	if err != nil {

@@ -61,6 +61,7 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerSetup()
 	f.registerOrgs()
 	f.registerInvitations()
+	f.registerSealing()
 	f.registerUsers()
 	f.registerAPIKeys()
 	f.registerStreams()

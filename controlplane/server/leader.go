@@ -9,10 +9,12 @@ import (
 )
 
 // leaderLoop runs the duties that exactly one node must perform: closing the
-// sessions of edges whose lease lapsed. Followers skip each tick.
+// sessions of edges whose lease lapsed, and sealing once the plaintext
+// secrets of a state from before sealing. Followers skip each tick.
 func (s *Server) leaderLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	sealed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -23,6 +25,13 @@ func (s *Server) leaderLoop(ctx context.Context) {
 			continue
 		}
 		s.expireEdges(ctx)
+		if !sealed {
+			if err := s.sealLegacySecrets(ctx); err != nil {
+				s.log.Warn("seal plaintext secrets", "err", err)
+			} else {
+				sealed = true
+			}
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
+	"github.com/livestreams/livestreams/controlplane/keyring"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/gossip"
@@ -96,6 +97,8 @@ type Server struct {
 	fleet    *fleet.Fleet
 	jobs     *jobs.Service
 	gossip   *gossip.Node
+	// keyring seals the state's secrets (keyring.go).
+	keyring *keyring.Keyring
 
 	mu         sync.Mutex
 	setupToken string // plaintext of the setup token this process printed
@@ -132,6 +135,13 @@ func New(cfg Config) (*Server, error) {
 		hln.Close()
 		return nil, err
 	}
+	if s.keyring, err = openKeyring(cfg); err != nil {
+		hln.Close()
+		if s.quicConn != nil {
+			s.quicConn.Close()
+		}
+		return nil, err
+	}
 	host := cfg.AdvertiseHost
 	s.node, err = cluster.Open(cluster.Config{
 		NodeID:            cfg.NodeID,
@@ -142,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 		QUICAdvertise:     s.quicAddr,
 		Bootstrap:         cfg.Bootstrap,
 		ClusterKey:        cfg.ClusterKey,
+		Keyring:           s.keyring,
 		Logger:            cfg.Logger,
 		SnapshotThreshold: cfg.SnapshotThreshold,
 	})
@@ -377,6 +388,9 @@ func (s *Server) initCluster(ctx context.Context) error {
 		m, err := newMeta(s.cfg.NodeID)
 		if err != nil {
 			return err
+		if err := sealMeta(s.keyring, &m); err != nil {
+			return fmt.Errorf("initialize cluster: %w", err)
+		}
 		}
 		m.SetupTokenHash = hash
 		var gotID string

@@ -21,6 +21,7 @@ func (s *Server) buildHandler() http.Handler {
 		TrustedProxies: s.cfg.TrustedProxies,
 		CORSOrigins:    s.cfg.CORSOrigins,
 		AllowSignup:    s.cfg.AllowSignup,
+		Keyring:        s.keyring,
 		Logger:         s.cfg.Logger,
 		Jobs:           s.jobs,
 		Store:          s.cfg.ObjectStore,

@@ -15,7 +15,16 @@ type RetiringCA struct {
 }
 
 // RetiringCAs lists the CAs being rotated out (none outside a rotation).
-func (t *Tx) RetiringCAs() ([]RetiringCA, error) { return list[RetiringCA](t, bClusterCAs, "") }
+// Their keys are sealed like Meta's (sealed.go).
+func (t *Tx) RetiringCAs() ([]RetiringCA, error) {
+	cas, err := list[RetiringCA](t, bClusterCAs, "")
+	for i := range cas {
+		if err == nil {
+			cas[i].KeyPEM, err = t.openString(SealCAKey, cas[i].KeyPEM)
+		}
+	}
+	return cas, err
+}
 
 // PutRetiringCA stores a CA being rotated out.
 func (t *Tx) PutRetiringCA(c RetiringCA) error { return t.put(bClusterCAs, c.Fingerprint, c) }

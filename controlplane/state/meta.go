@@ -9,6 +9,8 @@ type Meta struct {
 	ClusterID string    `json:"cluster_id"`
 	CreatedAt time.Time `json:"created_at"`
 	// CACertPEM/CAKeyPEM are the cluster CA that signs the QUIC listeners.
+	// CAKeyPEM, StreamKeySecret and SessionSecret are stored sealed
+	// (sealed.go).
 	CACertPEM string `json:"ca_cert_pem"`
 	CAKeyPEM  string `json:"ca_key_pem"`
 	// StreamKeySecret keys the HMAC that indexes stream keys and seals them.
@@ -23,9 +25,15 @@ type Meta struct {
 const metaKey = "cluster"
 
 // Meta returns the cluster meta; ok is false before bootstrap has applied it.
+//
+// Its secrets are plaintext in a read transaction and as stored (sealed)
+// in a write transaction: see sealed.go.
 func (t *Tx) Meta() (Meta, bool, error) {
 	var m Meta
 	ok, err := t.get(bMeta, metaKey, &m)
+	if ok && err == nil {
+		err = t.openMeta(&m)
+	}
 	return m, ok, err
 }
 

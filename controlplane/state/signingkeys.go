@@ -3,7 +3,8 @@ package state
 import "time"
 
 // SigningKey is an org's playback-token key pair. PrivatePEM is kept only
-// when the org asked the control plane to mint tokens for it.
+// when the org asked the control plane to mint tokens for it, sealed
+// (sealed.go).
 type SigningKey struct {
 	ID         string     `json:"id"`
 	OrgID      string     `json:"org_id"`
@@ -20,10 +21,14 @@ func (t *Tx) SigningKey(orgID, id string) (SigningKey, error) {
 	if err == nil && !ok {
 		err = NotFound("signing key %s", id)
 	}
+	if err == nil {
+		k.PrivatePEM, err = t.openString(SealSigningKey, k.PrivatePEM)
+	}
 	return k, err
 }
 
-// SigningKeys lists an org's keys, revoked ones included.
+// SigningKeys lists an org's keys, revoked ones included. Their private
+// halves stay as stored (sealed): SigningKey opens one.
 func (t *Tx) SigningKeys(orgID string) ([]SigningKey, error) {
 	return list[SigningKey](t, bSigningKeys, orgID+"/")
 }

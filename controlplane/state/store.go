@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/livestreams/livestreams/controlplane/keyring"
 )
 
 // Store is the bbolt-backed state of one control-plane node.
@@ -22,6 +25,9 @@ type Store struct {
 	mu   sync.RWMutex // guards db against a concurrent Restore swap
 	db   *bolt.DB
 	path string
+	// kr opens the sealed secrets for readers (sealed.go); nil opens
+	// plaintext values only.
+	kr *keyring.Keyring
 }
 
 // Open opens (creating if needed) the state file at path.
@@ -64,7 +70,7 @@ func (s *Store) Close() error {
 func (s *Store) View(fn func(*Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, kr: s.kr}) })
 }
 
 // Update runs fn in a read-write transaction. Only the FSM calls it.
@@ -74,12 +80,28 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
 }
 
-// WriteTo writes a consistent copy of the whole file to w (a snapshot).
+// WriteTo writes a consistent copy of the whole state to w (a snapshot).
+// The copy is compacted: it holds the live data only, not the free pages
+// of the file, where overwritten values (a secret from before sealing)
+// can linger.
 func (s *Store) WriteTo(w io.Writer) (int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	dir, err := os.MkdirTemp(filepath.Dir(s.path), "snapshot-")
+	if err != nil {
+		return 0, fmt.Errorf("snapshot state: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	dst, err := bolt.Open(filepath.Join(dir, "state.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
+	if err != nil {
+		return 0, fmt.Errorf("snapshot state: %w", err)
+	}
+	defer dst.Close()
+	if err := bolt.Compact(dst, s.db, 64<<20); err != nil {
+		return 0, fmt.Errorf("snapshot state: compact: %w", err)
+	}
 	var n int64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = dst.View(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err
@@ -130,7 +152,10 @@ func (s *Store) Restore(r io.Reader) error {
 }
 
 // Tx is one transaction over the tables.
-type Tx struct{ tx *bolt.Tx }
+type Tx struct {
+	tx *bolt.Tx
+	kr *keyring.Keyring // read transactions only: see sealed.go
+}
 
 // Writable reports whether the transaction may write.
 func (t *Tx) Writable() bool { return t.tx.Writable() }
