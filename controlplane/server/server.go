@@ -388,11 +388,11 @@ func (s *Server) initCluster(ctx context.Context) error {
 		m, err := newMeta(s.cfg.NodeID)
 		if err != nil {
 			return err
+		}
+		m.SetupTokenHash = hash
 		if err := sealMeta(s.keyring, &m); err != nil {
 			return fmt.Errorf("initialize cluster: %w", err)
 		}
-		}
-		m.SetupTokenHash = hash
 		var gotID string
 		if err := s.node.ApplyInto(wctx, fsm.CmdInitCluster, fsm.InitCluster{Meta: m}, &gotID); err != nil {
 			return fmt.Errorf("initialize cluster: %w", err)
