@@ -43,6 +43,9 @@ func startIngestEdge(t testing.TB, key string, mods ...func(*edge.Config)) *inge
 		t.Fatal(err)
 	}
 	runEdge(t, e.Node)
+	// Run joins the cluster before it starts the ingest servers: wait for
+	// the edge to report, so a publish does not race its start.
+	testutil.Eventually(t, 10*time.Second, "the edge to heartbeat", func() bool { return e.cp.count(protocol.TypeHeartbeat) > 0 })
 	t.Cleanup(func() {
 		if strings.Contains(e.logs.String(), key) {
 			t.Error("the stream key reached the log")
