@@ -60,22 +60,12 @@ func PublishWHIP(t testing.TB, endpoint, key string, spec Spec) *WHIP {
 // w is nil unless the status is 201.
 func TryPublishWHIP(t testing.TB, endpoint, key string, spec Spec) (w *WHIP, status int, body string, err error) {
 	t.Helper()
-	files := whipFiles(t, spec)
+	files := WHIPFiles(t, spec)
 	spec = spec.withDefaults()
-	var se webrtc.SettingEngine
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	api, err := WHIPAPI(nil)
+	if err != nil {
 		return nil, 0, "", err
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, 0, "", err
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, 0, "", err
@@ -156,6 +146,29 @@ func TryPublishWHIP(t testing.TB, endpoint, key string, spec Spec) (w *WHIP, sta
 	return w, resp.StatusCode, string(raw), nil
 }
 
+// WHIPAPI is a pion API for a test publisher: host candidates on loopback
+// only, no mDNS, with the codecs register puts in the media engine (nil:
+// pion's defaults).
+func WHIPAPI(register func(*webrtc.MediaEngine) error) (*webrtc.API, error) {
+	var se webrtc.SettingEngine
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	me := &webrtc.MediaEngine{}
+	if register == nil {
+		register = (*webrtc.MediaEngine).RegisterDefaultCodecs
+	}
+	if err := register(me); err != nil {
+		return nil, fmt.Errorf("register codecs: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
 // Wait waits until the media has been sent (or Close), and returns why
 // sending failed, if it did.
 func (w *WHIP) Wait() error {
@@ -186,7 +199,7 @@ func (w *WHIP) Close() {
 	w.pc.Close()
 }
 
-func (w *WHIP) send(ctx context.Context, video, audio *webrtc.TrackLocalStaticSample, f whipMedia, spec Spec) error {
+func (w *WHIP) send(ctx context.Context, video, audio *webrtc.TrackLocalStaticSample, f WHIPMedia, spec Spec) error {
 	connected := make(chan struct{})
 	var once sync.Once
 	w.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -206,9 +219,9 @@ func (w *WHIP) send(ctx context.Context, video, audio *webrtc.TrackLocalStaticSa
 	}
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
-	wg.Go(func() { errc <- w.sendVideo(ctx, video, f.h264, spec.FPS) })
+	wg.Go(func() { errc <- SendH264(ctx, video, f.H264, spec.FPS, w.sent) })
 	if audio != nil {
-		wg.Go(func() { errc <- sendOpus(ctx, audio, f.ogg) })
+		wg.Go(func() { errc <- SendOpus(ctx, audio, f.Ogg) })
 	}
 	wg.Wait()
 	close(errc)
@@ -220,8 +233,19 @@ func (w *WHIP) send(ctx context.Context, video, audio *webrtc.TrackLocalStaticSa
 	return nil
 }
 
-// sendVideo writes the Annex-B file's access units at fps.
-func (w *WHIP) sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticSample, path string, fps int) error {
+// sent notes when the first video frame went out.
+func (w *WHIP) sent() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.firstSent.IsZero() {
+		w.firstSent = time.Now()
+	}
+}
+
+// SendH264 writes the Annex-B file's access units to track at fps, in
+// real time, until the file or ctx ends; before each it calls sent, if
+// not nil.
+func SendH264(ctx context.Context, track *webrtc.TrackLocalStaticSample, path string, fps int, sent func()) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -245,11 +269,9 @@ func (w *WHIP) sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticSamp
 			return ctx.Err()
 		case <-tick.C:
 		}
-		w.mu.Lock()
-		if w.firstSent.IsZero() {
-			w.firstSent = time.Now()
+		if sent != nil {
+			sent()
 		}
-		w.mu.Unlock()
 		err := track.WriteSample(media.Sample{Data: au.Bytes(), Duration: frame})
 		au.Reset()
 		hasSlice = false
@@ -264,7 +286,8 @@ func (w *WHIP) sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticSamp
 			return err
 		}
 		// A frame starts at a slice with first_mb_in_slice 0, or at
-		// parameter sets, SEI or a delimiter after a slice.
+		// parameter sets, SEI or a delimiter after a slice (x264's
+		// sliced threads make several slices per frame).
 		slice := nal.UnitType == h264reader.NalUnitTypeCodedSliceNonIdr || nal.UnitType == h264reader.NalUnitTypeCodedSliceIdr
 		if hasSlice && (!slice || len(nal.Data) > 1 && nal.Data[1]&0x80 != 0) {
 			if err := flush(); err != nil {
@@ -277,8 +300,9 @@ func (w *WHIP) sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticSamp
 	}
 }
 
-// sendOpus writes the Ogg file's Opus pages (20 ms each) in real time.
-func sendOpus(ctx context.Context, track *webrtc.TrackLocalStaticSample, path string) error {
+// SendOpus writes the Ogg file's Opus pages (20 ms each) to track in real
+// time, until the file or ctx ends.
+func SendOpus(ctx context.Context, track *webrtc.TrackLocalStaticSample, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -315,12 +339,13 @@ func sendOpus(ctx context.Context, track *webrtc.TrackLocalStaticSample, path st
 	}
 }
 
-// whipMedia are a spec's H.264 Annex-B and Ogg/Opus files.
-type whipMedia struct{ h264, ogg string }
+// WHIPMedia are a spec's H.264 Annex-B and Ogg/Opus files (Ogg empty
+// without Spec.Audio), as SendH264 and SendOpus send them.
+type WHIPMedia struct{ H264, Ogg string }
 
-// whipFiles makes (once per machine) the spec's video as WebRTC encoders
+// WHIPFiles makes (once per machine) the spec's video as WebRTC encoders
 // send it and, with audio, its tone as Ogg/Opus in 20 ms pages.
-func whipFiles(t testing.TB, spec Spec) whipMedia {
+func WHIPFiles(t testing.TB, spec Spec) WHIPMedia {
 	t.Helper()
 	RequireFFmpeg(t)
 	if spec.Width == 0 {
@@ -328,13 +353,14 @@ func whipFiles(t testing.TB, spec Spec) whipMedia {
 	}
 	spec = spec.withDefaults()
 	base := strings.TrimSuffix(spec.name(), ".mp4")
-	m := whipMedia{h264: base + ".whip.h264", ogg: base + ".whip.ogg"}
+	m := WHIPMedia{H264: base + ".whip.h264"}
 	dur := strconv.Itoa(spec.Seconds)
-	jobs := map[*string][]string{&m.h264: append(Spec{Width: spec.Width, Height: spec.Height, FPS: spec.FPS}.InputArgs(), "-t", dur,
+	jobs := map[*string][]string{&m.H264: append(Spec{Width: spec.Width, Height: spec.Height, FPS: spec.FPS}.InputArgs(), "-t", dur,
 		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline", "-bf", "0",
 		"-g", strconv.Itoa(spec.GOP), "-pix_fmt", "yuv420p", "-bsf:v", "h264_mp4toannexb", "-f", "h264")}
 	if spec.Audio {
-		jobs[&m.ogg] = append(Spec{NoVideo: true, Audio: true, Frequency: spec.Frequency}.InputArgs(), "-t", dur,
+		m.Ogg = base + ".whip.ogg"
+		jobs[&m.Ogg] = append(Spec{NoVideo: true, Audio: true, Frequency: spec.Frequency}.InputArgs(), "-t", dur,
 			"-c:a", "libopus", "-b:a", "64k", "-ac", "2", "-ar", "48000", "-page_duration", "20000", "-f", "ogg")
 	}
 	cache.mu.Lock()
