@@ -5,15 +5,17 @@ import (
 	"github.com/livestreams/livestreams/controlplane/state"
 )
 
-// CmdSealSecrets replaces the plaintext secrets of a state written before
-// sealing existed with their sealed values (state/sealed.go).
+// CmdSealSecrets replaces stored secrets with values sealed by the
+// keyring's active key: the plaintext secrets of a state written before
+// sealing existed, and after a keyring rotation the values an older key
+// sealed (state/sealed.go).
 const CmdSealSecrets = "seal_secrets"
 
 // SealedValue is a secret sealed by the proposer, with the digest of the
-// plaintext it replaces.
+// stored value (plaintext or sealed) it replaces.
 type SealedValue struct {
-	PlainDigest string
-	Sealed      []byte
+	StoredDigest string
+	Sealed       []byte
 }
 
 // SealedSigningKey is a kept signing key's private half, sealed.
@@ -34,10 +36,10 @@ func (c SealSecrets) Empty() bool {
 	return c.CAKey == nil && c.StreamKeySecret == nil && c.SessionSecret == nil && len(c.SigningKeys) == 0
 }
 
-// swap returns v's sealed value when stored is the plaintext v was made
-// from, else stored.
+// swap returns v's sealed value when stored is still the value v was
+// made to replace, else stored (something newer was written meanwhile).
 func (v *SealedValue) swap(stored []byte, n *int) []byte {
-	if v == nil || len(stored) == 0 || keyring.IsSealed(stored) || state.PlainDigest(stored) != v.PlainDigest || !keyring.IsSealed(v.Sealed) {
+	if v == nil || len(stored) == 0 || state.Digest(stored) != v.StoredDigest || !keyring.IsSealed(v.Sealed) {
 		return stored
 	}
 	*n++

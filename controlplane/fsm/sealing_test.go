@@ -61,9 +61,9 @@ func TestPlaintextStateIsSealedInPlace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &fsm.SealedValue{PlainDigest: state.PlainDigest(v), Sealed: s}
+		return &fsm.SealedValue{StoredDigest: state.Digest(v), Sealed: s}
 	}
-	stale := fsm.SealSecrets{SessionSecret: &fsm.SealedValue{PlainDigest: state.PlainDigest([]byte("another")), Sealed: seal(state.SealSessionSecret, []byte("another")).Sealed}}
+	stale := fsm.SealSecrets{SessionSecret: &fsm.SealedValue{StoredDigest: state.Digest([]byte("another")), Sealed: seal(state.SealSessionSecret, []byte("another")).Sealed}}
 	var n int
 	if err := m.do(fsm.CmdSealSecrets, stale, &n); err != nil || n != 0 {
 		t.Fatalf("a migration of another value sealed %d (%v)", n, err)

@@ -263,3 +263,22 @@ func (k *Keyring) OpenString(purpose, v string) (string, error) {
 	b, err := k.Open(purpose, []byte(v))
 	return string(b), err
 }
+
+// ActiveID is the id of the key that seals ("" for an empty keyring).
+func (k *Keyring) ActiveID() string {
+	if k == nil {
+		return ""
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.active
+}
+
+// KeyID is the id of the key that sealed v ("" for a plaintext value).
+func KeyID(v []byte) string {
+	if !IsSealed(v) {
+		return ""
+	}
+	id, _, _ := strings.Cut(string(v[len(prefix):]), ":")
+	return id
+}

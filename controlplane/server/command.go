@@ -28,6 +28,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Join, "join", "", "HTTP address of an existing node to join (e.g. http://10.0.0.1:8080)")
 	fs.StringVar(&cfg.ClusterKey, "cluster-key", "", "shared secret of the control-plane nodes (generated and printed on --bootstrap if empty)")
 	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	rotateKeyring := fs.Bool("rotate-keyring", false, "add a new key to DATA_DIR/keyring.json that seals from now on, print what to do next, and exit")
 	cors := fs.String("cors-origins", "*", "comma-separated origins allowed by CORS")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients reach the API by, e.g. https://api.example.com (default: the request host)")
 	fs.StringVar(&cfg.GossipAddr, "gossip-addr", "", "join the edges' gossip as an observer on this address, e.g. 0.0.0.0:7946 (empty: routing uses edge leases only)")
@@ -47,6 +48,9 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
+	}
+	if *rotateKeyring {
+		return RotateKeyring(cfg.DataDir, stdout, stderr)
 	}
 	logger, err := config.NewLogger(stderr, *logLevel)
 	if err != nil {

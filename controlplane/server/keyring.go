@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/keyring"
@@ -57,14 +59,18 @@ func sealMeta(k *keyring.Keyring, m *state.Meta) error {
 	return err
 }
 
-// sealLegacySecrets seals, once, the plaintext secrets a state written
-// before sealing existed still holds. The leader proposes the sealed
-// values with a digest of the plaintext they replace; Apply swaps only
-// values that still match, so nothing newer is overwritten.
-func (s *Server) sealLegacySecrets(ctx context.Context) error {
-	if len(s.keyring.IDs()) == 0 {
+// resealSecrets seals again every stored secret the keyring's active key
+// did not seal: the plaintext secrets of a state written before sealing
+// existed, and after a keyring rotation the values an older key sealed.
+// The leader proposes the sealed values with a digest of what they
+// replace; Apply swaps only values that still match, so nothing newer is
+// overwritten.
+func (s *Server) resealSecrets(ctx context.Context) error {
+	active := s.keyring.ActiveID()
+	if active == "" {
 		return nil
 	}
+	stale := func(stored []byte) bool { return len(stored) > 0 && keyring.KeyID(stored) != active }
 	var cmd fsm.SealSecrets
 	err := s.node.Store().View(func(tx *state.Tx) error {
 		m, ok, err := tx.Meta()
@@ -76,14 +82,14 @@ func (s *Server) sealLegacySecrets(ctx context.Context) error {
 			return err
 		}
 		seal := func(purpose string, stored, plain []byte) (*fsm.SealedValue, error) {
-			if len(stored) == 0 || keyring.IsSealed(stored) {
+			if !stale(stored) {
 				return nil, nil
 			}
 			v, err := s.keyring.Seal(purpose, plain)
 			if err != nil {
 				return nil, err
 			}
-			return &fsm.SealedValue{PlainDigest: state.PlainDigest(stored), Sealed: v}, nil
+			return &fsm.SealedValue{StoredDigest: state.Digest(stored), Sealed: v}, nil
 		}
 		if cmd.CAKey, err = seal(state.SealCAKey, []byte(raw.CAKeyPEM), []byte(m.CAKeyPEM)); err != nil {
 			return err
@@ -94,30 +100,100 @@ func (s *Server) sealLegacySecrets(ctx context.Context) error {
 		if cmd.SessionSecret, err = seal(state.SealSessionSecret, raw.SessionSecret, m.SessionSecret); err != nil {
 			return err
 		}
-		keys, err := tx.AllSigningKeys()
+		keys, err := tx.AllSigningKeys() // private halves as stored
+		if err != nil {
+			return err
+		}
 		for _, k := range keys {
-			if k.PrivatePEM == "" || keyring.IsSealed([]byte(k.PrivatePEM)) {
+			if !stale([]byte(k.PrivatePEM)) {
 				continue
 			}
-			v, err := s.keyring.Seal(state.SealSigningKey, []byte(k.PrivatePEM))
+			open, err := tx.SigningKey(k.OrgID, k.ID)
 			if err != nil {
 				return err
 			}
-			cmd.SigningKeys = append(cmd.SigningKeys, fsm.SealedSigningKey{OrgID: k.OrgID, ID: k.ID,
-				SealedValue: fsm.SealedValue{PlainDigest: state.PlainDigest([]byte(k.PrivatePEM)), Sealed: v}})
+			v, err := seal(state.SealSigningKey, []byte(k.PrivatePEM), []byte(open.PrivatePEM))
+			if err != nil {
+				return err
+			}
+			cmd.SigningKeys = append(cmd.SigningKeys, fsm.SealedSigningKey{OrgID: k.OrgID, ID: k.ID, SealedValue: *v})
 		}
-		return err
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("seal legacy secrets: %w", err)
+		return fmt.Errorf("seal secrets with key %s: %w", active, err)
 	}
 	if cmd.Empty() {
 		return nil
 	}
 	var n int
 	if err := s.node.ApplyInto(ctx, fsm.CmdSealSecrets, cmd, &n); err != nil {
-		return fmt.Errorf("seal legacy secrets: %w", err)
+		return fmt.Errorf("seal secrets with key %s: %w", active, err)
 	}
-	s.log.Info("sealed the plaintext secrets of an older state with the cluster keyring", "secrets", n)
+	s.log.Info("sealed secrets with the keyring's active key", "key_id", active, "secrets", n)
 	return nil
+}
+
+// keyringStamp identifies a version of the keyring file.
+type keyringStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// reloadKeyring takes keyring.json again when the file changed (a rotated
+// keyring copied in from another node). It reports whether it did.
+func (s *Server) reloadKeyring() bool {
+	fi, err := os.Stat(filepath.Join(s.cfg.DataDir, keyring.FileName))
+	if err != nil {
+		return false
+	}
+	stamp := keyringStamp{fi.ModTime(), fi.Size()}
+	if stamp == s.keyringSeen {
+		return false
+	}
+	first := s.keyringSeen == keyringStamp{}
+	s.keyringSeen = stamp
+	k, ok, err := keyring.Load(s.cfg.DataDir)
+	if err != nil || !ok {
+		s.log.Warn("reload the cluster keyring", "err", err)
+		return false
+	}
+	if first && k.ActiveID() == s.keyring.ActiveID() && len(k.IDs()) == len(s.keyring.IDs()) {
+		return false
+	}
+	s.keyring.Replace(k)
+	s.log.Info("reloaded the cluster keyring", "active_key", k.ActiveID(), "keys", len(k.IDs()))
+	return true
+}
+
+// RotateKeyring runs `livestreams control --rotate-keyring`: it adds a key
+// to the keyring in dataDir (the older keys stay, to open what they
+// sealed) and says how to spread it.
+func RotateKeyring(dataDir string, stdout, stderr io.Writer) int {
+	if dataDir == "" {
+		fmt.Fprintln(stderr, "Error: --data-dir (LIVESTREAMS_DATA_DIR): required")
+		return 2
+	}
+	k, ok, err := keyring.Load(dataDir)
+	if err == nil && !ok {
+		err = fmt.Errorf("no %s in %s", keyring.FileName, dataDir)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	id, err := k.Rotate()
+	if err == nil {
+		err = k.Save(dataDir)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, `Added key %s to %s; it seals from now on (older keys still open what they sealed).
+Copy this file to the data dir of every other control node, the leader last: each
+node takes it within a second, and the leader then seals every secret again with
+the new key. Back up the new file.
+`, id, filepath.Join(dataDir, keyring.FileName))
+	return 0
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"io"
 	"os"
@@ -111,5 +112,82 @@ func TestSnapshotHoldsOnlySealedSecrets(t *testing.T) {
 	ttl := int64(60)
 	if _, err := c.SigningKeys().Mint(ctx, sk.ID, client.TokenMint{PlaybackID: s.PlaybackID, TTLSeconds: &ttl}); err != nil {
 		t.Fatalf("mint with the kept signing key after restore: %v", err)
+	}
+
+	// Rotating the keyring: the node takes the changed file and, leading,
+	// seals every secret again with the new key; everything still works.
+	var out bytes.Buffer
+	if code := RotateKeyring(srv.cfg.DataDir, &out, &out); code != 0 {
+		t.Fatalf("rotate keyring: %d %s", code, out.String())
+	}
+	k, _, err := keyring.Load(srv.cfg.DataDir)
+	if err != nil || len(k.IDs()) != 2 {
+		t.Fatalf("rotated keyring: %v %v", err, k.IDs())
+	}
+	testutil.Eventually(t, 15*time.Second, "every secret sealed with the new key", func() bool {
+		var stale int
+		srv.node.Store().View(func(tx *state.Tx) error {
+			raw, _ := tx.StoredMeta()
+			for _, v := range [][]byte{raw.StreamKeySecret, raw.SessionSecret, []byte(raw.CAKeyPEM)} {
+				if keyring.KeyID(v) != k.ActiveID() {
+					stale++
+				}
+			}
+			keys, _ := tx.AllSigningKeys()
+			for _, sk := range keys {
+				if sk.PrivatePEM != "" && keyring.KeyID([]byte(sk.PrivatePEM)) != k.ActiveID() {
+					stale++
+				}
+			}
+			return nil
+		})
+		return stale == 0
+	})
+	if _, err := apiClient(t, srv, "").Auth().Login(ctx, client.Login{Email: "o@example.com", Password: "a long passphrase"}); err != nil {
+		t.Fatalf("log in after the keyring rotation: %v", err)
+	}
+	if _, err := c.SigningKeys().Mint(ctx, sk.ID, client.TokenMint{PlaybackID: s.PlaybackID, TTLSeconds: &ttl}); err != nil {
+		t.Fatalf("mint after the keyring rotation: %v", err)
+	}
+}
+
+// TestJoiningNodeReceivesTheKeyring: a node joining with the cluster key
+// gets the keyring in the join answer, keeps it in its data dir (0600)
+// and reads the sealed secrets: a session token from the first node is
+// good on it, and a login through it works.
+func TestJoiningNodeReceivesTheKeyring(t *testing.T) {
+	first, tok := startNode(t, 0)
+	dir := t.TempDir()
+	second, err := New(Config{NodeID: "cp2", DataDir: dir, HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+		Join: first.URL(), ClusterKey: "edges-test-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- second.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("second node did not stop")
+		}
+	})
+	want, _, _ := keyring.Load(first.cfg.DataDir)
+	testutil.Eventually(t, 30*time.Second, "the joined node holds the keyring", func() bool {
+		k, ok, _ := keyring.Load(dir)
+		return ok && k.ActiveID() == want.ActiveID()
+	})
+	if fi, err := os.Stat(filepath.Join(dir, keyring.FileName)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the joined node's keyring file: %v %v", err, fi.Mode())
+	}
+	tctx := testutil.Context(t, 30*time.Second)
+	testutil.Eventually(t, 20*time.Second, "the first node's session token works on the second", func() bool {
+		_, err := apiClient(t, second, tok).Streams().List(tctx)
+		return err == nil
+	})
+	if _, err := apiClient(t, second, "").Auth().Login(tctx, client.Login{Email: "o@example.com", Password: "a long passphrase"}); err != nil {
+		t.Fatalf("log in through the joined node: %v", err)
 	}
 }

@@ -9,8 +9,10 @@ import (
 )
 
 // leaderLoop runs the duties that exactly one node must perform: closing the
-// sessions of edges whose lease lapsed, and sealing once the plaintext
-// secrets of a state from before sealing. Followers skip each tick.
+// sessions of edges whose lease lapsed, and sealing the secrets the
+// keyring's active key did not seal (a state from before sealing, or a
+// rotated keyring). Every node takes a changed keyring file at each tick;
+// followers skip the rest.
 func (s *Server) leaderLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -21,12 +23,16 @@ func (s *Server) leaderLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if s.reloadKeyring() {
+			sealed = false
+		}
 		if !s.node.IsLeader() {
+			sealed = false // a new leader looks again
 			continue
 		}
 		s.expireEdges(ctx)
 		if !sealed {
-			if err := s.sealLegacySecrets(ctx); err != nil {
+			if err := s.resealSecrets(ctx); err != nil {
 				s.log.Warn("seal plaintext secrets", "err", err)
 			} else {
 				sealed = true

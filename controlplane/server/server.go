@@ -97,8 +97,10 @@ type Server struct {
 	fleet    *fleet.Fleet
 	jobs     *jobs.Service
 	gossip   *gossip.Node
-	// keyring seals the state's secrets (keyring.go).
-	keyring *keyring.Keyring
+	// keyring seals the state's secrets (keyring.go); keyringSeen is the
+	// version of its file last loaded (leader loop only).
+	keyring     *keyring.Keyring
+	keyringSeen keyringStamp
 
 	mu         sync.Mutex
 	setupToken string // plaintext of the setup token this process printed

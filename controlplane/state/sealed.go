@@ -64,10 +64,10 @@ func (t *Tx) openMeta(m *Meta) error {
 	return err
 }
 
-// PlainDigest identifies a plaintext secret without revealing it: the
-// migration command carries it so Apply seals only the value it was
-// computed from.
-func PlainDigest(v []byte) string {
+// Digest identifies a stored secret (plaintext or sealed) without
+// revealing it: the command that seals it again carries it, so Apply
+// replaces only the value it was computed from.
+func Digest(v []byte) string {
 	sum := sha256.Sum256(v)
 	return hex.EncodeToString(sum[:])
 }
