@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -215,5 +217,46 @@ func testCaptionsOfRecording(t *testing.T, engine mediajobs.CaptionsConfig) {
 		if !strings.Contains(strings.ToLower(joined.String()), w.Word) {
 			t.Errorf("the subtitles segments lack %q", w.Word)
 		}
+	}
+	t.Run("hls.js in chromium", func(t *testing.T) { hlsJSSubtitles(t, masterURL) })
+}
+
+// hlsJSSubtitles loads the master playlist with hls.js in a headless
+// Debian chromium (e2e/browser, set up with npm install there) and checks
+// it lists the English subtitle track.
+func hlsJSSubtitles(t *testing.T, masterURL string) {
+	chromium := cmp.Or(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skip("no chromium (Debian: apt-get install chromium)")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("no node")
+	}
+	if _, err := os.Stat("e2e/browser/node_modules/hls.js"); err != nil {
+		t.Skip("e2e/browser is not installed (cd e2e/browser && npm install)")
+	}
+	ctx := testutil.Context(t, 90*time.Second)
+	cmd := exec.CommandContext(ctx, "node", "subtitles.mjs", masterURL)
+	cmd.Dir = "e2e/browser"
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hls.js: %v: %s", err, stderr.String())
+	}
+	var got struct {
+		SubtitleTracks int `json:"subtitleTracks"`
+		Tracks         []struct {
+			Name string `json:"name"`
+			Lang string `json:"lang"`
+		} `json:"tracks"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("hls.js answer %q: %v", out, err)
+	}
+	t.Logf("hls.js: %s", strings.TrimSpace(string(out)))
+	if got.SubtitleTracks != 1 || got.Tracks[0].Lang != "en" {
+		t.Fatalf("hls.js lists %d subtitle tracks (%+v), want the English one", got.SubtitleTracks, got.Tracks)
 	}
 }
