@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/shared/testutil"
 	"github.com/livestreams/livestreams/shared/token"
 )
 
@@ -496,23 +497,10 @@ func TestNewOriginNilResolver(t *testing.T) {
 	NewOrigin(Config{})
 }
 
-// discardWriter is a ResponseWriter that keeps nothing, so the benchmarks
-// measure the origin rather than a recorder's buffer. Like net/http's own
-// response it implements io.ReaderFrom, which ServeContent uses.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (d *discardWriter) Header() http.Header                 { return d.h }
-func (d *discardWriter) WriteHeader(code int)                { d.code = code }
-func (d *discardWriter) Write(p []byte) (int, error)         { return len(p), nil }
-func (d *discardWriter) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
-
 func benchServe(b *testing.B, target func(f *fixture) string, forget bool) {
 	f := newFixture(b)
 	r := httptest.NewRequest("GET", target(f), nil)
-	w := &discardWriter{h: http.Header{}}
+	w := &testutil.DiscardWriter{}
 	b.ReportAllocs()
 	for b.Loop() {
 		if forget {
@@ -520,11 +508,10 @@ func benchServe(b *testing.B, target func(f *fixture) string, forget bool) {
 			clear(f.origin.verified.m)
 			f.origin.verified.mu.Unlock()
 		}
-		clear(w.h)
-		w.code = 0
+		w.Reset()
 		f.origin.ServeHTTP(w, r)
-		if w.code != http.StatusOK {
-			b.Fatalf("status %d", w.code)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
 		}
 	}
 }

@@ -3,24 +3,13 @@ package relay
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/livestreams/livestreams/shared/testutil"
 )
-
-// discardWriter is a ResponseWriter that keeps nothing, so the benchmark
-// measures the relay and the origin rather than a recorder's buffer.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (d *discardWriter) Header() http.Header                 { return d.h }
-func (d *discardWriter) WriteHeader(code int)                { d.code = code }
-func (d *discardWriter) Write(p []byte) (int, error)         { return len(p), nil }
-func (d *discardWriter) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
 
 // BenchmarkRelayHit serves a cached 64 KiB segment through edge B's
 // origin: the relay's lookup, the open and the copy.
@@ -28,19 +17,18 @@ func BenchmarkRelayHit(b *testing.B) {
 	a := newOriginEdge(b)
 	e := newRelayEdge(b, a, Config{})
 	r := httptest.NewRequest("GET", "/hls/pub/"+segName(0), nil)
-	w := &discardWriter{h: http.Header{}}
+	w := &testutil.DiscardWriter{}
 	e.origin.ServeHTTP(w, r)
-	if w.code != http.StatusOK {
-		b.Fatalf("prime: %d", w.code)
+	if w.Code != http.StatusOK {
+		b.Fatalf("prime: %d", w.Code)
 	}
 	b.ReportAllocs()
 	b.SetBytes(segSize)
 	for b.Loop() {
-		clear(w.h)
-		w.code = 0
+		w.Reset()
 		e.origin.ServeHTTP(w, r)
-		if w.code != http.StatusOK {
-			b.Fatalf("status %d", w.code)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
 		}
 	}
 	if n := a.requests("/hls/pub/" + segName(0)); n != 1 {

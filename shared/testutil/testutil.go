@@ -1,7 +1,8 @@
 // Package testutil is the one test-helper package of the project (Consul's
 // sdk/testutil is the model): polling a condition with a deadline, free
 // loopback ports, a goroutine-safe buffer, a logger that writes to the test
-// log, and bounded contexts. Tests anywhere in the module import it instead
+// log, bounded contexts and a ResponseWriter that discards bodies for
+// benchmarks. Tests anywhere in the module import it instead
 // of keeping their own copies.
 //
 // It imports nothing of the project: shared/ is the bottom layer.
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -130,6 +132,33 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// DiscardWriter is an http.ResponseWriter that keeps the status and the
+// headers but not the body, so a benchmark measures the handler rather
+// than a recorder's buffer. Like net/http's own response it implements
+// io.ReaderFrom, which http.ServeContent uses. Reset readies it for the
+// next request.
+type DiscardWriter struct {
+	Code int
+	h    http.Header
+}
+
+func (d *DiscardWriter) Header() http.Header {
+	if d.h == nil {
+		d.h = http.Header{}
+	}
+	return d.h
+}
+
+func (d *DiscardWriter) WriteHeader(code int)                { d.Code = code }
+func (d *DiscardWriter) Write(p []byte) (int, error)         { return len(p), nil }
+func (d *DiscardWriter) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
+
+// Reset forgets the status and the headers.
+func (d *DiscardWriter) Reset() {
+	clear(d.h)
+	d.Code = 0
 }
 
 // LastLines returns the last n lines of s, for failure messages.
