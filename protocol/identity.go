@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -173,6 +172,3 @@ func (s *Server) Disconnect(match func(Peer) bool) int {
 
 // joinTimeout bounds a join's handling (a Raft write included).
 const joinTimeout = 15 * time.Second
-
-// peerAddr is a connection's remote address, for the Join callback.
-func peerAddr(conn *quic.Conn) net.Addr { return conn.RemoteAddr() }

@@ -389,7 +389,7 @@ func (s *Server) join(ctx context.Context, conn *quic.Conn, str *quic.Stream, re
 	var payload []byte
 	if err := json.Unmarshal(req.Body, &jr); err != nil {
 		perr = &Error{Code: CodeInvalid, Message: "malformed join"}
-	} else if reply, err := s.cfg.Join(ctx, jr, peerAddr(conn)); err != nil {
+	} else if reply, err := s.cfg.Join(ctx, jr, conn.RemoteAddr()); err != nil {
 		if !errors.As(err, &perr) {
 			perr = &Error{Code: CodeUnauthorized, Message: "join token not accepted"}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/fsm"
@@ -132,7 +133,7 @@ func nodeOwned(id string) error {
 }
 
 func validNodeID(id string) error {
-	if id == "" || len(id) > 128 || containsAny(id, "/ \t\r\n") {
+	if id == "" || len(id) > 128 || strings.ContainsAny(id, "/ \t\r\n") {
 		return &protocol.Error{Code: protocol.CodeInvalid, Message: "edge node id must be 1-128 characters without spaces or slashes"}
 	}
 	return nil
@@ -240,15 +241,4 @@ func addrString(a net.Addr) string {
 		return ""
 	}
 	return a.String()
-}
-
-func containsAny(s, chars string) bool {
-	for _, c := range chars {
-		for _, x := range s {
-			if x == c {
-				return true
-			}
-		}
-	}
-	return false
 }
