@@ -96,6 +96,7 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"POST", "/v1/signing-keys"},
 	{"POST", "/v1/signing-keys/%k/tokens"},
 	{"PUT", "/v1/orgs/%o/members/%u"},
+	{"POST", "/v1/orgs/%o/invitations"},
 	{"POST", "/v1/cluster/join-tokens"},
 	{"POST", "/v1/cluster/restore"},
 	{"POST", "/v1/uploads"},
@@ -110,7 +111,7 @@ func FuzzAPIBodies(f *testing.F) {
 	seeds := []string{
 		`{}`, `{"name":"x"}`, `{"name":"x","playback_policy":"signed","recording":false,"latency_mode":"low"}`,
 		`{"email":"a@example.com","password":"long enough pw"}`, `{"role":"viewer"}`, `{"role":"owner"}`,
-		`{"playback_id":"p","ttl_seconds":60}`, `{"keep_private":false}`, `{"description":"d"}`,
+		`{"playback_id":"p","ttl_seconds":60}`, `{"email":"a@example.com","role":"admin"}`, `{"keep_private":false}`, `{"description":"d"}`,
 		`{"name":null}`, `[]`, `"s"`, `1e999`, `{"name":"\u0000"}`, `{"disabled":true,"name":"y"}`,
 		`{"email":"a@example.com","password":"long enough pw","org_id":"org_x","role":"member"}`,
 		`{"size":1048576,"playback_policy":"signed"}`, `{"start":1.5,"end":30,"reencode":true}`, `{"start":0,"end":1e-9}`,
