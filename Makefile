@@ -30,7 +30,8 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libsrt-openssl-dev >/dev/null; }
 
 # deps-test adds what the tests need: a real S3 server, and Ansible and Caddy
-# for the deploy test and deploy-check (Debian's ansible-core, ansible-lint, caddy).
+# for the deploy test and deploy-check (Debian's ansible-core, ansible-lint, caddy),
+# and Debian's chromium with e2e/browser's node modules for the browser tests.
 deps-test: deps
 	@[ -x $(VERSITYGW) ] || { echo "installing versitygw v1.8.0"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
@@ -40,6 +41,12 @@ deps-test: deps
 	@command -v pocketsphinx_continuous >/dev/null && [ -d /usr/share/pocketsphinx/model/en-us ] && [ -f /usr/share/sounds/alsa/Front_Center.wav ] || { \
 		echo "installing pocketsphinx, pocketsphinx-en-us and alsa-utils (Debian packages, captions tests)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pocketsphinx pocketsphinx-en-us alsa-utils >/dev/null; }
+	@command -v chromium >/dev/null && command -v npm >/dev/null || { \
+		echo "installing chromium, nodejs and npm (Debian packages, the browser tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null; }
+	@[ -d e2e/browser/node_modules/playwright-core ] && [ -d e2e/browser/node_modules/hls.js ] || { \
+		echo "installing e2e/browser (npm ci: playwright-core, which drives Debian's chromium, and hls.js)"; \
+		npm ci --prefix e2e/browser --no-audit --no-fund >/dev/null; }
 
 # deploy-check lints deploy/: ansible-lint and --syntax-check of every
 # playbook, terraform fmt and the provider-free modules' terraform tests.

@@ -78,6 +78,8 @@ type procSpec struct {
 	Env []string
 	// Dir is the working directory (default: the test's, e2e/).
 	Dir string
+	// Stdin feeds the process (default: none).
+	Stdin io.Reader
 	// Group starts the process in a process group of its own and sends
 	// every signal to the whole group, as a terminal's Ctrl-C does: for
 	// make, which does not pass signals on to the command it runs.
@@ -119,7 +121,7 @@ func startProc(t testing.TB, spec procSpec) *proc {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cmd = exec.CommandContext(ctx, spec.Bin, spec.Args...)
 	p.cmd.Cancel = func() error { return p.Signal(syscall.SIGKILL) }
-	p.cmd.Dir = spec.Dir
+	p.cmd.Dir, p.cmd.Stdin = spec.Dir, spec.Stdin
 	p.cmd.Env = append(os.Environ(), spec.Env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	// A grandchild that outlives the process (ffmpeg under an edge) may
