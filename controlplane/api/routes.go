@@ -238,7 +238,7 @@ func routeTable() []route {
 			summary: "The cluster CAs and the edges a rotation waits for", status: 200, answer: caStatusView{}},
 		{method: "POST", path: "/v1/cluster/ca/rotate", access: clusterCaller, serve: (*Handler).rotateCA,
 			summary: "Start a cluster CA rotation: a new CA, the old one trusted until finish",
-			body: client.CARotate{}, optionalBody: true, status: 200, answer: caStatusView{}},
+			body:    client.CARotate{}, optionalBody: true, status: 200, answer: caStatusView{}},
 		{method: "POST", path: "/v1/cluster/ca/finish", access: clusterCaller, serve: (*Handler).finishCARotation,
 			summary: "Finish a CA rotation: stop trusting the old CA; 409 while edges hold its certificates unless forced",
 			body:    client.CAFinish{}, optionalBody: true, status: 200, answer: caStatusView{}},

@@ -158,7 +158,7 @@ type Node struct {
 	// has not acknowledged yet: heartbeats still list them, so it never
 	// mistakes one for a session lost to a restart (edge_restarted).
 	ending map[string]bool
-	byPID    map[string]*playback           // by playback id, outliving sessions
+	byPID  map[string]*playback // by playback id, outliving sessions
 	// egressAt/egressPrev are the previous egress sample.
 	egressAt   time.Time
 	egressPrev int64
