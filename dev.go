@@ -26,15 +26,16 @@ import (
 
 // devConfig configures a dev cluster.
 type devConfig struct {
-	DataDir  string
-	HTTPAddr string // control plane API/dashboard, default 127.0.0.1:8080
-	RTMPAddr string // default 127.0.0.1:1935
-	SRTAddr  string // SRT ingest (UDP); default a free port on 127.0.0.1
-	EdgeAddr string // edge HLS origin, default 127.0.0.1:8081
-	QUICAddr string // control plane's edge endpoint, default 127.0.0.1:7443
-	RaftAddr string // default 127.0.0.1:7000
-	FFmpeg   string
-	Logger   *slog.Logger
+	DataDir   string
+	HTTPAddr  string // control plane API/dashboard, default 127.0.0.1:8080
+	RTMPAddr  string // default 127.0.0.1:1935
+	SRTAddr   string // SRT ingest (UDP); default a free port on 127.0.0.1
+	RTMPSAddr string // RTMPS ingest, a self-signed pair in DataDir/tls (dev_tls.go); default a free port on 127.0.0.1
+	EdgeAddr  string // edge HLS origin, default 127.0.0.1:8081
+	QUICAddr  string // control plane's edge endpoint, default 127.0.0.1:7443
+	RaftAddr  string // default 127.0.0.1:7000
+	FFmpeg    string
+	Logger    *slog.Logger
 	// ObjectStore is an object-store spec (see objstore.Open); empty is a
 	// local directory, DataDir/objects, shared by the control plane and
 	// the edge. S3AccessKey and S3SecretKey go with an s3: spec.
@@ -107,6 +108,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	cfg.HTTPAddr = orDefault(cfg.HTTPAddr, "127.0.0.1:8080")
 	cfg.RTMPAddr = orDefault(cfg.RTMPAddr, "127.0.0.1:1935")
 	cfg.SRTAddr = orDefault(cfg.SRTAddr, "127.0.0.1:0")
+	cfg.RTMPSAddr = orDefault(cfg.RTMPSAddr, "127.0.0.1:0")
 	cfg.EdgeAddr = orDefault(cfg.EdgeAddr, "127.0.0.1:8081")
 	cfg.QUICAddr = orDefault(cfg.QUICAddr, "127.0.0.1:7443")
 	cfg.RaftAddr = orDefault(cfg.RaftAddr, "127.0.0.1:7000")
@@ -158,9 +160,14 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 		return nil, err
 	}
 	c.runner = runner
+	tlsCert, tlsKey, err := devTLSPair(filepath.Join(cfg.DataDir, "tls"), time.Now())
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
 	c.Edge, err = edge.New(edge.Config{NodeID: "dev-edge", DataDir: filepath.Join(cfg.DataDir, "edge"),
 		Control: []string{srv.QUICAddr()}, JoinToken: c.Creds.JoinToken, RTMPAddr: cfg.RTMPAddr, HTTPAddr: cfg.EdgeAddr,
-		SRTAddr: cfg.SRTAddr, WebRTCLoopback: true,
+		SRTAddr: cfg.SRTAddr, WebRTCLoopback: true, RTMPSAddr: cfg.RTMPSAddr, TLSCert: tlsCert, TLSKey: tlsKey,
 		Region: "local", FFmpeg: cfg.FFmpeg, Logger: cfg.Logger.With("side", "edge"),
 		ObjectStore: store, Runner: runner, MaxJobs: max(cfg.MaxJobs, 1), UploadBackoffMax: cfg.UploadBackoffMax})
 	if err != nil {
@@ -207,6 +214,9 @@ func (c *devCluster) Close() {
 
 // RTMPURL is the full publish URL of the demo stream.
 func (c *devCluster) RTMPURL(streamKey string) string { return c.Edge.RTMPURL() + "/" + streamKey }
+
+// RTMPSURL is the full RTMPS publish URL of the demo stream.
+func (c *devCluster) RTMPSURL(streamKey string) string { return c.Edge.RTMPSURL() + "/" + streamKey }
 
 // SRTURL is the full SRT publish URL of the demo stream (the key in the
 // streamid, in the access-control syntax encoders send).

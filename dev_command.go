@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/livestreams/livestreams/shared/config"
 )
@@ -16,6 +17,7 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	config.PathVar(fs, &cfg.DataDir, "data-dir", ".data/dev", "directory for all state, HLS output and recordings")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "API and dashboard listen address")
 	fs.StringVar(&cfg.RTMPAddr, "rtmp-addr", "127.0.0.1:1935", "RTMP ingest listen address")
+	fs.StringVar(&cfg.RTMPSAddr, "rtmps-addr", "127.0.0.1:1936", "RTMPS ingest listen address (a self-signed certificate, made in the data dir's tls/)")
 	fs.StringVar(&cfg.SRTAddr, "srt-addr", "127.0.0.1:9000", "SRT ingest listen address (UDP)")
 	fs.StringVar(&cfg.EdgeAddr, "edge-http-addr", "127.0.0.1:8081", "edge HLS origin listen address")
 	fs.StringVar(&cfg.QUICAddr, "quic-addr", "127.0.0.1:7443", "control plane's edge endpoint (UDP)")
@@ -58,6 +60,7 @@ Livestreams is running (one control plane and one edge; data in %s).
   Dashboard     %s/
                 sign in as %s / %s
   RTMP URL      %s
+  RTMPS URL     %s  (self-signed: %s; ffmpeg takes it as is, -tls_verify 0)
   SRT URL       %s
   WHIP URL      %s  (Authorization: Bearer %s)
   Playback URL  %s
@@ -70,7 +73,7 @@ Use the admin CLI against this cluster:
   export LIVESTREAMS_ADDR=%s LIVESTREAMS_TOKEN=%s
 
 Press Ctrl-C to stop.
-`, cfg.DataDir, c.APIURL, c.Creds.Email, c.Creds.Password, c.RTMPURL(key), c.SRTURL(key), c.Edge.WHIPURL(), key, c.PlaybackURL(stream.PlaybackID),
+`, cfg.DataDir, c.APIURL, c.Creds.Email, c.Creds.Password, c.RTMPURL(key), c.RTMPSURL(key), filepath.Join(cfg.DataDir, "tls", devCertFile), c.SRTURL(key), c.Edge.WHIPURL(), key, c.PlaybackURL(stream.PlaybackID),
 		c.RTMPURL(key), c.APIURL, c.Token)
 	if err := c.Wait(ctx); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)

@@ -24,7 +24,7 @@ import (
 // ports, as flags: the only change to the README's command line.
 func devPorts(t testing.TB) []string {
 	var args []string
-	for _, flag := range []string{"--http-addr", "--rtmp-addr", "--srt-addr", "--edge-http-addr", "--quic-addr", "--raft-addr"} {
+	for _, flag := range []string{"--http-addr", "--rtmp-addr", "--rtmps-addr", "--srt-addr", "--edge-http-addr", "--quic-addr", "--raft-addr"} {
 		args = append(args, flag+"="+testutil.FreeAddr(t))
 	}
 	return args
