@@ -49,6 +49,8 @@ type Config struct {
 type Service struct {
 	cfg Config
 	log *slog.Logger
+	// missing delays closing sessions a heartbeat leaves out (reconcile.go).
+	missing missing
 }
 
 // New returns a service.
@@ -291,7 +293,7 @@ func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.
 		reported[id] = true
 	}
 	now := s.cfg.Now().UTC()
-	var stale []string
+	var absent []string
 	var cancel []string
 	var drain bool
 	s.view(func(tx *state.Tx) error {
@@ -302,7 +304,7 @@ func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.
 		for _, x := range open {
 			// A session authorized moments ago may not be in this report yet.
 			if !reported[x.ID] && now.Sub(x.StartedAt) > 2*s.cfg.LeaseTTL {
-				stale = append(stale, x.ID)
+				absent = append(absent, x.ID)
 			}
 		}
 		for id := range reported {
@@ -317,7 +319,9 @@ func (s *Service) heartbeat(ctx context.Context, peer protocol.Peer, r protocol.
 		}
 		return err
 	})
-	for _, id := range stale {
+	// Closed only when a later heartbeat still leaves it out: the first
+	// may have raced the session's own end report.
+	for _, id := range s.missing.stale(peer.Hello.NodeID, absent, now, s.cfg.LeaseTTL/2) {
 		if _, err := s.cfg.Node.Apply(ctx, fsm.CmdEndSession, fsm.EndSession{ID: id, Reason: "edge_restarted", At: now}); err != nil {
 			s.log.Warn("close stale session", "session_id", id, "err", err)
 		}
