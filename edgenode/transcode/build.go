@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Mode says whether the input arrives in real time (a publish) or is a
@@ -14,7 +15,8 @@ import (
 type Mode int
 
 const (
-	// Live input arrives in real time; playlists grow while it runs.
+	// Live input arrives in real time; each media playlist lists a
+	// sliding window of the latest segments while it runs.
 	Live Mode = iota
 	// VOD input is a finished file; playlists are complete when it ends.
 	VOD
@@ -67,6 +69,13 @@ type Params struct {
 	// fragmented MP4, in the same ffmpeg run.
 	RecordPath string
 
+	// Window is how much of a live session its media playlists list: the
+	// latest Window of segments, older ones falling out (their files stay
+	// on disk; the recording holds the whole session anyway). 0 is
+	// DefaultWindow; it is capped at MaxWindow and never lists fewer than
+	// minWindowSegments segments. VOD playlists list everything.
+	Window time.Duration
+
 	// Progress adds -progress pipe:1 so Process can report progress.
 	Progress bool
 
@@ -76,6 +85,20 @@ type Params struct {
 	// bytes under the same URL; the live path passes the session id.
 	Tag string
 }
+
+// Live playlist windows.
+const (
+	// DefaultWindow is the live window of a stream that sets none: enough
+	// to rewind a little, small enough that a playlist re-fetched every
+	// second by every viewer stays a few kilobytes.
+	DefaultWindow = 5 * time.Minute
+	// MaxWindow bounds a stream's window (a 6 h low-latency playlist
+	// already lists 21,600 segments).
+	MaxWindow = 6 * time.Hour
+	// minWindowSegments: a live playlist must span at least three target
+	// durations (RFC 8216bis 6.2.2) for players to keep up.
+	minWindowSegments = 3
+)
 
 // Encoding choices that are policy, not parameters.
 const (
@@ -137,6 +160,17 @@ func (l Latency) segmentSeconds() int {
 		return 1
 	}
 	return 2
+}
+
+// listSize is the number of segments a live playlist of window lists with
+// segments of seg seconds: the window rounded up to whole segments.
+func listSize(window time.Duration, seg int) int {
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	window = min(window, MaxWindow)
+	segDur := time.Duration(seg) * time.Second
+	return max(int((window+segDur-1)/segDur), minWindowSegments)
 }
 
 // Build returns ffmpeg's arguments (without the program name) for p: one
@@ -242,20 +276,26 @@ func Build(p Params) ([]string, error) {
 			streamMap[i] = fmt.Sprintf("v:%d,name:%s", i, r.Name)
 		}
 	}
-	playlistType, flags := "vod", "independent_segments"
-	if p.Mode == Live {
-		// temp_file: segments and playlists are written under a temporary
-		// name and renamed, so a viewer never fetches a partial file.
-		playlistType, flags = "event", "independent_segments+temp_file"
-	}
 	args = append(args, "-f", "hls",
 		"-hls_time", strconv.Itoa(seg),
 		"-hls_segment_type", "fmp4",
 		// With several rungs ffmpeg adds the rung's index to this name
 		// (init_0.mp4, ...); playlists reference it by EXT-X-MAP.
-		"-hls_fmp4_init_filename", initName(p.Tag, len(rungs) > 1),
-		"-hls_playlist_type", playlistType,
-		"-hls_flags", flags,
+		"-hls_fmp4_init_filename", initName(p.Tag, len(rungs) > 1))
+	if p.Mode == Live {
+		// A sliding window, not an EVENT playlist that grows for the whole
+		// session and is re-fetched by every viewer at every segment.
+		// Segments that leave the window are not deleted (no
+		// delete_segments): a viewer a little behind may still ask for
+		// one. temp_file: segments and playlists are written under a
+		// temporary name and renamed, so a viewer never fetches a
+		// partial file.
+		args = append(args, "-hls_list_size", strconv.Itoa(listSize(p.Window, seg)),
+			"-hls_flags", "independent_segments+temp_file")
+	} else {
+		args = append(args, "-hls_playlist_type", "vod", "-hls_flags", "independent_segments")
+	}
+	args = append(args,
 		"-hls_segment_filename", ffmpegPath(filepath.Join(p.OutDir, "%v", segmentPattern(p.Tag))),
 		"-master_pl_name", "master.m3u8",
 		"-var_stream_map", strings.Join(streamMap, " "),
@@ -307,6 +347,9 @@ func (p Params) validate() error {
 		// The HLS muxer expands %v and %d in these paths; a literal % would
 		// be misread and cannot be escaped in every one of them.
 		errs = append(errs, fmt.Errorf("output directory %q contains %%", p.OutDir))
+	}
+	if p.Window < 0 {
+		errs = append(errs, fmt.Errorf("window %v is negative", p.Window))
 	}
 	if p.Tag != "" && !validRungName(p.Tag) {
 		errs = append(errs, fmt.Errorf("tag %q: must be 1-32 letters, digits, '-' or '_'", p.Tag))

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var hd = Source{Width: 1280, Height: 720, FrameRate: 30, HasAudio: true, HasVideo: true}
@@ -67,7 +68,7 @@ func TestBuildDefaultLive(t *testing.T) {
 		"-b:v:2", "800k", "-maxrate:v:2", "856k", "-bufsize:v:2", "1200k",
 		"-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a:0", "128k", "-b:a:1", "96k", "-b:a:2", "64k",
 		"-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
-		"-hls_playlist_type", "event", "-hls_flags", "independent_segments+temp_file",
+		"-hls_list_size", "150", "-hls_flags", "independent_segments+temp_file",
 		"-hls_segment_filename", "/hls/abc/%v/seg_%05d.m4s", "-master_pl_name", "master.m3u8",
 		"-var_stream_map", "v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p",
 		"/hls/abc/%v/index.m3u8",
@@ -191,8 +192,11 @@ func TestBuildKeyframes(t *testing.T) {
 func TestBuildModes(t *testing.T) {
 	live := build(t, params(nil))
 	vod := build(t, params(func(p *Params) { p.Mode, p.Input, p.InputFormat = VOD, "/rec/a.mp4", "" }))
-	if got := flagValue(t, live, "-hls_playlist_type"); got != "event" {
-		t.Errorf("live playlist type %s", got)
+	if has(live, "-hls_playlist_type") {
+		t.Errorf("live playlist has a type (a sliding window has none): %q", live)
+	}
+	if has(vod, "-hls_list_size") {
+		t.Errorf("vod playlist has a list size: %q", vod)
 	}
 	if got := flagValue(t, live, "-hls_flags"); got != "independent_segments+temp_file" {
 		t.Errorf("live hls_flags %s", got)
@@ -219,6 +223,41 @@ func TestBuildModes(t *testing.T) {
 	// -f flv must be an input option: right before -i.
 	if i := slices.Index(live, "-i"); live[i-2] != "-f" || live[i-1] != "flv" {
 		t.Errorf("input format not before -i: %q", live)
+	}
+}
+
+func TestBuildWindow(t *testing.T) {
+	for _, tc := range []struct {
+		window  time.Duration
+		latency Latency
+		want    string
+	}{
+		{0, Standard, "150"},             // 5 min of 2 s segments
+		{0, Low, "300"},                  // 5 min of 1 s segments
+		{6 * time.Second, Low, "6"},      // the brief's short window
+		{6 * time.Second, Standard, "3"}, // 3 segments of 2 s
+		{7 * time.Second, Standard, "4"}, // rounded up to whole segments
+		{time.Second, Standard, "3"},     // never fewer than 3 segments
+		{time.Hour, Standard, "1800"},    // 1 h of 2 s segments
+		{6 * time.Hour, Low, "21600"},    // the largest window
+		{24 * time.Hour, Low, "21600"},   // capped at MaxWindow
+		{24 * time.Hour, Standard, "10800"},
+	} {
+		args := build(t, params(func(p *Params) { p.Window, p.Latency = tc.window, tc.latency }))
+		if got := flagValue(t, args, "-hls_list_size"); got != tc.want {
+			t.Errorf("window %v latency %s: -hls_list_size %s, want %s", tc.window, tc.latency, got, tc.want)
+		}
+		if has(args, "-hls_playlist_type") || strings.Contains(flagValue(t, args, "-hls_flags"), "delete_segments") {
+			t.Errorf("window %v: %q", tc.window, args)
+		}
+	}
+	// VOD lists everything, whatever the window says.
+	vod := build(t, params(func(p *Params) { p.Mode, p.Window = VOD, time.Minute }))
+	if has(vod, "-hls_list_size") || flagValue(t, vod, "-hls_playlist_type") != "vod" {
+		t.Errorf("vod with a window: %q", vod)
+	}
+	if _, err := Build(params(func(p *Params) { p.Window = -time.Second })); err == nil {
+		t.Error("negative window accepted")
 	}
 }
 
