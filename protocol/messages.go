@@ -164,6 +164,9 @@ type StreamInfo struct {
 	PlaybackPolicy string `json:"playback_policy"` // PlaybackPublic or PlaybackSigned
 	Recording      bool   `json:"recording"`
 	LatencyMode    string `json:"latency_mode"` // LatencyStandard or LatencyLow
+	// DVRWindow is how many seconds of the session its live playlists
+	// list; 0 is the edge's default.
+	DVRWindow int `json:"dvr_window,omitempty"`
 }
 
 // SigningKey is the public half of an org's playback signing key.

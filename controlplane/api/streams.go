@@ -51,7 +51,7 @@ func orgStream(tx *state.Tx, orgID, id string) (state.Stream, error) {
 func (h *Handler) renderStream(r *http.Request, row streamRow) streamView {
 	s := row.s
 	v := streamView{ID: s.ID, OrgID: s.OrgID, Name: s.Name, PlaybackID: s.PlaybackID,
-		PlaybackPolicy: s.PlaybackPolicy, Recording: s.Recording, LatencyMode: s.LatencyMode, Disabled: s.Disabled,
+		PlaybackPolicy: s.PlaybackPolicy, Recording: s.Recording, LatencyMode: s.LatencyMode, DVRWindow: s.DVRWindow, Disabled: s.Disabled,
 		AutoCaptions: s.AutoCaptions, CaptionsLanguage: s.CaptionsLanguage, Status: state.StreamIdle, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 		PlaybackURL: h.publicBase(r) + "/v1/play/" + url.PathEscape(s.PlaybackID) + ".m3u8"}
 	if s.CurrentSessionID != "" {
@@ -126,6 +126,13 @@ func checkPolicy(p string) error {
 	return nil
 }
 
+func checkDVRWindow(sec int) error {
+	if sec != 0 && (sec < state.MinDVRWindow || sec > state.MaxDVRWindow) {
+		return invalid("dvr_window must be 0 (the default) or %d to %d seconds", state.MinDVRWindow, state.MaxDVRWindow)
+	}
+	return nil
+}
+
 func checkLatency(m string) error {
 	if !slices.Contains(state.LatencyModes(), m) {
 		return invalid("latency_mode must be one of %s", strings.Join(state.LatencyModes(), ", "))
@@ -165,6 +172,10 @@ func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	if err := checkDVRWindow(in.DVRWindow); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	if err := checkCaptions(in.AutoCaptions, in.CaptionsLanguage); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -187,7 +198,7 @@ func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	s := state.Stream{ID: ids.New("str"), OrgID: p.orgID, Name: name, KeyHash: hash,
 		KeySealed: sealed, PlaybackID: ids.PlaybackID(), PlaybackPolicy: in.PlaybackPolicy, Recording: recording,
-		LatencyMode: in.LatencyMode, AutoCaptions: in.AutoCaptions, CaptionsLanguage: in.CaptionsLanguage,
+		LatencyMode: in.LatencyMode, DVRWindow: in.DVRWindow, AutoCaptions: in.AutoCaptions, CaptionsLanguage: in.CaptionsLanguage,
 		Status: state.StreamIdle, CreatedAt: now, UpdatedAt: now, KeyResetAt: now}
 	if err := h.apply(r.Context(), fsm.CmdCreateStream, s, &s); err != nil {
 		h.writeError(w, r, err)
@@ -225,7 +236,7 @@ func (h *Handler) updateStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cmd := fsm.UpdateStream{OrgID: orgID, ID: id, PlaybackPolicy: in.PlaybackPolicy, Recording: in.Recording,
-		LatencyMode: in.LatencyMode, Disabled: in.Disabled, AutoCaptions: in.AutoCaptions,
+		LatencyMode: in.LatencyMode, DVRWindow: in.DVRWindow, Disabled: in.Disabled, AutoCaptions: in.AutoCaptions,
 		CaptionsLanguage: in.CaptionsLanguage, At: h.now()}
 	if in.Name != nil {
 		name, err := cleanName("name", *in.Name, true)
@@ -243,6 +254,12 @@ func (h *Handler) updateStream(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.LatencyMode != nil {
 		if err := checkLatency(*in.LatencyMode); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	if in.DVRWindow != nil {
+		if err := checkDVRWindow(*in.DVRWindow); err != nil {
 			h.writeError(w, r, err)
 			return
 		}

@@ -44,6 +44,7 @@ Create a stream in the org. The answer includes the stream key, which
 	signed := c.fs.Bool("signed", false, "require signed playback tokens (playback_policy signed)")
 	noRecord := c.fs.Bool("no-record", false, "do not record the stream")
 	latency := c.fs.String("latency", "", "latency mode: standard or low (server default: standard)")
+	dvrWindow := c.fs.Duration("dvr-window", 0, "how much of a live session its playlists list, such as 10m (0: the edge's default, 5m; at most 6h)")
 	autoCaptions := c.fs.Bool("auto-captions", false, "caption each recording once it is ready (needs --captions-language)")
 	captionsLang := c.fs.String("captions-language", "", "language the stream speaks, for its captions: a tag such as en or pt-BR")
 	if err := c.parse(args, 1, 1); err != nil {
@@ -52,7 +53,11 @@ Create a stream in the org. The answer includes the stream key, which
 	if *autoCaptions && *captionsLang == "" {
 		return c.usage("--auto-captions needs --captions-language, such as en")
 	}
-	body := client.StreamCreate{Name: c.pos[0], AutoCaptions: *autoCaptions, CaptionsLanguage: *captionsLang}
+	if *dvrWindow < 0 || *dvrWindow%time.Second != 0 {
+		return c.usage("--dvr-window must be whole seconds, not %v", *dvrWindow)
+	}
+	body := client.StreamCreate{Name: c.pos[0], AutoCaptions: *autoCaptions, CaptionsLanguage: *captionsLang,
+		DVRWindow: int(*dvrWindow / time.Second)}
 	if *signed {
 		body.PlaybackPolicy = "signed"
 	}
@@ -129,6 +134,7 @@ func (c *cmd) printStream(s *client.Stream) error {
 		{"Playback policy", s.PlaybackPolicy},
 		{"Recording", yesno(s.Recording)},
 		{"Latency mode", s.LatencyMode},
+		{"DVR window", dvrWindow(s.DVRWindow)},
 		{"Auto captions", captionsSetting(s)},
 		{"Ingest URL", orDash(s.IngestURL)},
 		{"Playback URL", orDash(s.PlaybackURL)},
@@ -229,4 +235,12 @@ func streamSessions(ctx context.Context, e *env, args []string) error {
 		return []string{s.ID, orDash(s.EdgeID), orDash(s.Protocol), orDash(s.RemoteAddr), c.ago(s.StartedAt), ended,
 			duration.Round(time.Second).String(), orDash(s.EndReason), sourceText(s.Source)}
 	})
+}
+
+// dvrWindow shows a stream's DVR window; 0 is the edge's default.
+func dvrWindow(sec int) string {
+	if sec == 0 {
+		return "default"
+	}
+	return (time.Duration(sec) * time.Second).String()
 }

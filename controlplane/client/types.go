@@ -164,7 +164,10 @@ type Stream struct {
 	PlaybackPolicy string `json:"playback_policy"`
 	Recording      bool   `json:"recording"`
 	LatencyMode    string `json:"latency_mode"`
-	Disabled       bool   `json:"disabled"`
+	// DVRWindow is how many seconds of a live session its playlists list
+	// (0 = the edge's default, a few minutes).
+	DVRWindow int  `json:"dvr_window"`
+	Disabled  bool `json:"disabled"`
 	// AutoCaptions captions each recording in CaptionsLanguage once it is
 	// ready.
 	AutoCaptions     bool      `json:"auto_captions"`
@@ -190,6 +193,8 @@ type StreamCreate struct {
 	// Recording nil means the server's default (on).
 	Recording   *bool  `json:"recording,omitempty"`
 	LatencyMode string `json:"latency_mode,omitempty"`
+	// DVRWindow is 0 (the default) or 6 to 21600 seconds.
+	DVRWindow int `json:"dvr_window,omitempty"`
 	// AutoCaptions needs CaptionsLanguage (a tag such as en or pt-BR).
 	AutoCaptions     bool   `json:"auto_captions,omitempty"`
 	CaptionsLanguage string `json:"captions_language,omitempty"`
@@ -201,6 +206,7 @@ type StreamUpdate struct {
 	PlaybackPolicy   *string `json:"playback_policy,omitempty"`
 	Recording        *bool   `json:"recording,omitempty"`
 	LatencyMode      *string `json:"latency_mode,omitempty"`
+	DVRWindow        *int    `json:"dvr_window,omitempty"`
 	Disabled         *bool   `json:"disabled,omitempty"`
 	AutoCaptions     *bool   `json:"auto_captions,omitempty"`
 	CaptionsLanguage *string `json:"captions_language,omitempty"`

@@ -231,7 +231,8 @@ func clip(s string, n int) string {
 
 func streamInfo(st state.Stream) protocol.StreamInfo {
 	return protocol.StreamInfo{ID: st.ID, OrgID: st.OrgID, Name: st.Name, PlaybackID: st.PlaybackID,
-		PlaybackPolicy: st.PlaybackPolicy, Recording: st.Recording, LatencyMode: st.LatencyMode}
+		PlaybackPolicy: st.PlaybackPolicy, Recording: st.Recording, LatencyMode: st.LatencyMode,
+		DVRWindow: st.DVRWindow}
 }
 
 func (s *Service) signingKeys(orgID string) ([]protocol.SigningKey, error) {

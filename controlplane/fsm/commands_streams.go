@@ -24,6 +24,7 @@ type UpdateStream struct {
 	PlaybackPolicy *string
 	Recording      *bool
 	LatencyMode    *string
+	DVRWindow      *int
 	Disabled       *bool
 	// AutoCaptions and CaptionsLanguage go together: captions on need a
 	// language.
@@ -51,6 +52,9 @@ func validStream(s state.Stream) error {
 	}
 	if !slices.Contains(state.LatencyModes(), s.LatencyMode) {
 		return state.Invalid("latency_mode must be one of %s", strings.Join(state.LatencyModes(), ", "))
+	}
+	if s.DVRWindow != 0 && (s.DVRWindow < state.MinDVRWindow || s.DVRWindow > state.MaxDVRWindow) {
+		return state.Invalid("dvr_window must be 0 (the default) or %d to %d seconds", state.MinDVRWindow, state.MaxDVRWindow)
 	}
 	if s.CaptionsLanguage != "" {
 		if err := objstore.CheckLanguage(s.CaptionsLanguage); err != nil {
@@ -104,6 +108,9 @@ func (f *FSM) registerStreams() {
 		}
 		if c.LatencyMode != nil {
 			s.LatencyMode = *c.LatencyMode
+		}
+		if c.DVRWindow != nil {
+			s.DVRWindow = *c.DVRWindow
 		}
 		if c.Disabled != nil {
 			s.Disabled = *c.Disabled

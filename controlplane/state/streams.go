@@ -20,6 +20,13 @@ const (
 // LatencyModes lists the latency modes.
 func LatencyModes() []string { return []string{LatencyStandard, LatencyLow} }
 
+// Bounds of a stream's DVR window, in seconds: a live playlist spans at
+// least three 2 s segments and at most 6 hours.
+const (
+	MinDVRWindow = 6
+	MaxDVRWindow = 6 * 3600
+)
+
 // Stream statuses.
 const (
 	StreamIdle   = "idle"
@@ -38,6 +45,10 @@ type Stream struct {
 	PlaybackPolicy string `json:"playback_policy"`
 	Recording      bool   `json:"recording"`
 	LatencyMode    string `json:"latency_mode"`
+	// DVRWindow is how many seconds of a live session its playlists list
+	// (0 = the edge's default, else MinDVRWindow to MaxDVRWindow); the
+	// recording keeps the whole session whatever it is.
+	DVRWindow int `json:"dvr_window,omitempty"`
 	// AutoCaptions queues a captions job in CaptionsLanguage for each of
 	// the stream's recordings once it is ready.
 	AutoCaptions     bool      `json:"auto_captions,omitempty"`

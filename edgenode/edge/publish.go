@@ -44,7 +44,8 @@ func (c liveControl) Authorize(ctx context.Context, req live.PublishRequest) (li
 	}
 	st := reply.Stream
 	n.setPlayback(st, reply.SigningKeys, true)
-	g := live.Grant{SessionID: reply.SessionID, Latency: transcode.Latency(st.LatencyMode), HLSDir: n.hlsDir(st.PlaybackID),
+	g := live.Grant{SessionID: reply.SessionID, Latency: transcode.Latency(st.LatencyMode),
+		DVRWindow: time.Duration(st.DVRWindow) * time.Second, HLSDir: n.hlsDir(st.PlaybackID),
 		Logger: n.log.With("stream_id", st.ID)}
 	if st.Recording {
 		g.RecordPath = n.recordingPath(reply.SessionID, st.OrgID)

@@ -47,8 +47,9 @@ type PublishRequest struct {
 type Grant struct {
 	SessionID  string
 	Latency    transcode.Latency
-	HLSDir     string // where the ladder is written (emptied first)
-	RecordPath string // "" disables recording
+	DVRWindow  time.Duration // what the live playlists list; 0 = transcode.DefaultWindow
+	HLSDir     string        // where the ladder is written (emptied first)
+	RecordPath string        // "" disables recording
 	Ladder     []transcode.Rung
 	Logger     *slog.Logger // the session's logger; nil is the core's
 }

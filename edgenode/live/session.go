@@ -205,6 +205,7 @@ func (s *Session) startLocked(src Source) (*transcode.Process, error) {
 		Source:     transcode.Source{Width: src.Width, Height: src.Height, FrameRate: src.FrameRate, HasAudio: src.HasAudio, HasVideo: src.HasVideo, AudioCodec: src.AudioCodec},
 		Mode:       transcode.Live,
 		Latency:    s.grant.Latency,
+		Window:     s.grant.DVRWindow,
 		Ladder:     s.grant.Ladder,
 		OutDir:     s.grant.HLSDir,
 		RecordPath: s.grant.RecordPath,
