@@ -23,9 +23,16 @@ locals {
     { protocol = "udp", port = "7946", sources = local.member_sources, description = "Gossip (cluster members only)" },
   ])
 
-  edge_rules = concat(local.common_rules, local.tls_rules, [
+  # Ingest beyond RTMP (the Ansible defaults: WHIP on, RTMPS and SRT off).
+  ingest_rules = concat(
+    var.edge_rtmps_enabled ? [{ protocol = "tcp", port = "1936", sources = local.anywhere, description = "RTMPS ingest" }] : [],
+    var.edge_srt_enabled ? [{ protocol = "udp", port = "9000", sources = local.anywhere, description = "SRT ingest" }] : [],
+  )
+
+  edge_rules = concat(local.common_rules, local.tls_rules, local.ingest_rules, [
     { protocol = "tcp", port = "1935", sources = local.anywhere, description = "RTMP ingest" },
-    { protocol = "tcp", port = "8081", sources = local.anywhere, description = "HLS origin" },
+    { protocol = "tcp", port = "8081", sources = local.anywhere, description = "HLS origin, WHIP" },
+    { protocol = "udp", port = "8189", sources = local.anywhere, description = "WHIP media (WebRTC, one port for every session)" },
     { protocol = "tcp", port = "7946", sources = local.member_sources, description = "Gossip (cluster members only)" },
     { protocol = "udp", port = "7946", sources = local.member_sources, description = "Gossip (cluster members only)" },
   ])

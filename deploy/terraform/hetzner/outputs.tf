@@ -29,6 +29,9 @@ module "inventory" {
 
   group_vars = {
     livestreams_tls_enabled = var.tls_enabled ? "true" : null
+    # The firewall above opens their ports; the edge role offers them.
+    livestreams_edge_rtmps_enabled = var.edge_rtmps_enabled ? "true" : null
+    livestreams_edge_srt_enabled   = var.edge_srt_enabled ? "true" : null
     # The name Caddy serves the API and dashboard under (TLS needs DNS).
     livestreams_control_domain = var.tls_enabled && local.dns_suffix != null ? "api.${local.dns_suffix}" : null
     livestreams_s3_endpoint    = try(var.object_storage.endpoint, null)

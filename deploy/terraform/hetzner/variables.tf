@@ -190,6 +190,18 @@ variable "tls_enabled" {
   default     = false
 }
 
+variable "edge_rtmps_enabled" {
+  description = "Open 1936/tcp on the edges for RTMPS ingest, and set livestreams_edge_rtmps_enabled in the inventory (each edge needs a certificate for its name: deploy/ansible/roles/edge)."
+  type        = bool
+  default     = false
+}
+
+variable "edge_srt_enabled" {
+  description = "Open 9000/udp on the edges for SRT ingest, and set livestreams_edge_srt_enabled in the inventory (needs a binary built with cgo and libsrt: deploy/README.md)."
+  type        = bool
+  default     = false
+}
+
 # --- DNS (optional) ---------------------------------------------------------------
 
 variable "dns_zone" {
