@@ -52,7 +52,7 @@ func speechTrack(t *testing.T) (string, []spokenWord, float64) {
 		silence()
 		p := filepath.Join("/usr/share/sounds/alsa", words[i].File)
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("alsa-utils recordings not installed: %v", err)
+			testutil.Missing(t, "alsa-utils recordings not installed: %v", err)
 		}
 		out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", p).Output()
 		if err != nil {
@@ -121,7 +121,7 @@ func TestCaptionsWithWhisperServer(t *testing.T) {
 func requirePocketsphinx(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("pocketsphinx_continuous"); err != nil {
-		t.Skip("pocketsphinx is not installed (Debian: pocketsphinx, pocketsphinx-en-us)")
+		testutil.Missing(t, "pocketsphinx is not installed (Debian: pocketsphinx, pocketsphinx-en-us)")
 	}
 }
 
@@ -227,13 +227,13 @@ func testCaptionsOfRecording(t *testing.T, engine mediajobs.CaptionsConfig) {
 func hlsJSSubtitles(t *testing.T, masterURL string) {
 	chromium := cmp.Or(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skip("no chromium (Debian: apt-get install chromium)")
+		testutil.Missing(t, "no chromium (Debian: apt-get install chromium)")
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("no node")
+		testutil.Missing(t, "no node")
 	}
 	if _, err := os.Stat("e2e/browser/node_modules/hls.js"); err != nil {
-		t.Skip("e2e/browser is not installed (cd e2e/browser && npm install)")
+		testutil.Missing(t, "e2e/browser is not installed (cd e2e/browser && npm install)")
 	}
 	ctx := testutil.Context(t, 90*time.Second)
 	cmd := exec.CommandContext(ctx, "node", "subtitles.mjs", masterURL)

@@ -129,10 +129,10 @@ func startBrowser(t *testing.T) *browserRun {
 	t.Helper()
 	chromium := cmp.Or(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skip("no chromium (Debian: apt-get install chromium; make deps-test)")
+		testutil.Missing(t, "no chromium (Debian: apt-get install chromium; make deps-test)")
 	}
 	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
-		t.Skip("e2e/browser is not installed (npm ci --prefix e2e/browser; make deps-test)")
+		testutil.Missing(t, "e2e/browser is not installed (npm ci --prefix e2e/browser; make deps-test)")
 	}
 	r, w := io.Pipe()
 	b := &browserRun{stdin: w, p: startProc(t, procSpec{Name: "chromium (pages.mjs)", Bin: "node", Args: []string{"pages.mjs"},

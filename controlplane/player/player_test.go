@@ -1,6 +1,7 @@
 package player
 
 import (
+	"github.com/livestreams/livestreams/shared/testutil"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -45,7 +46,7 @@ func TestHandler(t *testing.T) {
 func TestScript(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed")
+		testutil.Missing(t, "node is not installed")
 	}
 	out, err := exec.CommandContext(t.Context(), node, "--test", "player.test.js").CombinedOutput()
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 func requirePocketsphinx(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("pocketsphinx_continuous"); err != nil {
-		t.Skip("pocketsphinx is not installed")
+		testutil.Missing(t, "pocketsphinx is not installed")
 	}
 }
 
@@ -29,7 +29,7 @@ func TestCaptionsJob(t *testing.T) {
 	requirePocketsphinx(t)
 	speech := "/usr/share/sounds/alsa/Front_Center.wav"
 	if _, err := os.Stat(speech); err != nil {
-		t.Skip("alsa-utils recordings not installed")
+		testutil.Missing(t, "alsa-utils recordings not installed")
 	}
 	store := newStore(t)
 	r := newRunner(t, store)

@@ -224,3 +224,17 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Missing reports that a tool or fixture a test needs is not installed.
+// Outside CI the test is skipped with the message (a developer may not
+// have every package); under CI (CI=true, as .ci/run runs) it fails,
+// because `make test` installs everything and a skip would hide a broken
+// install.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required for this test: %s", msg)
+	}
+	t.Skip(msg)
+}
