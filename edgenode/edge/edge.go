@@ -151,6 +151,7 @@ type Node struct {
 	jobs     *jobLoop               // nil without a runner
 	vod      *vodServing            // nil without an object store
 	beacons  *beaconing             // viewer analytics, set by routes (beacons.go)
+	metrics  *metrics               // served at /metrics (metrics.go)
 
 	mu       sync.Mutex
 	sessions map[string]protocol.StreamInfo // authorized sessions by id
@@ -253,6 +254,7 @@ func New(cfg Config) (*Node, error) {
 		oc.TrustRequest = n.relay.trusted
 	}
 	n.origin = hls.NewOrigin(oc)
+	n.metrics = newMetrics(n)
 	if err := n.newWHIP(); err != nil {
 		n.close()
 		return nil, err
@@ -428,6 +430,7 @@ func (n *Node) routes() http.Handler {
 		defer n.viewers.Add(-1)
 		w = n.beacons.watch(w, r)
 		defer n.beacons.done(w)
+		defer n.metrics.served(r, w)
 		w = countingWriter{w, &n.egress}
 		n.origin.ServeHTTP(w, r)
 	}))
@@ -438,6 +441,7 @@ func (n *Node) routes() http.Handler {
 	n.mountSRS(mux)
 	n.beacons = newBeaconing(n)
 	mux.Handle("/beacon", n.beacons.handler)
+	mux.Handle("/metrics", n.metrics.handler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
 }

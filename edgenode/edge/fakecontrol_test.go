@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
@@ -46,6 +47,14 @@ type fakeControl struct {
 	// closed (and replaced) when it changes.
 	revoked     []string
 	keysChanged chan struct{}
+	// heartbeats are the session lists of the heartbeats received;
+	// leaseMS is the lease the heartbeat replies give (default 3000);
+	// holdEnd, when set, holds session_ended reports until it is closed.
+	heartbeats [][]string
+	leaseMS    int64
+	holdEnd    chan struct{}
+	// dvrWindow is the stream's dvr_window in seconds (0 = the default).
+	dvrWindow int
 }
 
 // startFakeControl serves on a loopback port until the test ends. Its one
@@ -183,17 +192,29 @@ func (f *fakeControl) handle(ctx context.Context, peer protocol.Peer, msgType st
 		f.seq++
 		return protocol.AuthorizePublishReply{SessionID: fmt.Sprintf("ses_%d", f.seq), SigningKeys: f.keys,
 			Stream: protocol.StreamInfo{ID: "str_1", OrgID: f.org, Name: "test", PlaybackID: "pb1",
-				PlaybackPolicy: f.policy, Recording: true, LatencyMode: protocol.LatencyStandard}}, nil
+				PlaybackPolicy: f.policy, Recording: true, LatencyMode: protocol.LatencyStandard, DVRWindow: f.dvrWindow}}, nil
 	case protocol.TypeSessionEnded:
 		var req protocol.SessionEnded
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
 		}
+		if hold := f.holdEnd; hold != nil {
+			f.mu.Unlock()
+			select {
+			case <-hold:
+			case <-ctx.Done():
+			}
+			f.mu.Lock()
+		}
 		f.ended[req.SessionID] = req
 		f.live = false
 		return nil, nil
 	case protocol.TypeHeartbeat:
-		return protocol.HeartbeatReply{LeaseTTLMS: 3000}, nil
+		var hb protocol.Heartbeat
+		if err := json.Unmarshal(body, &hb); err == nil {
+			f.heartbeats = append(f.heartbeats, hb.Sessions)
+		}
+		return protocol.HeartbeatReply{LeaseTTLMS: cmp.Or(f.leaseMS, 3000)}, nil
 	case protocol.TypeLeaseJobs:
 		jobs := f.jobs
 		f.jobs = nil

@@ -93,6 +93,13 @@ func (l *jobLoop) run(ctx context.Context) {
 	l.wg.Wait() // the jobs' contexts end with ctx
 }
 
+// slots returns how many jobs run and how many may.
+func (l *jobLoop) slots() (busy, total int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.running), l.max
+}
+
 func (l *jobLoop) free() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

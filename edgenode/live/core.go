@@ -223,6 +223,29 @@ func (c *Core) Cancel(sessionID string, reason error) bool {
 	return s != nil
 }
 
+// Transcode is one session's running ffmpeg, as metrics show it.
+type Transcode struct {
+	SessionID string
+	Progress  transcode.Progress // the latest report; zero before the first
+}
+
+// Transcodes lists the sessions whose ffmpeg runs, with their progress.
+func (c *Core) Transcodes() []Transcode {
+	c.mu.Lock()
+	sessions := make([]*Session, 0, len(c.sessions))
+	for _, s := range c.sessions {
+		sessions = append(sessions, s)
+	}
+	c.mu.Unlock()
+	var out []Transcode
+	for _, s := range sessions {
+		if s.PID() > 0 {
+			out = append(out, Transcode{SessionID: s.ID(), Progress: s.Progress()})
+		}
+	}
+	return out
+}
+
 // PIDs returns the process ids of the sessions' running transcoders.
 func (c *Core) PIDs() []int {
 	c.mu.Lock()
