@@ -53,6 +53,8 @@ type fakeControl struct {
 	heartbeats [][]string
 	leaseMS    int64
 	holdEnd    chan struct{}
+	// dvrWindow is the stream's dvr_window in seconds (0 = the default).
+	dvrWindow int
 }
 
 // startFakeControl serves on a loopback port until the test ends. Its one
@@ -190,7 +192,7 @@ func (f *fakeControl) handle(ctx context.Context, peer protocol.Peer, msgType st
 		f.seq++
 		return protocol.AuthorizePublishReply{SessionID: fmt.Sprintf("ses_%d", f.seq), SigningKeys: f.keys,
 			Stream: protocol.StreamInfo{ID: "str_1", OrgID: f.org, Name: "test", PlaybackID: "pb1",
-				PlaybackPolicy: f.policy, Recording: true, LatencyMode: protocol.LatencyStandard}}, nil
+				PlaybackPolicy: f.policy, Recording: true, LatencyMode: protocol.LatencyStandard, DVRWindow: f.dvrWindow}}, nil
 	case protocol.TypeSessionEnded:
 		var req protocol.SessionEnded
 		if err := json.Unmarshal(body, &req); err != nil {
