@@ -43,6 +43,9 @@ func newMetrics(reg prometheus.Registerer, node *cluster.Node) *metrics {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"method", "route"}))
 	if node != nil {
+		for _, c := range node.Collectors() {
+			register(reg, c)
+		}
 		register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "livestreams_raft_leader",
 			Help: "1 while this control-plane node is the Raft leader.",

@@ -68,6 +68,7 @@ type Node struct {
 	logStore  *raftboltdb.BoltStore
 	transport *raft.NetworkTransport
 	client    *http.Client
+	metrics   applyMetrics // metrics.go
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -93,7 +94,7 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("node_id", cfg.NodeID), stop: make(chan struct{}),
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node_id", cfg.NodeID), stop: make(chan struct{}), metrics: newApplyMetrics(),
 		client: &http.Client{Timeout: 10 * time.Second}}
 
 	var err error
@@ -299,6 +300,8 @@ func (n *Node) ApplyInto(ctx context.Context, typ string, body, out any) error {
 }
 
 func (n *Node) applyRaw(ctx context.Context, data []byte) (json.RawMessage, error) {
+	start, committed := time.Now(), false
+	defer func() { n.metrics.observe(start, committed) }()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
@@ -313,6 +316,7 @@ func (n *Node) applyRaw(ctx context.Context, data []byte) (json.RawMessage, erro
 			res, err = n.forwardApply(ctx, data)
 		}
 		if err == nil {
+			committed = true
 			if res.Err != nil {
 				return nil, res.Err
 			}

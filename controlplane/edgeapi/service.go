@@ -51,6 +51,7 @@ type Service struct {
 	log *slog.Logger
 	// missing delays closing sessions a heartbeat leaves out (reconcile.go).
 	missing missing
+	metrics metrics // metrics.go
 }
 
 // New returns a service.
@@ -70,7 +71,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cfg: cfg, log: cfg.Logger.With("component", "edgeapi")}
+	return &Service{cfg: cfg, log: cfg.Logger.With("component", "edgeapi"), metrics: newMetrics()}
 }
 
 func (s *Service) view(fn func(*state.Tx) error) error { return s.cfg.Node.Store().View(fn) }
@@ -131,7 +132,7 @@ func (s *Service) Handle(ctx context.Context, peer protocol.Peer, typ string, bo
 	case protocol.TypeWatchSigningKeys:
 		return decodeAnd(body, func(r protocol.WatchSigningKeysRequest) (any, error) { return s.watchSigningKeys(ctx, r) })
 	case protocol.TypeAuthorizePublish:
-		return decodeAnd(body, func(r protocol.AuthorizePublishRequest) (any, error) { return s.authorizePublish(ctx, peer, r) })
+		return decodeAnd(body, func(r protocol.AuthorizePublishRequest) (any, error) { return s.authorizeMeasured(ctx, peer, r) })
 	case protocol.TypeSessionStarted:
 		return decodeAnd(body, func(r protocol.SessionStarted) (any, error) { return s.sessionStarted(ctx, peer, r) })
 	case protocol.TypeSessionEnded:

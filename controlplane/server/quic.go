@@ -56,6 +56,11 @@ func (s *Server) serveQUIC(ctx context.Context) error {
 	}
 	svc := edgeapi.New(edgeapi.Config{Node: s.node, Logger: s.cfg.Logger, LeaseTTL: s.cfg.EdgeLeaseTTL, Jobs: s.jobs,
 		Analytics: analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger})})
+	for _, c := range svc.Collectors() {
+		if err := s.metrics.Register(c); err == nil {
+			defer s.metrics.Unregister(c)
+		}
+	}
 	qs, err := protocol.NewServer(protocol.ServerConfig{
 		PacketConn: s.quicConn,
 		TLS: &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{protocol.ALPN},

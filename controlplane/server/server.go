@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/livestreams/livestreams/controlplane/analytics"
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
@@ -90,6 +92,9 @@ type Server struct {
 	hln  net.Listener
 	// Handler serves the public API; set by New from the api package.
 	handler http.Handler
+	// metrics is the node's Prometheus registry, served by the API at
+	// /metrics (wiring.go).
+	metrics *prometheus.Registry
 
 	quicConn net.PacketConn
 	quicAddr string

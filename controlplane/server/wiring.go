@@ -3,6 +3,9 @@ package server
 import (
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/livestreams/livestreams/controlplane/api"
 	"github.com/livestreams/livestreams/controlplane/directupload"
 	"github.com/livestreams/livestreams/controlplane/player"
@@ -13,7 +16,12 @@ import (
 // buildHandler routes one node's HTTP listener: the node-to-node endpoints,
 // the public API (with health, readiness and metrics) and the dashboard.
 func (s *Server) buildHandler() http.Handler {
+	// One registry per node, never the global one: several nodes may run
+	// in one process (tests, livestreams dev).
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	apiHandler := api.New(api.Config{
+		Registry:       s.metrics,
 		Node:           s.node,
 		Directory:      s.fleet,
 		JoinTokens:     s.NewJoinToken,
