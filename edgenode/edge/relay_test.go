@@ -102,6 +102,14 @@ func TestRelay(t *testing.T) {
 		t.Errorf("a cached segment on edge B without a token: %d, want 403", code)
 	}
 	t.Logf("FIGURE relay: 50 concurrent viewers of a fresh segment through edge B -> %d request(s) to the origin", a.RelayServed("pb1", "360p/"+fresh))
+	// Edge B's /metrics count them: one miss, the rest from its cache or
+	// waiting on the one fetch.
+	m := scrape(t, b)
+	misses, hits, waits := m["livestreams_edge_relay_misses_total"], m["livestreams_edge_relay_hits_total"], m["livestreams_edge_relay_coalesced_waits_total"]
+	if misses < 1 || hits+waits < 49 || m[`livestreams_edge_hls_requests_total{code="2xx",kind="segment"}`] < 50 {
+		t.Errorf("edge B's relay metrics: %v misses, %v hits, %v coalesced waits; %v segments served",
+			misses, hits, waits, m[`livestreams_edge_hls_requests_total{code="2xx",kind="segment"}`])
+	}
 
 	// The origin goes away: B stops serving the live playlist.
 	pub.Process.Kill()
