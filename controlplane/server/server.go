@@ -321,8 +321,6 @@ func (s *Server) Run(ctx context.Context) error {
 		defer s.wg.Done()
 		analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger}).RunCompactor(ctx)
 	}()
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger}).RunCompactor(ctx) }()
 	if s.cfg.ObjectStore != nil {
 		// The API's upload URLs and this watcher share one Limits.
 		w, err := directupload.NewWatcher(directupload.Config{Node: s.node, Jobs: s.jobs, Store: s.cfg.ObjectStore,
