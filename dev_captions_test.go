@@ -103,6 +103,7 @@ func firstSound(t *testing.T, ctx context.Context, input string) float64 {
 // where the recording started. The asset's master playlist lists the
 // subtitles rendition, which plays through the edge.
 func TestCaptionsOfRecording(t *testing.T) {
+	t.Parallel()
 	testCaptionsOfRecording(t, mediajobs.CaptionsConfig{})
 }
 
@@ -110,6 +111,7 @@ func TestCaptionsOfRecording(t *testing.T) {
 // a loopback OpenAI-compatible transcription server (pocketsphinx behind
 // it).
 func TestCaptionsWithWhisperServer(t *testing.T) {
+	t.Parallel()
 	requirePocketsphinx(t)
 	ws := captionstest.NewWhisperServer(t, "sk-test-key", "whisper-test")
 	testCaptionsOfRecording(t, mediajobs.CaptionsConfig{WhisperURL: ws.URL, WhisperAPIKey: "sk-test-key", WhisperModel: "whisper-test"})

@@ -18,6 +18,7 @@ import (
 // certificate from it and reconnects; the rotation then finishes without
 // force, and the edge keeps renewing its lease with the new certificate.
 func TestCARotationWithLiveEdge(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	ctx := testutil.Context(t, 60*time.Second)
 	certPath := filepath.Join(c.dataDir, "edge", "identity", "node.crt")

@@ -46,6 +46,7 @@ func masterWhenLive(t *testing.T, c *devCluster, pid, query string, want int) (s
 // audio over RTMP, watch three renditions while live, then find the ended
 // playlists and a recording that plays in full.
 func TestLivePath(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "e2e"})
 	pub := publish(t, c.RTMPURL(s.Key), 1280, 720, 20, true)
@@ -162,6 +163,7 @@ func waitRecording(t *testing.T, c *devCluster, streamID string) string {
 // TestLadderFollowsSource: no audio in, no audio out; a 360p source gets
 // only the 360p rung (never upscaled).
 func TestLadderFollowsSource(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "small-silent"})
 	pub := publish(t, c.RTMPURL(s.Key), 640, 360, 8, false)
@@ -189,6 +191,7 @@ func TestLadderFollowsSource(t *testing.T) {
 // TestWrongKeyRefused: an unknown key is refused before any media is
 // accepted, and no session or ffmpeg starts.
 func TestWrongKeyRefused(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	pub := publish(t, c.RTMPURL("sk_notarealkeynotarealkey"), 320, 240, 3, false)
 	done := make(chan error, 1)
@@ -209,6 +212,7 @@ func TestWrongKeyRefused(t *testing.T) {
 // TestTranscoderKilled: kill -9 of the edge's ffmpeg mid-publish leaves a
 // recording playable up to its last fragment, and the session ends.
 func TestTranscoderKilled(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "crash"})
 	publish(t, c.RTMPURL(s.Key), 640, 360, 30, true)
@@ -232,6 +236,7 @@ func TestTranscoderKilled(t *testing.T) {
 // TestStalledPublisherEnds: a publisher that stops sending without closing
 // the connection loses its session within about ten seconds.
 func TestStalledPublisherEnds(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "stall"})
 	pub := publish(t, c.RTMPURL(s.Key), 320, 240, 60, false)

@@ -16,6 +16,7 @@ import (
 // POST /v1/signing-keys/{id}/tokens accepts, and the token plays it (and
 // nothing plays it without one).
 func TestSignedRecordingPlaysWithAPIToken(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -35,6 +35,7 @@ func withToken(t *testing.T, u, tok string) string {
 // tokens get 403; a valid token gets 200 and is carried by every child URI
 // of the playlists the edge serves.
 func TestSignedPlayback(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

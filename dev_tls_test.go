@@ -20,6 +20,7 @@ import (
 // loopback names), kept across starts, and made again when it stops
 // loading or nears its expiry.
 func TestDevTLSPair(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "tls")
 	now := time.Now()
 	certPath, keyPath, err := devTLSPair(dir, now)
@@ -82,6 +83,7 @@ func readBytes(t *testing.T, path string) []byte {
 // verify the self-signed certificate by default (-tls_verify 0): the
 // 3-rung ladder plays and the session records its protocol as rtmps.
 func TestDevRTMPS(t *testing.T) {
+	t.Parallel()
 	c := startDev(t)
 	s := newStream(t, c, client.StreamCreate{Name: "rtmps"})
 	u := c.RTMPSURL(s.Key)

@@ -19,6 +19,7 @@ import (
 // (1.6 s) to be judged lost; 50 publishes, five streams at a time, then
 // end, each recorded as unpublished.
 func TestLivePathUnpublishedEveryTime(t *testing.T) {
+	t.Parallel()
 	const streams, rounds = 5, 10
 	c := startDevWith(t, func(cfg *devConfig) { cfg.EdgeLeaseTTL = 800 * time.Millisecond })
 	start := time.Now()

@@ -12,6 +12,7 @@ import (
 // TestUsageListsEveryCommand: `livestreams --help` names the servers and
 // every admin command group the CLI dispatches (asset and job included).
 func TestUsageListsEveryCommand(t *testing.T) {
+	t.Parallel()
 	for _, arg := range []string{"--help", "-h", "help"} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), []string{arg}, &stdout, &stderr); code != 0 {

@@ -56,6 +56,7 @@ type expected struct {
 // sent: views, watch time (within 2 %), startup p50/p95 (within a
 // histogram bucket), rebuffers, errors, per country and city.
 func TestAnalytics(t *testing.T) {
+	t.Parallel()
 	gw := objstoretest.StartVersityGW(t)
 	newBucket(t, gw, "media")
 	store := []string{"--object-store", "s3://media?endpoint=" + gw.Endpoint + "&region=" + gw.Region + "&path_style=1",

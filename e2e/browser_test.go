@@ -217,6 +217,7 @@ var resolutionRe = regexp.MustCompile(`RESOLUTION=\d+x(\d+)`)
 // a frame that is not black, and a DELETE of the proxy's resource ends
 // the session as an unpublished WHIP session.
 func TestBrowserWHIP(t *testing.T) {
+	t.Parallel()
 	mediatest.RequireFFmpeg(t)
 	b := startBrowser(t)
 	p := startProc(t, procSpec{Name: "livestreams dev", Dir: t.TempDir(), Args: append([]string{"dev", "--data-dir", "dev"}, devPorts(t)...)})

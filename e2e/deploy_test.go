@@ -53,6 +53,7 @@ const systemdPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // recording reaches the bucket, and `livestreams nodes` shows the
 // inventory's regions.
 func TestDeploy(t *testing.T) {
+	t.Parallel()
 	playbook := requireAnsible(t)
 	mediatest.RequireFFmpeg(t)
 	deployDir, err := filepath.Abs("../deploy/ansible")
@@ -793,6 +794,7 @@ func (f *tlsFront) env() []string {
 // control` and `livestreams edge` has a named setting in its role's
 // environment template, so group and host variables can set all of them.
 func TestDeployRolesCoverEveryFlag(t *testing.T) {
+	t.Parallel()
 	flagRe := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
 	for cmd, tmpl := range map[string]string{
 		"control": "../deploy/ansible/roles/control_plane/templates/control.env.j2",

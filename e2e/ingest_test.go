@@ -24,6 +24,7 @@ var (
 // publish plays as the 3-rung ladder through /v1/play, ends as a session
 // that records its protocol, and leaves a recording asset.
 func TestIngestProtocols(t *testing.T) {
+	t.Parallel()
 	mediatest.RequireFFmpeg(t)
 	p := startProc(t, procSpec{Name: "livestreams dev", Dir: t.TempDir(), Args: append([]string{"dev", "--data-dir", "dev"}, devPorts(t)...)})
 	d := waitDevOutput(t, p, 90*time.Second)

@@ -19,6 +19,7 @@ import (
 // protocol/ reach neither side; and what assembles both sides (the dev
 // cluster, these tests) lives only at the root or under e2e/.
 func TestLayout(t *testing.T) {
+	t.Parallel()
 	g := importGraph(t, "..")
 	side := func(pkg string) string {
 		for _, s := range []string{"controlplane", "edgenode", "shared", "protocol"} {

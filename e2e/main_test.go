@@ -22,6 +22,7 @@ import (
 // takes writes again within seconds; the killed node restarts from its
 // data dir and catches up.
 func TestThreeNodeClusterCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	members := map[string]*proc{}
 	urls := map[string]string{}
@@ -159,6 +160,7 @@ func (f *fleet) untilRoutedAway(t testing.TB, c *city, st liveStream) time.Durat
 // gets no traffic within seconds; a drained edge gets no new viewers while
 // its live session goes on.
 func TestEdgeFleet(t *testing.T) {
+	t.Parallel()
 	cities := testCities()
 	f := startFleet(t, fleetOptions{Probe: "200ms", Cities: cities})
 	api, env, byID := f.api, f.env, f.byID

@@ -296,6 +296,7 @@ func recordings(c *city) []string {
 // mid-job; a cancelled job; an edge killed mid-publish; and an S3 outage
 // across an edge restart.
 func TestMediaFleet(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs several publishes and transcodes")
 	}

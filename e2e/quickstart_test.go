@@ -88,6 +88,7 @@ func checkLogin(t testing.TB, d devOutput) {
 // with the CLI, a publish to the RTMP URL, the playback URL; Ctrl-C stops
 // it cleanly.
 func TestREADMEDev(t *testing.T) {
+	t.Parallel()
 	mediatest.RequireFFmpeg(t)
 	work := t.TempDir()
 	p := startProc(t, procSpec{Name: "livestreams dev", Dir: work, Args: append([]string{"dev", "--data-dir", ".data/dev"}, devPorts(t)...)})
@@ -138,6 +139,7 @@ func TestREADMEDev(t *testing.T) {
 // with Ctrl-C, and runs it again on the same data: the same login and key
 // still work.
 func TestMakeRunTwice(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary in a copy of the tree")
 	}

@@ -18,8 +18,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -82,8 +85,18 @@ func UntilEvery(t testing.TB, within, every time.Duration, what string, cond fun
 // again.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	handedOut.mu.Lock()
+	defer handedOut.mu.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
+	}
 	for i := 0; i < 200; i++ {
 		port := 10000 + mrand.IntN(22000)
+		// A port handed out before may not be bound yet: parallel tests
+		// (and one test asking for several ports) must never share one.
+		if handedOut.ports[port] || !reserve(port) {
+			continue
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -94,10 +107,45 @@ func FreePort(t testing.TB) int {
 			continue
 		}
 		pc.Close()
+		handedOut.ports[port] = true
 		return port
 	}
 	t.Fatal("no free port found in 200 tries")
 	return 0
+}
+
+// handedOut remembers every port FreePort returned in this process.
+var handedOut struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+// reserve claims port for this process among the test processes of the
+// machine (go test runs packages in parallel, each its own process): a
+// file per port holds the pid of its claimant, and a claim whose process
+// is gone is taken over.
+func reserve(port int) bool {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("livestreams-test-ports-%d", os.Getuid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return true // no shared claims possible: fall back to the in-process set
+	}
+	path := filepath.Join(dir, strconv.Itoa(port))
+	me := strconv.Itoa(os.Getpid())
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil {
+		f.WriteString(me)
+		f.Close()
+		return true
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == nil {
+		return false // another live test process holds it
+	}
+	return os.WriteFile(path, []byte(me), 0o644) == nil
 }
 
 // FreeAddr returns 127.0.0.1:PORT with a port from FreePort.
