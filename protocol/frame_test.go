@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -125,10 +126,11 @@ func TestErrorFormatting(t *testing.T) {
 func TestSecretsRedacted(t *testing.T) {
 	h := Hello{NodeID: "e1", JoinToken: "lsj_secret"}
 	r := AuthorizePublishRequest{StreamKey: "sk_secret", Protocol: IngestRTMP}
+	st := StreamInfo{ID: "str_1", SRTPassphrase: "a secret passphrase"}
 	var buf bytes.Buffer
 	log := newBufferLogger(&buf)
-	log.Info("x", "hello", h, "req", r)
-	for _, s := range []string{h.String(), r.String(), buf.String()} {
+	log.Info("x", "hello", h, "req", r, "stream", st, "reply", AuthorizePublishReply{Stream: st})
+	for _, s := range []string{h.String(), r.String(), st.String(), fmt.Sprint(AuthorizePublishReply{Stream: st}), buf.String()} {
 		if strings.Contains(s, "secret") {
 			t.Errorf("secret in %q", s)
 		}

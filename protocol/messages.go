@@ -167,6 +167,24 @@ type StreamInfo struct {
 	// DVRWindow is how many seconds of the session its live playlists
 	// list; 0 is the edge's default.
 	DVRWindow int `json:"dvr_window,omitempty"`
+	// SRTPassphrase, when set, is the passphrase an SRT publisher must
+	// encrypt with (10 to 79 characters); "" admits SRT unencrypted. It
+	// is a secret: it travels only on this mTLS channel and in no log.
+	SRTPassphrase string `json:"srt_passphrase,omitempty"`
+}
+
+// String formats the stream without its SRT passphrase.
+func (s StreamInfo) String() string {
+	type plain StreamInfo
+	if s.SRTPassphrase != "" {
+		s.SRTPassphrase = redacted
+	}
+	return fmt.Sprintf("%+v", plain(s))
+}
+
+// LogValue keeps the SRT passphrase out of structured logs.
+func (s StreamInfo) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", s.ID), slog.String("playback_id", s.PlaybackID))
 }
 
 // SigningKey is the public half of an org's playback signing key.

@@ -50,10 +50,11 @@ func routeIP(r *http.Request) (netip.Addr, error) {
 
 // streamIngest answers what to give an encoder to publish the stream on
 // the edge nearest the caller (or ?ip=): for each protocol that edge
-// offers, the URL with the key.
+// offers, the URL with the key, and beside the SRT URL the stream's SRT
+// passphrase when it has one (the creator types it into the encoder).
 func (h *Handler) streamIngest(w http.ResponseWriter, r *http.Request) {
 	orgID, id := caller(r.Context()).orgID, chi.URLParam(r, "id")
-	key, err := h.streamKey(orgID, id)
+	key, passphrase, err := h.publishSecrets(orgID, id)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -68,7 +69,11 @@ func (h *Handler) streamIngest(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewIngest(rt, id, key))
+	v := viewIngest(rt, id, key)
+	if v.SRTURL != "" {
+		v.SRTPassphrase = passphrase
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // ingestRoute chooses the edge a creator at ip publishes to over proto

@@ -9,7 +9,7 @@ import (
 // secretFields are names of state fields that must never appear in an
 // answer, at any depth.
 var secretFields = []string{"password", "password_hash", "hash", "key_hash", "key_sealed", "session_secret",
-	"stream_key_secret", "ca_key_pem", "setup_token_hash", "secret_hash"}
+	"stream_key_secret", "ca_key_pem", "setup_token_hash", "secret_hash", "srt_passphrase_sealed"}
 
 // oneTimeFields may appear only in the answers that create or show them.
 var oneTimeFields = map[string]func(method, path string) bool{
@@ -19,6 +19,8 @@ var oneTimeFields = map[string]func(method, path string) bool{
 		return m == "POST" && p == "/v1/streams" || strings.HasSuffix(p, "/key") || strings.HasSuffix(p, "/reset-key") ||
 			m == "GET" && strings.HasSuffix(p, "/ingest")
 	},
+	// The creator types it into the encoder: only the ingest answer has it.
+	"srt_passphrase": func(m, p string) bool { return m == "GET" && strings.HasSuffix(p, "/ingest") },
 	// A presigned PUT URL is a credential for one object until it expires.
 	"upload_url": func(m, p string) bool { return m == "POST" && p == "/v1/uploads" },
 	"token": func(m, p string) bool {

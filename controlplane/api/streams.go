@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/livestreams/livestreams/controlplane/client"
@@ -52,7 +54,8 @@ func (h *Handler) renderStream(r *http.Request, row streamRow) streamView {
 	s := row.s
 	v := streamView{ID: s.ID, OrgID: s.OrgID, Name: s.Name, PlaybackID: s.PlaybackID,
 		PlaybackPolicy: s.PlaybackPolicy, Recording: s.Recording, LatencyMode: s.LatencyMode, DVRWindow: s.DVRWindow, Disabled: s.Disabled,
-		AutoCaptions: s.AutoCaptions, CaptionsLanguage: s.CaptionsLanguage, Status: state.StreamIdle, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+		AutoCaptions: s.AutoCaptions, CaptionsLanguage: s.CaptionsLanguage, SRTPassphraseSet: s.SRTPassphraseSealed != "",
+		Status: state.StreamIdle, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 		PlaybackURL: h.publicBase(r) + "/v1/play/" + url.PathEscape(s.PlaybackID) + ".m3u8"}
 	if s.CurrentSessionID != "" {
 		v.Status = state.StreamActive
@@ -140,6 +143,36 @@ func checkLatency(m string) error {
 	return nil
 }
 
+// Bounds of an SRT passphrase, libsrt's (SRTO_PASSPHRASE).
+const (
+	minSRTPassphrase = 10
+	maxSRTPassphrase = 79
+)
+
+// checkSRTPassphrase admits "" (none) or what libsrt takes, printable so
+// that it can be typed into an encoder. The message never quotes it.
+func checkSRTPassphrase(p string) error {
+	if p == "" {
+		return nil
+	}
+	if len(p) < minSRTPassphrase || len(p) > maxSRTPassphrase {
+		return invalid("srt_passphrase must be %d to %d bytes (libsrt's rule), or empty for none", minSRTPassphrase, maxSRTPassphrase)
+	}
+	if !utf8.ValidString(p) || strings.ContainsFunc(p, unicode.IsControl) {
+		return invalid("srt_passphrase must be printable UTF-8 text")
+	}
+	return nil
+}
+
+// sealSRTPassphrase seals a passphrase for the state like a stream key
+// (before proposing, so Apply stays deterministic); "" stays "".
+func sealSRTPassphrase(secret []byte, p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	return streamkey.Seal(secret, p)
+}
+
 // createStream makes a stream with a fresh key and playback id; the answer
 // carries the key.
 func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
@@ -180,6 +213,10 @@ func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	if err := checkSRTPassphrase(in.SRTPassphrase); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	var secret []byte
 	err = h.view(func(tx *state.Tx) error {
 		var err error
@@ -195,11 +232,16 @@ func (h *Handler) createStream(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	passSealed, err := sealSRTPassphrase(secret, in.SRTPassphrase)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	now := h.now()
 	s := state.Stream{ID: ids.New("str"), OrgID: p.orgID, Name: name, KeyHash: hash,
 		KeySealed: sealed, PlaybackID: ids.PlaybackID(), PlaybackPolicy: in.PlaybackPolicy, Recording: recording,
 		LatencyMode: in.LatencyMode, DVRWindow: in.DVRWindow, AutoCaptions: in.AutoCaptions, CaptionsLanguage: in.CaptionsLanguage,
-		Status: state.StreamIdle, CreatedAt: now, UpdatedAt: now, KeyResetAt: now}
+		SRTPassphraseSealed: passSealed, Status: state.StreamIdle, CreatedAt: now, UpdatedAt: now, KeyResetAt: now}
 	if err := h.apply(r.Context(), fsm.CmdCreateStream, s, &s); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -270,6 +312,23 @@ func (h *Handler) updateStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if in.SRTPassphrase != nil {
+		if err := checkSRTPassphrase(*in.SRTPassphrase); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		var secret []byte
+		if err := h.view(func(tx *state.Tx) error { var err error; secret, err = h.streamSecret(tx); return err }); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		sealed, err := sealSRTPassphrase(secret, *in.SRTPassphrase)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		cmd.SRTPassphraseSealed = &sealed
+	}
 	var s state.Stream
 	if err := h.apply(r.Context(), fsm.CmdUpdateStream, cmd, &s); err != nil {
 		h.writeError(w, r, err)
@@ -294,8 +353,14 @@ func (h *Handler) deleteStream(w http.ResponseWriter, r *http.Request) {
 
 // streamKey unseals the key of stream id of org orgID.
 func (h *Handler) streamKey(orgID, id string) (string, error) {
-	var key string
-	err := h.view(func(tx *state.Tx) error {
+	key, _, err := h.publishSecrets(orgID, id)
+	return key, err
+}
+
+// publishSecrets unseals what a publisher of stream id of org orgID
+// needs: the key and the SRT passphrase ("" when it has none).
+func (h *Handler) publishSecrets(orgID, id string) (key, passphrase string, err error) {
+	err = h.view(func(tx *state.Tx) error {
 		s, err := orgStream(tx, orgID, id)
 		if err != nil {
 			return err
@@ -304,10 +369,15 @@ func (h *Handler) streamKey(orgID, id string) (string, error) {
 		if err != nil {
 			return err
 		}
-		key, err = streamkey.Open(secret, s.KeySealed)
+		if key, err = streamkey.Open(secret, s.KeySealed); err != nil {
+			return err
+		}
+		if s.SRTPassphraseSealed != "" {
+			passphrase, err = streamkey.Open(secret, s.SRTPassphraseSealed)
+		}
 		return err
 	})
-	return key, err
+	return key, passphrase, err
 }
 
 // getStreamKey unseals and shows the stream's key.

@@ -125,6 +125,7 @@ func nouns() []noun {
 			{"create", "create a stream", streamCreate},
 			{"list", "list the streams of the org", streamList},
 			{"show", "show one stream", streamShow},
+			{"update", "change a stream's name or SRT passphrase", streamUpdate},
 			{"key", "print the stream key", streamKey},
 			{"reset-key", "replace the stream key; the old one stops working", streamResetKey},
 			{"delete", "delete a stream", streamDelete},

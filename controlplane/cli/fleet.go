@@ -111,7 +111,7 @@ you, or nearest --ip: for each protocol that edge offers (RTMP, RTMPS,
 SRT, WHIP), the URL with the stream key, and OBS's "Server" and "Stream
 Key" fields. --json prints the API's answer: edge_id, stream_key,
 rtmp_url, rtmp_server, rtmps_url, rtmps_server, srt_url, srt_streamid,
-whip_url, each protocol's fields present only when the edge offers it.`)
+srt_passphrase (when the stream has one), whip_url, each protocol's fields present only when the edge offers it.`)
 	ip := c.fs.String("ip", "", "the creator's IP address (default: yours)")
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
@@ -134,7 +134,8 @@ whip_url, each protocol's fields present only when the edge offers it.`)
 	}
 	pairs := [][2]string{{"Edge", v.EdgeID}, {"Stream key", v.StreamKey}}
 	for _, p := range [][2]string{{"RTMP URL", v.RTMPURL}, {"RTMP server (OBS)", v.RTMPServer}, {"RTMPS URL", v.RTMPSURL},
-		{"RTMPS server (OBS)", v.RTMPSServer}, {"SRT URL", v.SRTURL}, {"SRT streamid", v.SRTStreamID}, {"WHIP URL", v.WHIPURL}} {
+		{"RTMPS server (OBS)", v.RTMPSServer}, {"SRT URL", v.SRTURL}, {"SRT streamid", v.SRTStreamID},
+		{"SRT passphrase", v.SRTPassphrase}, {"WHIP URL", v.WHIPURL}} {
 		if p[1] != "" {
 			pairs = append(pairs, p)
 		}

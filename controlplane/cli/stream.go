@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -47,7 +51,12 @@ Create a stream in the org. The answer includes the stream key, which
 	dvrWindow := c.fs.Duration("dvr-window", 0, "how much of a live session its playlists list, such as 10m (0: the edge's default, 5m; at most 6h)")
 	autoCaptions := c.fs.Bool("auto-captions", false, "caption each recording once it is ready (needs --captions-language)")
 	captionsLang := c.fs.String("captions-language", "", "language the stream speaks, for its captions: a tag such as en or pt-BR")
+	passFlag, passFile := srtPassphraseFlags(c)
 	if err := c.parse(args, 1, 1); err != nil {
+		return err
+	}
+	pass, err := c.srtPassphrase(*passFlag, *passFile)
+	if err != nil {
 		return err
 	}
 	if *autoCaptions && *captionsLang == "" {
@@ -57,7 +66,7 @@ Create a stream in the org. The answer includes the stream key, which
 		return c.usage("--dvr-window must be whole seconds, not %v", *dvrWindow)
 	}
 	body := client.StreamCreate{Name: c.pos[0], AutoCaptions: *autoCaptions, CaptionsLanguage: *captionsLang,
-		DVRWindow: int(*dvrWindow / time.Second)}
+		DVRWindow: int(*dvrWindow / time.Second), SRTPassphrase: pass}
 	if *signed {
 		body.PlaybackPolicy = "signed"
 	}
@@ -87,6 +96,83 @@ Create a stream in the org. The answer includes the stream key, which
 	}
 	fmt.Fprintf(c.stdout, "\nStream key: %s\nKeep it secret: whoever has it can publish. 'livestreams stream key %s' prints it again.\n", s.StreamKey, s.ID)
 	return nil
+}
+
+// srtPassphraseFlags adds the flags that set a stream's SRT passphrase.
+func srtPassphraseFlags(c *cmd) (value, file *string) {
+	value = c.fs.String("srt-passphrase", "", "passphrase SRT publishers must encrypt with, 10 to 79 characters (visible in ps; prefer --srt-passphrase-file)")
+	file = c.fs.String("srt-passphrase-file", "", "read the SRT passphrase from the first line of this file (- for stdin)")
+	return value, file
+}
+
+// srtPassphrase returns the passphrase from --srt-passphrase or the first
+// line of --srt-passphrase-file ("" when neither is given).
+func (c *cmd) srtPassphrase(value, file string) (string, error) {
+	switch {
+	case value != "" && file != "":
+		return "", c.usage("--srt-passphrase and --srt-passphrase-file are mutually exclusive")
+	case file == "":
+		return value, nil
+	}
+	var r io.Reader = c.stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", fmt.Errorf("read --srt-passphrase-file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read --srt-passphrase-file: %w", err)
+	}
+	if p := strings.TrimRight(line, "\r\n"); p != "" {
+		return p, nil
+	}
+	return "", c.usage("--srt-passphrase-file: %s has no passphrase on its first line", file)
+}
+
+func streamUpdate(ctx context.Context, e *env, args []string) error {
+	c := e.command("stream update", "ID", `
+Change a stream's settings: only those given change.`)
+	name := c.fs.String("name", "", "new name")
+	passFlag, passFile := srtPassphraseFlags(c)
+	noPass := c.fs.Bool("no-srt-passphrase", false, "remove the SRT passphrase: SRT publishers need none")
+	if err := c.parse(args, 1, 1); err != nil {
+		return err
+	}
+	pass, err := c.srtPassphrase(*passFlag, *passFile)
+	if err != nil {
+		return err
+	}
+	var body client.StreamUpdate
+	if *name != "" {
+		body.Name = name
+	}
+	switch {
+	case *noPass && pass != "":
+		return c.usage("--no-srt-passphrase and a passphrase are mutually exclusive")
+	case *noPass:
+		body.SRTPassphrase = new(string)
+	case pass != "":
+		body.SRTPassphrase = &pass
+	}
+	if body == (client.StreamUpdate{}) {
+		return c.usage("nothing to change: give --name, --srt-passphrase, --srt-passphrase-file or --no-srt-passphrase")
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	s, err := cl.Streams().Update(c.keep(ctx), c.pos[0], body)
+	if err != nil {
+		return err
+	}
+	if c.g.json {
+		return c.printAnswer()
+	}
+	return c.printStream(&s)
 }
 
 func streamList(ctx context.Context, e *env, args []string) error {
@@ -136,6 +222,7 @@ func (c *cmd) printStream(s *client.Stream) error {
 		{"Latency mode", s.LatencyMode},
 		{"DVR window", dvrWindow(s.DVRWindow)},
 		{"Auto captions", captionsSetting(s)},
+		{"SRT passphrase", map[bool]string{true: "set ('livestreams stream ingest' shows it)", false: "none"}[s.SRTPassphraseSet]},
 		{"Ingest URL", orDash(s.IngestURL)},
 		{"Playback URL", orDash(s.PlaybackURL)},
 		{"Created", c.when(s.CreatedAt)},

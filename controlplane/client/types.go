@@ -170,8 +170,11 @@ type Stream struct {
 	Disabled  bool `json:"disabled"`
 	// AutoCaptions captions each recording in CaptionsLanguage once it is
 	// ready.
-	AutoCaptions     bool      `json:"auto_captions"`
-	CaptionsLanguage string    `json:"captions_language,omitempty"`
+	AutoCaptions     bool   `json:"auto_captions"`
+	CaptionsLanguage string `json:"captions_language,omitempty"`
+	// SRTPassphraseSet says SRT publishers must encrypt with the stream's
+	// passphrase; the passphrase itself is only in Ingest.
+	SRTPassphraseSet bool      `json:"srt_passphrase_set"`
 	Status           string    `json:"status" enum:"idle,active"`
 	CurrentSession   *Session  `json:"current_session"`
 	IngestURL        string    `json:"ingest_url"`
@@ -198,6 +201,9 @@ type StreamCreate struct {
 	// AutoCaptions needs CaptionsLanguage (a tag such as en or pt-BR).
 	AutoCaptions     bool   `json:"auto_captions,omitempty"`
 	CaptionsLanguage string `json:"captions_language,omitempty"`
+	// SRTPassphrase, 10 to 79 characters, makes SRT publishers encrypt
+	// with it (AES); "" is none. It is not shown again but in Ingest.
+	SRTPassphrase string `json:"srt_passphrase,omitempty"`
 }
 
 // StreamUpdate changes the fields that are not nil.
@@ -210,6 +216,8 @@ type StreamUpdate struct {
 	Disabled         *bool   `json:"disabled,omitempty"`
 	AutoCaptions     *bool   `json:"auto_captions,omitempty"`
 	CaptionsLanguage *string `json:"captions_language,omitempty"`
+	// SRTPassphrase sets the SRT passphrase; "" removes it.
+	SRTPassphrase *string `json:"srt_passphrase,omitempty"`
 }
 
 type StreamKey struct {
@@ -259,6 +267,9 @@ type Ingest struct {
 	// encoders that take it in a field of its own.
 	SRTURL      string `json:"srt_url,omitempty"`
 	SRTStreamID string `json:"srt_streamid,omitempty"`
+	// SRTPassphrase is the stream's SRT passphrase, when it has one, for
+	// the encoder's passphrase field (ffmpeg: SRTURL+"&passphrase=…").
+	SRTPassphrase string `json:"srt_passphrase,omitempty"`
 	// WHIPURL is the edge's WHIP endpoint for the stream; the encoder
 	// sends the key as Authorization: Bearer KEY (OBS: "Bearer Token").
 	WHIPURL string `json:"whip_url,omitempty"`

@@ -205,6 +205,14 @@ func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r pr
 	if s.view(func(tx *state.Tx) error { var err error; edge, err = tx.Edge(peer.Hello.NodeID); return err }) == nil && edge.Draining {
 		return nil, refuse(st.ID, forbidden("this edge is draining; publish to another edge"))
 	}
+	info := streamInfo(st)
+	if st.SRTPassphraseSealed != "" && r.Protocol == protocol.IngestSRT {
+		// Sent for an SRT publish only, the one it applies to; opened
+		// before the session is recorded, so a failure leaves none.
+		if info.SRTPassphrase, err = streamkey.Open(m.StreamKeySecret, st.SRTPassphraseSealed); err != nil {
+			return nil, fmt.Errorf("stream %s: open srt passphrase: %w", st.ID, err)
+		}
+	}
 	sess := state.Session{ID: ids.New("ses"), StreamID: st.ID, OrgID: st.OrgID, EdgeID: peer.Hello.NodeID,
 		Protocol: r.Protocol, RemoteAddr: r.RemoteAddr, StartedAt: s.cfg.Now().UTC()}
 	if _, err := s.cfg.Node.Apply(ctx, fsm.CmdStartSession, fsm.StartSession{Session: sess}); err != nil {
@@ -219,7 +227,7 @@ func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r pr
 	}
 	s.log.Info("publish authorized", "edge_id", peer.Hello.NodeID, "stream_id", st.ID, "session_id", sess.ID,
 		"protocol", r.Protocol, "remote_addr", r.RemoteAddr)
-	return protocol.AuthorizePublishReply{SessionID: sess.ID, Stream: streamInfo(st), SigningKeys: keys}, nil
+	return protocol.AuthorizePublishReply{SessionID: sess.ID, Stream: info, SigningKeys: keys}, nil
 }
 
 // clip cuts s to at most n bytes of valid UTF-8.

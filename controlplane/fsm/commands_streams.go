@@ -30,7 +30,10 @@ type UpdateStream struct {
 	// language.
 	AutoCaptions     *bool
 	CaptionsLanguage *string
-	At               time.Time
+	// SRTPassphraseSealed is the new passphrase sealed by the proposer;
+	// "" removes it.
+	SRTPassphraseSealed *string
+	At                  time.Time
 }
 
 // DeleteStream removes a stream of an org.
@@ -120,6 +123,9 @@ func (f *FSM) registerStreams() {
 		}
 		if c.CaptionsLanguage != nil {
 			s.CaptionsLanguage = *c.CaptionsLanguage
+		}
+		if c.SRTPassphraseSealed != nil {
+			s.SRTPassphraseSealed = *c.SRTPassphraseSealed
 		}
 		if err := validStream(s); err != nil {
 			return nil, err

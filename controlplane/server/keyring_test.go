@@ -31,6 +31,10 @@ func TestSnapshotHoldsOnlySealedSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const srtPassphrase = "an srt passphrase in the state"
+	if _, err := c.Streams().Create(ctx, client.StreamCreate{Name: "encrypted", SRTPassphrase: srtPassphrase}); err != nil {
+		t.Fatal(err)
+	}
 	var m state.Meta
 	if err := srv.node.Store().View(func(tx *state.Tx) error {
 		var err error
@@ -58,6 +62,7 @@ func TestSnapshotHoldsOnlySealedSecrets(t *testing.T) {
 		"session secret (base64)":      []byte(base64.StdEncoding.EncodeToString(m.SessionSecret)),
 		"CA private key":               []byte(pemBody(m.CAKeyPEM)),
 		"kept signing key private PEM": []byte(pemBody(sk.PrivatePEM)),
+		"stream's SRT passphrase":      []byte(srtPassphrase),
 	}
 
 	rc, err := c.Cluster().Snapshot(ctx)

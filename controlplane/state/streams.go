@@ -51,14 +51,18 @@ type Stream struct {
 	DVRWindow int `json:"dvr_window,omitempty"`
 	// AutoCaptions queues a captions job in CaptionsLanguage for each of
 	// the stream's recordings once it is ready.
-	AutoCaptions     bool      `json:"auto_captions,omitempty"`
-	CaptionsLanguage string    `json:"captions_language,omitempty"`
-	Disabled         bool      `json:"disabled"`
-	Status           string    `json:"status"`
-	CurrentSessionID string    `json:"current_session_id,omitempty"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
-	KeyResetAt       time.Time `json:"key_reset_at"`
+	AutoCaptions     bool   `json:"auto_captions,omitempty"`
+	CaptionsLanguage string `json:"captions_language,omitempty"`
+	// SRTPassphraseSealed is the passphrase SRT publishers must encrypt
+	// with, sealed like the key (streamkey.Seal, by the proposer); ""
+	// is none.
+	SRTPassphraseSealed string    `json:"srt_passphrase_sealed,omitempty"`
+	Disabled            bool      `json:"disabled"`
+	Status              string    `json:"status"`
+	CurrentSessionID    string    `json:"current_session_id,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
+	KeyResetAt          time.Time `json:"key_reset_at"`
 }
 
 // Stream returns one stream.

@@ -55,6 +55,9 @@ type fakeControl struct {
 	holdEnd    chan struct{}
 	// dvrWindow is the stream's dvr_window in seconds (0 = the default).
 	dvrWindow int
+	// srtPassphrase is the stream's SRT passphrase ("" = none), answered
+	// to SRT publishes as the control plane does.
+	srtPassphrase string
 }
 
 // startFakeControl serves on a loopback port until the test ends. Its one
@@ -190,9 +193,12 @@ func (f *fakeControl) handle(ctx context.Context, peer protocol.Peer, msgType st
 		}
 		f.live = true
 		f.seq++
-		return protocol.AuthorizePublishReply{SessionID: fmt.Sprintf("ses_%d", f.seq), SigningKeys: f.keys,
-			Stream: protocol.StreamInfo{ID: "str_1", OrgID: f.org, Name: "test", PlaybackID: "pb1",
-				PlaybackPolicy: f.policy, Recording: true, LatencyMode: protocol.LatencyStandard, DVRWindow: f.dvrWindow}}, nil
+		st := protocol.StreamInfo{ID: "str_1", OrgID: f.org, Name: "test", PlaybackID: "pb1",
+			PlaybackPolicy: f.policy, Recording: true, LatencyMode: protocol.LatencyStandard, DVRWindow: f.dvrWindow}
+		if req.Protocol == protocol.IngestSRT {
+			st.SRTPassphrase = f.srtPassphrase
+		}
+		return protocol.AuthorizePublishReply{SessionID: fmt.Sprintf("ses_%d", f.seq), SigningKeys: f.keys, Stream: st}, nil
 	case protocol.TypeSessionEnded:
 		var req protocol.SessionEnded
 		if err := json.Unmarshal(body, &req); err != nil {

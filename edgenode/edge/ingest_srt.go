@@ -109,9 +109,12 @@ func (n *Node) authorizeSRT(ctx context.Context, req srt.Request) (srt.Settings,
 			refusedLive: srt.RejectConflict, refusedBusy: srt.RejectUnavailable}
 		return srt.Settings{}, srt.Reject(reasons[n.refusalOf(err)], err)
 	}
-	// No passphrase: streams have none yet. Should the handshake fail
-	// after this (the caller gives up), the session's stall timeout ends it.
-	return srt.Settings{Value: sess}, nil
+	// The stream's passphrase, if it has one, makes libsrt require it in
+	// the rest of the handshake. Should the handshake fail after this (no
+	// passphrase or a wrong one, or the caller gives up), Handle never
+	// runs and the session's stall timeout ends it.
+	st, _ := n.sessionStream(sess.ID())
+	return srt.Settings{Passphrase: st.SRTPassphrase, Value: sess}, nil
 }
 
 // handleSRT feeds one accepted caller's MPEG-TS to its session.
