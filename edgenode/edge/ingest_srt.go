@@ -112,10 +112,25 @@ func (n *Node) authorizeSRT(ctx context.Context, req srt.Request) (srt.Settings,
 	// The stream's passphrase, if it has one, makes libsrt require it in
 	// the rest of the handshake. Should the handshake fail after this (no
 	// passphrase or a wrong one, or the caller gives up), Handle never
-	// runs and the session's stall timeout ends it.
+	// runs: Release ends the session at once, before the caller's next
+	// attempt is judged, so that attempt is not refused as a duplicate.
 	st, _ := n.sessionStream(sess.ID())
-	return srt.Settings{Passphrase: st.SRTPassphrase, Value: sess}, nil
+	return srt.Settings{Passphrase: st.SRTPassphrase, Value: sess, Release: func() { releaseSession(sess) }}, nil
 }
+
+// releaseSession ends a session whose SRT handshake never completed and
+// waits (briefly: it never started ffmpeg) until its key is free again.
+func releaseSession(sess *live.Session) {
+	sess.Close(errSRTHandshake)
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-sess.Done():
+	case <-t.C:
+	}
+}
+
+var errSRTHandshake = errors.New("srt handshake not completed after authorization (wrong or missing passphrase, or the caller gave up)")
 
 // handleSRT feeds one accepted caller's MPEG-TS to its session.
 func (n *Node) handleSRT(ctx context.Context, c *srt.Conn) {

@@ -54,12 +54,23 @@ func TestSRTPassphrase(t *testing.T) {
 	refused("ses_1", "")
 	refused("ses_2", "&passphrase=wrong-horse-battery")
 
+	// An encoder that got the passphrase wrong and retries at once with
+	// the right one is not refused as a duplicate of its failed attempt:
+	// the new handshake releases the session the failed one opened.
+	ctx := testutil.Context(t, 30*time.Second)
+	if out, err := exec.CommandContext(ctx, "ffmpeg", mediatest.Live{Format: "mpegts",
+		Spec: mediatest.Spec{Width: 640, Height: 360, Seconds: 5}}.PublishArgs(e.srtURL(e.key)+"&passphrase=wrong-horse-battery")...).CombinedOutput(); err == nil {
+		t.Fatalf("ffmpeg published with a wrong passphrase:\n%s", out)
+	}
 	pub := mediatest.Publish(t, e.srtURL(e.key)+"&passphrase="+url.QueryEscape(pass), mediatest.Live{Format: "mpegts",
 		Spec: mediatest.Spec{Width: 640, Height: 360, Seconds: 5, GOP: 30, Audio: true}})
 	if err := pub.Wait(); err != nil {
-		t.Fatalf("publisher with the passphrase: %v", err)
+		t.Fatalf("publisher with the passphrase right after a wrong one: %v", err)
 	}
-	end := e.waitEnded(t, "ses_3", 60*time.Second)
+	if end := e.waitEnded(t, "ses_3", 30*time.Second); end.Reason != "no_media" {
+		t.Errorf("the failed attempt's session end %+v, want no_media (released by the retry, never started)", end)
+	}
+	end := e.waitEnded(t, "ses_4", 60*time.Second)
 	if end.Reason != "unpublished" {
 		t.Errorf("session end %+v, want unpublished", end)
 	}

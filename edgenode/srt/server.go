@@ -70,10 +70,16 @@ type Settings struct {
 	// the caller choose.
 	KeyLength int
 	// Value is handed to Handle as Conn.Value, so that what Authorize
-	// set up (a live session) reaches the connection. If the handshake
-	// fails after Authorize (a wrong passphrase), Handle is never called
-	// and Value is dropped: whatever it holds must end by itself.
+	// set up (a live session) reaches the connection.
 	Value any
+	// Release, if set, is called (once, never with Handle) when the
+	// handshake Authorize allowed does not become a connection: libsrt
+	// refused it after the callback (a wrong or missing passphrase), it
+	// outlived its authorization, the same caller tried again from a new
+	// socket, or the server shut down. It frees what Authorize set up at
+	// once, so a caller retrying with the right passphrase is not refused
+	// as a duplicate of its own failed attempt.
+	Release func()
 }
 
 // AuthorizeFunc decides whether a caller may publish. It runs inside
@@ -130,10 +136,20 @@ type Server struct {
 // pendingConn is a caller that Authorize allowed and libsrt has not yet
 // handed to accept.
 type pendingConn struct {
-	req    Request
-	value  any
-	ip     netip.Addr
-	expiry time.Time
+	req      Request
+	value    any
+	release  func()
+	remote   netip.AddrPort
+	streamID string
+	expiry   time.Time
+}
+
+// releaseAll calls the Release of abandoned authorizations, outside the
+// server's lock.
+func releaseAll(fns []func()) {
+	for _, f := range fns {
+		f()
+	}
 }
 
 // refusalKey is one caller's handshake: its address and streamid.
@@ -311,20 +327,26 @@ func (s *Server) shutdown() {
 	s.callbacks.Wait()
 	s.conns.Wait()
 	s.mu.Lock()
+	var abandoned []func()
 	for ns, p := range s.pending {
-		s.releaseLocked(p.ip)
+		s.releaseLocked(p.remote.Addr())
 		delete(s.pending, ns)
+		if p.release != nil {
+			abandoned = append(abandoned, p.release)
+		}
 	}
 	s.mu.Unlock()
+	releaseAll(abandoned)
 }
 
 // serve starts the Handle goroutine of a connection libsrt accepted.
 func (s *Server) serve(ctx context.Context, ns socket, peer netip.AddrPort) {
 	s.mu.Lock()
-	s.sweepLocked(time.Now())
+	abandoned := s.sweepLocked(time.Now())
 	p, ok := s.pending[ns]
 	delete(s.pending, ns)
 	s.mu.Unlock()
+	releaseAll(abandoned)
 	if !ok {
 		// Authorized too long ago: its slot is gone.
 		s.log.Warn("srt connection dropped: handshake outlived its authorization", "remote_addr", peer.String())
@@ -334,7 +356,10 @@ func (s *Server) serve(ctx context.Context, ns socket, peer netip.AddrPort) {
 	if err := ns.setRecvTimeout(min(pollInterval, s.cfg.StallTimeout)); err != nil {
 		s.log.Error("srt connection dropped", "remote_addr", peer.String(), "error", err)
 		ns.close()
-		s.release(p.ip)
+		s.release(p.remote.Addr())
+		if p.release != nil {
+			p.release()
+		}
 		return
 	}
 	c := &Conn{sock: ns, req: p.req, value: p.value, remote: peer, ctx: ctx, stall: s.cfg.StallTimeout,
@@ -347,7 +372,7 @@ func (s *Server) serve(ctx context.Context, ns socket, peer netip.AddrPort) {
 				log.Error("srt connection panic", "panic", v, "stack", string(debug.Stack()))
 			}
 			ns.close()
-			s.release(p.ip)
+			s.release(p.remote.Addr())
 			log.Info("srt publisher disconnected")
 		}()
 		log.Info("srt publisher connected")
@@ -389,6 +414,8 @@ func (s *Server) admit(ns socket, remote netip.AddrPort, streamID string) (Rejec
 		return r, false
 	}
 	ip := remote.Addr()
+	s.supersede(remote, streamID)
+	s.sweep()
 	if r, ok := s.reserve(ip); !ok {
 		return r, false
 	}
@@ -409,10 +436,14 @@ func (s *Server) admit(ns socket, remote netip.AddrPort, streamID string) (Rejec
 	}
 	if err := applySettings(ns, settings); err != nil {
 		log.Error("srt publish refused: bad settings from Authorize", "error", err)
+		if settings.Release != nil {
+			settings.Release()
+		}
 		return RejectInternal, false
 	}
 	s.mu.Lock()
-	s.pending[ns] = pendingConn{req: req, value: settings.Value, ip: ip, expiry: time.Now().Add(pendingTimeout)}
+	s.pending[ns] = pendingConn{req: req, value: settings.Value, release: settings.Release, remote: remote,
+		streamID: streamID, expiry: time.Now().Add(pendingTimeout)}
 	s.mu.Unlock()
 	admitted = true
 	return 0, true
@@ -471,7 +502,6 @@ func (s *Server) reserve(ip netip.Addr) (RejectReason, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	s.sweepLocked(now)
 	if s.total >= s.cfg.MaxConns || s.perIP[ip] >= s.cfg.MaxConnsPerIP {
 		if now.Sub(s.lastWarn) > time.Second {
 			s.lastWarn = now
@@ -500,13 +530,50 @@ func (s *Server) releaseLocked(ip netip.Addr) {
 
 // sweepLocked releases the slots of authorizations that never became
 // connections.
-func (s *Server) sweepLocked(now time.Time) {
+// It returns their Release functions, for the caller to run once it has
+// let go of the lock.
+func (s *Server) sweepLocked(now time.Time) []func() {
+	var abandoned []func()
 	for ns, p := range s.pending {
 		if now.After(p.expiry) {
-			s.releaseLocked(p.ip)
+			s.releaseLocked(p.remote.Addr())
 			delete(s.pending, ns)
+			if p.release != nil {
+				abandoned = append(abandoned, p.release)
+			}
 		}
 	}
+	return abandoned
+}
+
+// sweep releases the authorizations that never became connections.
+func (s *Server) sweep() {
+	s.mu.Lock()
+	abandoned := s.sweepLocked(time.Now())
+	s.mu.Unlock()
+	releaseAll(abandoned)
+}
+
+// supersede drops the pending authorizations of an earlier handshake of
+// the same caller (same address and streamid, another source port): the
+// encoder gave up on it (libsrt refused its passphrase, say) and is trying
+// again, so what Authorize set up for it is released before the new
+// attempt is judged. A resent handshake of the same socket keeps its port
+// and is left alone.
+func (s *Server) supersede(remote netip.AddrPort, streamID string) {
+	s.mu.Lock()
+	var abandoned []func()
+	for ns, p := range s.pending {
+		if p.streamID == streamID && p.remote.Addr() == remote.Addr() && p.remote.Port() != remote.Port() {
+			s.releaseLocked(p.remote.Addr())
+			delete(s.pending, ns)
+			if p.release != nil {
+				abandoned = append(abandoned, p.release)
+			}
+		}
+	}
+	s.mu.Unlock()
+	releaseAll(abandoned)
 }
 
 // resolve turns a listen address into an IP and port; an empty host is
