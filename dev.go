@@ -21,6 +21,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/server"
 	"github.com/livestreams/livestreams/edgenode/edge"
 	"github.com/livestreams/livestreams/edgenode/mediajobs"
+	"github.com/livestreams/livestreams/edgenode/srt"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
 
@@ -108,6 +109,12 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	cfg.HTTPAddr = orDefault(cfg.HTTPAddr, "127.0.0.1:8080")
 	cfg.RTMPAddr = orDefault(cfg.RTMPAddr, "127.0.0.1:1935")
 	cfg.SRTAddr = orDefault(cfg.SRTAddr, "127.0.0.1:0")
+	if !srt.Available {
+		// A CGO_ENABLED=0 build has no libsrt: dev runs without SRT
+		// rather than not at all.
+		cfg.Logger.Warn("this binary was built without cgo, so without SRT ingest; build with CGO_ENABLED=1 and libsrt-openssl-dev for it")
+		cfg.SRTAddr = ""
+	}
 	cfg.RTMPSAddr = orDefault(cfg.RTMPSAddr, "127.0.0.1:0")
 	cfg.EdgeAddr = orDefault(cfg.EdgeAddr, "127.0.0.1:8081")
 	cfg.QUICAddr = orDefault(cfg.QUICAddr, "127.0.0.1:7443")
@@ -221,6 +228,9 @@ func (c *devCluster) RTMPSURL(streamKey string) string { return c.Edge.RTMPSURL(
 // SRTURL is the full SRT publish URL of the demo stream (the key in the
 // streamid, in the access-control syntax encoders send).
 func (c *devCluster) SRTURL(streamKey string) string {
+	if c.Edge.SRTURL() == "" {
+		return "(off: this binary has no SRT)"
+	}
 	return c.Edge.SRTURL() + "?streamid=#!::r=live/" + streamKey + ",m=publish"
 }
 

@@ -11,6 +11,9 @@ import (
 // Without cgo (CGO_ENABLED=0 builds) there is no libsrt: the package
 // compiles, ParseStreamID works, and Server.Run fails at once.
 
+// Available reports whether this binary has libsrt: it is built with cgo.
+const Available = false
+
 var errNoLibsrt = errors.New("srt: this binary was built without cgo, so without libsrt")
 
 type socket int32
