@@ -20,6 +20,28 @@ export interface Stream {
   stream_key?: string;
 }
 
+// Ingest is GET /v1/streams/{id}/ingest: the URLs of the edge nearest the
+// creator, each present only when that edge offers the protocol. The
+// servers are shown; the full URLs (which carry the key) are not.
+export interface Ingest {
+  edge_id: string;
+  rtmp_server?: string;
+  rtmps_server?: string;
+  srt_url?: string;
+  whip_url?: string;
+}
+
+// Session is one publish of a stream, with how it came in.
+export interface Session {
+  id: string;
+  protocol: string;
+  remote_addr?: string;
+  started_at: string;
+  ended_at?: string;
+  end_reason?: string;
+  source?: { width: number; height: number; fps: number; video_codec: string; audio_codec: string };
+}
+
 const TOKEN = "livestreams.token";
 const ORG = "livestreams.org";
 

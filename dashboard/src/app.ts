@@ -2,7 +2,7 @@
 // stream key into OBS, and watch the stream play. Deliberately small: plain
 // DOM, one file per concern, no framework.
 import Hls from "hls.js";
-import { APIError, call, list, setSession, Stream, token } from "./api";
+import { APIError, call, Ingest, list, Session, setSession, Stream, token } from "./api";
 
 const root = document.getElementById("app")!;
 
@@ -92,19 +92,60 @@ async function streamView(id: string): Promise<void> {
     const video = el("video", { controls: "", muted: "", playsinline: "", width: "640" }) as HTMLVideoElement;
     const play = el("button", {}, "Play");
     play.addEventListener("click", () => attach(video, s.playback_url ?? `/v1/play/${s.playback_id}.m3u8`));
+    const ingest = el("dl", { id: "ingest" });
+    const sessions = el("table", { id: "sessions" });
     root.replaceChildren(
       back,
       el("h1", {}, s.name),
       el("dl", {},
         el("dt", {}, "Status"), el("dd", { class: "status-" + s.status }, s.status),
-        el("dt", {}, "RTMP URL"), el("dd", {}, el("code", {}, s.ingest_url ?? "no edge online")),
         el("dt", {}, "Stream key"), el("dd", {}, key, " ", reveal),
         el("dt", {}, "Playback URL"), el("dd", {}, el("code", {}, location.origin + `/v1/play/${s.playback_id}.m3u8`)),
         el("dt", {}, "Policy"), el("dd", {}, s.playback_policy),
         el("dt", {}, "Latency"), el("dd", {}, s.latency_mode)),
-      status, play, video);
+      el("h2", {}, "Go live"), ingest,
+      status, play, video,
+      el("h2", {}, "Sessions"), sessions);
+    void showIngest(ingest, id, status);
+    void showSessions(sessions, id, status);
   } catch (err) {
     root.replaceChildren(back, status);
+    showError(status, err);
+  }
+}
+
+// showIngest lists the ingest servers of the edge nearest the creator;
+// the stream key is shown (on request) beside them, never inside a URL.
+async function showIngest(dl: HTMLElement, id: string, status: HTMLElement): Promise<void> {
+  try {
+    const g = await call<Ingest>("GET", `/v1/streams/${encodeURIComponent(id)}/ingest`);
+    const rows: [string, string | undefined][] = [
+      ["RTMP server (OBS)", g.rtmp_server],
+      ["RTMPS server", g.rtmps_server],
+      ["SRT", g.srt_url ? g.srt_url.replace(/streamid=[^&]*/, "streamid=#!::r=live/STREAM_KEY,m=publish") : undefined],
+      ["WHIP endpoint", g.whip_url],
+    ];
+    dl.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, el("code", {}, v!))]));
+  } catch (err) {
+    dl.replaceChildren(el("dd", {}, "no edge online"));
+    if (!(err instanceof APIError && err.status === 503)) showError(status, err);
+  }
+}
+
+// showSessions lists the stream's publishes: when, over which protocol,
+// from where, what was sent and how each ended.
+async function showSessions(table: HTMLElement, id: string, status: HTMLElement): Promise<void> {
+  try {
+    const all = list<Session>(await call<unknown>("GET", `/v1/streams/${encodeURIComponent(id)}/sessions`));
+    const head = el("tr", {}, ...["Started", "Protocol", "From", "Source", "Ended"].map((h) => el("th", {}, h)));
+    const rows = all.map((x) => el("tr", {},
+      el("td", {}, new Date(x.started_at).toLocaleString()),
+      el("td", {}, x.protocol || "rtmp"),
+      el("td", {}, x.remote_addr ?? ""),
+      el("td", {}, x.source ? `${x.source.width}x${x.source.height} ${x.source.video_codec}/${x.source.audio_codec}` : ""),
+      el("td", {}, x.ended_at ? `${new Date(x.ended_at).toLocaleString()} (${x.end_reason ?? ""})` : "live")));
+    table.replaceChildren(head, ...(rows.length ? rows : [el("tr", {}, el("td", {}, "No sessions yet."))]));
+  } catch (err) {
     showError(status, err);
   }
 }
