@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"github.com/livestreams/livestreams/shared/testutil"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,9 +18,7 @@ import (
 func TestSignedRecordingPlaysWithAPIToken(t *testing.T) {
 	t.Parallel()
 	c := startDev(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	key, err := c.API.SigningKeys().Create(ctx, client.SigningKeyCreate{})
+	key, err := c.API.SigningKeys().Create(testutil.Context(t, 10*time.Second), client.SigningKeyCreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +28,9 @@ func TestSignedRecordingPlaysWithAPIToken(t *testing.T) {
 		t.Fatalf("publish: %v", err)
 	}
 	a := recordingOf(t, c, s.ID, 2*time.Minute, func(a recordingAsset) bool { return a.Status == "ready" })
+	// The calls after the wait get their own time: the wait above may
+	// take most of a minute on a busy machine.
+	ctx := testutil.Context(t, 10*time.Second)
 	if a.PlaybackPolicy != "signed" {
 		// The recording keeps the stream's policy; make sure of it either way.
 		signed := "signed"
