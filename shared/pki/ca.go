@@ -183,20 +183,24 @@ func (ca CA) String() string { return "CA(sha256:" + ca.Fingerprint() + ")" }
 // LogValue keeps the CA key out of structured logs.
 func (ca CA) LogValue() slog.Value { return slog.StringValue(ca.String()) }
 
-func (ca CA) signer() (crypto.Signer, error) {
-	der, err := decodePEM(ca.KeyPEM, "PRIVATE KEY")
+func (ca CA) signer() (crypto.Signer, error) { return parseSigner(ca.KeyPEM, "ca key") }
+
+// parseSigner reads a PEM PKCS #8 private key that can sign; what names
+// the key in errors.
+func parseSigner(keyPEM, what string) (crypto.Signer, error) {
+	der, err := decodePEM(keyPEM, "PRIVATE KEY")
 	if err != nil {
-		return nil, fmt.Errorf("ca key: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	key, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		// The parser's message says nothing about the key's bytes, but keep
 		// it out anyway: this is secret material.
-		return nil, errors.New("ca key: not a PKCS #8 private key")
+		return nil, fmt.Errorf("%s: not a PKCS #8 private key", what)
 	}
 	s, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("ca key: %T cannot sign", key)
+		return nil, fmt.Errorf("%s: %T cannot sign", what, key)
 	}
 	return s, nil
 }

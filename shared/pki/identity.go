@@ -41,21 +41,7 @@ func NewNodeKey() (*ecdsa.PrivateKey, string, error) {
 }
 
 // ParseNodeKey reads a key written by NewNodeKey.
-func ParseNodeKey(keyPEM string) (crypto.Signer, error) {
-	der, err := decodePEM(keyPEM, "PRIVATE KEY")
-	if err != nil {
-		return nil, fmt.Errorf("node key: %w", err)
-	}
-	key, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, errors.New("node key: not a PKCS #8 private key")
-	}
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("node key: %T cannot sign", key)
-	}
-	return s, nil
-}
+func ParseNodeKey(keyPEM string) (crypto.Signer, error) { return parseSigner(keyPEM, "node key") }
 
 // NewCSR is an edge's certificate request for nodeID, signed with key.
 func NewCSR(key crypto.Signer, nodeID string) (string, error) {
