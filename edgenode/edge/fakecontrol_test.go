@@ -141,6 +141,18 @@ func (f *fakeControl) sessionEnded(id string) (protocol.SessionEnded, bool) {
 	return e, ok
 }
 
+// waitEnded waits for the end report of a session.
+func (f *fakeControl) waitEnded(t testing.TB, session string, within time.Duration) protocol.SessionEnded {
+	t.Helper()
+	var end protocol.SessionEnded
+	testutil.Eventually(t, within, session+" to end", func() bool {
+		var ok bool
+		end, ok = f.sessionEnded(session)
+		return ok
+	})
+	return end
+}
+
 func (f *fakeControl) recordingUploaded(id string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -62,13 +62,7 @@ func (e *ingestEdge) srtURL(key string) string {
 // waitEnded waits for the session's end report.
 func (e *ingestEdge) waitEnded(t testing.TB, session string, within time.Duration) protocol.SessionEnded {
 	t.Helper()
-	var end protocol.SessionEnded
-	testutil.Eventually(t, within, session+" to end", func() bool {
-		var ok bool
-		end, ok = e.cp.sessionEnded(session)
-		return ok
-	})
-	return end
+	return e.cp.waitEnded(t, session, within)
 }
 
 // checkLadder checks the finished ladder of the stream (playback id pb1):

@@ -96,12 +96,7 @@ func TestRTMPS(t *testing.T) {
 	if err := pub.Wait(); err != nil {
 		t.Fatalf("publisher: %v", err)
 	}
-	var end protocol.SessionEnded
-	testutil.Eventually(t, 60*time.Second, "the session to end", func() bool {
-		var ok bool
-		end, ok = cp.sessionEnded("ses_1")
-		return ok
-	})
+	end := cp.waitEnded(t, "ses_1", 60*time.Second)
 	if end.Reason != "unpublished" || end.RecordingBytes == 0 {
 		t.Errorf("session end %+v, want unpublished with a recording", end)
 	}

@@ -95,12 +95,7 @@ func TestSRSMode(t *testing.T) {
 	if status, code := srsHook(t, n, "on_unpublish", key, secret); status != 200 || code != 0 {
 		t.Errorf("on_unpublish: %d code %d", status, code)
 	}
-	var end protocol.SessionEnded
-	testutil.Eventually(t, 60*time.Second, "the session to end", func() bool {
-		var ok bool
-		end, ok = cp.sessionEnded("ses_1")
-		return ok
-	})
+	end := cp.waitEnded(t, "ses_1", 60*time.Second)
 	if end.Reason != "unpublished" || end.RecordingBytes == 0 {
 		t.Errorf("session end %+v, want unpublished with a recording", end)
 	}
