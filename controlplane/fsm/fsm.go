@@ -52,6 +52,8 @@ type FSM struct {
 	// applied is the Raft index of the last entry the state reflects
 	// (commands from the bbolt file, configuration entries in memory).
 	applied atomic.Uint64
+	// onApply is told of each applied entry (events.go).
+	onApply func(index uint64)
 }
 
 // New returns an FSM over store.
@@ -71,6 +73,7 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerAssets()
 	f.registerAnalytics()
 	f.registerIdentity()
+	f.registerEvents()
 	f.loadApplied()
 	return f
 }
@@ -136,11 +139,14 @@ func (f *FSM) Apply(l *raft.Log) any {
 			skipped = true
 			return nil
 		}
-		var err error
-		if value, err = h(tx, cmd.Body); err != nil {
+		// The index is set first so that events the command emits take
+		// their ids from it; a refused command rolls it back with the rest.
+		if err := tx.SetAppliedIndex(l.Index); err != nil {
 			return err
 		}
-		return tx.SetAppliedIndex(l.Index)
+		var err error
+		value, err = h(tx, cmd.Body)
+		return err
 	})
 	if err != nil {
 		// The refused command changed nothing, but its index is applied.
@@ -149,6 +155,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 		}
 	}
 	f.advance(l.Index)
+	if f.onApply != nil {
+		f.onApply(l.Index)
+	}
 	if skipped {
 		return Result{}
 	}
@@ -186,6 +195,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		f.applied.Store(tx.AppliedIndex())
 		return nil
 	})
+	if f.onApply != nil {
+		f.onApply(f.applied.Load())
+	}
 	return nil
 }
 
