@@ -22,6 +22,9 @@ type StartSession struct{ Session state.Session }
 type SessionSource struct {
 	ID     string
 	Source state.SourceInfo
+	// At is when the edge started transcoding (older proposers: zero,
+	// and the event takes the session's start).
+	At time.Time `json:",omitzero"`
 }
 
 // EndSession closes a session and returns its stream to idle.
@@ -29,6 +32,9 @@ type EndSession struct {
 	ID     string
 	Reason string
 	At     time.Time
+	// RecordingBytes is the size of the finalized recording the edge
+	// kept (0: none).
+	RecordingBytes int64 `json:",omitempty"`
 }
 
 // ExpireEdge closes every open session of an edge whose lease lapsed at At.
@@ -50,7 +56,13 @@ func (f *FSM) registerSessions() {
 		if err := tx.PutStream(s); err != nil {
 			return nil, err
 		}
-		return c.Session, tx.PutSession(c.Session)
+		if err := tx.PutSession(c.Session); err != nil {
+			return nil, err
+		}
+		if err := emitSessionStarted(tx, c.Session); err != nil {
+			return nil, err
+		}
+		return c.Session, restreamSessionStarted(tx, s)
 	})
 	handle(f, CmdSessionSource, func(tx *state.Tx, c SessionSource) (any, error) {
 		s, err := tx.Session(c.ID)
@@ -59,10 +71,23 @@ func (f *FSM) registerSessions() {
 		}
 		src := c.Source
 		s.Source = &src
-		return nil, tx.PutSession(s)
+		if err := tx.PutSession(s); err != nil {
+			return nil, err
+		}
+		return nil, emitTranscodeStarted(tx, s, c.At)
 	})
 	handle(f, CmdEndSession, func(tx *state.Tx, c EndSession) (any, error) {
-		return nil, endSession(tx, c.ID, c.Reason, c.At)
+		open := false
+		if sess, err := tx.Session(c.ID); err == nil {
+			open = sess.EndedAt == nil
+		}
+		if err := endSession(tx, c.ID, c.Reason, c.At); err != nil {
+			return nil, err
+		}
+		if !open {
+			return nil, nil // a repeated report
+		}
+		return nil, emitRecordingFinalized(tx, c)
 	})
 	handle(f, CmdExpireEdge, func(tx *state.Tx, c ExpireEdge) (any, error) {
 		e, err := tx.Edge(c.EdgeID)
@@ -97,6 +122,12 @@ func endSession(tx *state.Tx, id, reason string, at time.Time) error {
 	}
 	sess.EndedAt, sess.EndReason = &at, reason
 	if err := tx.PutSession(sess); err != nil {
+		return err
+	}
+	if err := emitSessionEnded(tx, sess); err != nil {
+		return err
+	}
+	if err := restreamSessionEnded(tx, sess, at); err != nil {
 		return err
 	}
 	s, err := tx.Stream(sess.StreamID)
