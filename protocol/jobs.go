@@ -78,6 +78,23 @@ type VODJob struct {
 	// StoryboardInterval is the seconds between storyboard tiles; 0 picks
 	// one from the duration.
 	StoryboardInterval float64 `json:"storyboard_interval,omitempty"`
+	// Live, on a recording-vod job, says the live session's ladder is in
+	// the store already as the asset's renditions: the job makes only the
+	// thumbnail and storyboard (from the source) unless Live.Playlist is
+	// missing, when it transcodes as without Live.
+	Live *LiveRenditions `json:"live,omitempty"`
+}
+
+// LiveRenditions are the renditions a live session encoded, uploaded by
+// the edge as an asset's VOD ladder under Prefix+"hls/" (the layout a VOD
+// transcode writes): Playlist is the multivariant playlist's key.
+type LiveRenditions struct {
+	Playlist   string      `json:"playlist"`
+	Renditions []Rendition `json:"renditions"`
+	// Duration is the seconds the renditions cover; Segments how many
+	// media segments each rung has.
+	Duration float64 `json:"duration"`
+	Segments int     `json:"segments,omitempty"`
 }
 
 // ClipJob cuts [Start, End) seconds of a source into a new asset's
@@ -127,6 +144,9 @@ type MediaResult struct {
 	Storyboard *Storyboard `json:"storyboard,omitempty"`
 	// Captions is set by a captions job, which sets nothing else.
 	Captions *CaptionsResult `json:"captions,omitempty"`
+	// FromLive is set when a recording-vod job kept the live session's
+	// renditions instead of transcoding the recording again.
+	FromLive bool `json:"from_live,omitempty"`
 }
 
 // Track is one elementary stream of a source.
@@ -222,6 +242,11 @@ type RecordingUploaded struct {
 	Key       string `json:"key"`
 	Size      int64  `json:"size"`
 	SHA256    string `json:"sha256"`
+	// Renditions, when set, are the live session's renditions, confirmed
+	// in the store before this registration under the asset's "hls/"
+	// prefix; an edge that sends none (an incomplete ladder, a crash
+	// mid-session, an older edge) has the recording transcoded again.
+	Renditions *LiveRenditions `json:"renditions,omitempty"`
 }
 
 // RecordingUploadedReply names the recording's asset and its VOD job.

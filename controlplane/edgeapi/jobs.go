@@ -298,7 +298,11 @@ func (s *Service) recordingUploaded(ctx context.Context, peer protocol.Peer, r p
 	if _, err := s.cfg.Node.Apply(ctx, fsm.CmdCreateAsset, fsm.CreateAsset{Asset: a}); err != nil && !state.IsConflict(err) {
 		return nil, protoErr(fmt.Errorf("register recording asset: %w", err))
 	}
-	payload, err := json.Marshal(protocol.VODJob{SourceKey: r.Key, Prefix: prefix})
+	live, err := liveRenditions(r.Renditions, prefix)
+	if err != nil {
+		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
+	}
+	payload, err := json.Marshal(protocol.VODJob{SourceKey: r.Key, Prefix: prefix, Live: live})
 	if err != nil {
 		return nil, err
 	}
@@ -309,6 +313,32 @@ func (s *Service) recordingUploaded(ctx context.Context, peer protocol.Peer, r p
 	if _, err := js.Enqueue(ctx, j); err != nil && !state.IsConflict(err) {
 		return nil, protoErr(err)
 	}
-	s.log.Info("recording registered", "edge_id", peer.Hello.NodeID, "session_id", sess.ID, "asset_id", assetID, "job_id", jobID, "bytes", r.Size)
+	s.log.Info("recording registered", "edge_id", peer.Hello.NodeID, "session_id", sess.ID, "asset_id", assetID, "job_id", jobID,
+		"bytes", r.Size, "from_live", live != nil)
 	return protocol.RecordingUploadedReply{AssetID: assetID, JobID: jobID}, nil
+}
+
+// liveRenditions checks the live renditions a registration brings: their
+// playlist must be the asset's own (prefix+"hls/master.m3u8"), every
+// rendition named as a directory under it. Nil stays nil: the job
+// transcodes.
+func liveRenditions(l *protocol.LiveRenditions, prefix string) (*protocol.LiveRenditions, error) {
+	if l == nil {
+		return nil, nil
+	}
+	if want := prefix + objstore.HLSDir + "/master.m3u8"; l.Playlist != want {
+		return nil, fmt.Errorf("live renditions playlist %q: want %q", l.Playlist, want)
+	}
+	if len(l.Renditions) == 0 || len(l.Renditions) > 16 {
+		return nil, fmt.Errorf("live renditions: %d listed, want 1 to 16", len(l.Renditions))
+	}
+	for _, x := range l.Renditions {
+		if x.Name == "" || len(x.Name) > 32 || strings.ContainsAny(x.Name, "/\\.") || x.Bandwidth <= 0 {
+			return nil, fmt.Errorf("live rendition %q (bandwidth %d): want a plain name and a bandwidth", x.Name, x.Bandwidth)
+		}
+	}
+	if l.Duration <= 0 || l.Duration > 7*24*3600 {
+		return nil, fmt.Errorf("live renditions duration %v: want positive seconds", l.Duration)
+	}
+	return l, nil
 }

@@ -16,7 +16,9 @@ import (
 
 // vod runs a vod or recording-vod job: the source in object storage,
 // read through a presigned URL (behind the loopback proxy), becomes the asset's HLS ladder, thumbnail
-// and storyboard.
+// and storyboard. A recording whose live renditions the edge uploaded
+// (VODJob.Live, found in the store) keeps them as its ladder and gets only
+// the thumbnail and storyboard.
 func (r *Runner) vod(ctx context.Context, j *jobRun, v protocol.VODJob, ttl time.Duration) (protocol.MediaResult, error) {
 	if v.MaxSourceBytes < 0 {
 		return protocol.MediaResult{}, permanent("bad payload: max_source_bytes %d is negative", v.MaxSourceBytes)
@@ -58,7 +60,17 @@ func (r *Runner) vod(ctx context.Context, j *jobRun, v protocol.VODJob, ttl time
 	}
 	ph.sub(0, 1).set(1)
 
-	res, err := r.prepare(ctx, j, prepareInput{input: url, probe: probe, prefix: v.Prefix, interval: v.StoryboardInterval}, ph.sub(1, 100))
+	in := prepareInput{input: url, probe: probe, prefix: v.Prefix, interval: v.StoryboardInterval}
+	fromLive, err := r.liveReady(ctx, j, v.Live, v.Prefix)
+	if err != nil {
+		return protocol.MediaResult{}, err
+	}
+	var res protocol.MediaResult
+	if fromLive {
+		res, err = r.prepareFromLive(ctx, j, in, v.Live, ph.sub(1, 100))
+	} else {
+		res, err = r.prepare(ctx, j, in, ph.sub(1, 100))
+	}
 	if err != nil {
 		return protocol.MediaResult{}, err
 	}
