@@ -54,8 +54,10 @@ deps-test: deps
 deploy-check: deps-test
 	$(MAKE) -C deploy check
 
-# deps-bench adds the anchors the benchmarks compare against (nginx).
+# deps-bench adds the anchors the benchmarks compare against (nginx, etcd).
 deps-bench: deps-test
+	@command -v etcd >/dev/null || { echo "installing etcd-server (Debian package)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing nginx-light (Debian package)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 

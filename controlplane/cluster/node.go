@@ -137,6 +137,10 @@ func Open(cfg Config) (*Node, error) {
 	rc.ElectionTimeout = orDefault(cfg.ElectionTimeout, 500*time.Millisecond)
 	rc.LeaderLeaseTimeout = orDefault(cfg.LeaderLeaseTimeout, 500*time.Millisecond)
 	rc.CommitTimeout = 20 * time.Millisecond
+	// Writes that arrive together go to the log, the followers and the
+	// state machine together (one fsync each per batch, see fsm.ApplyBatch).
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
 		rc.TrailingLogs = cfg.SnapshotThreshold
