@@ -26,6 +26,10 @@
 // recordings the queue never heard of (a session the edge was killed
 // during).
 //
+// An item may carry companion files (Item.Files: a recording's live
+// renditions) that go up with it, under the same durable item, before
+// OnUploaded; see files.go.
+//
 // Run also watches the free space of the filesystem holding the recordings
 // and warns, in the log and in Stats, when it is nearly full.
 //

@@ -2,6 +2,7 @@ package recordingupload
 
 import (
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -40,6 +41,10 @@ type Item struct {
 	// SHA256 is the lower-case hex SHA-256 of the file; Enqueue computes it
 	// when empty.
 	SHA256 string `json:"sha256"`
+	// Files are companion files stored before the main one is handed to
+	// OnUploaded, and deleted with it (see File); Enqueue fills their
+	// sizes and checksums.
+	Files []File `json:"files,omitempty"`
 	// Meta is carried to OnUploaded untouched (for example the org, stream
 	// and session the recording belongs to).
 	Meta map[string]string `json:"meta,omitempty"`
@@ -61,6 +66,7 @@ type Item struct {
 // clone returns a copy that shares no map with it.
 func (it Item) clone() Item {
 	it.Meta = maps.Clone(it.Meta)
+	it.Files = slices.Clone(it.Files)
 	return it
 }
 

@@ -255,6 +255,10 @@ func (q *Queue) Enqueue(it Item) error {
 	if err := describe(&it); err != nil {
 		return fmt.Errorf("enqueue %s: %w", it.ID, err)
 	}
+	it.Files = slices.Clone(it.Files)
+	if err := describeFiles(it.Files); err != nil {
+		return fmt.Errorf("enqueue %s: %w", it.ID, err)
+	}
 	if it.EnqueuedAt.IsZero() {
 		it.EnqueuedAt = q.now()
 	}
@@ -275,7 +279,7 @@ func (q *Queue) Enqueue(it Item) error {
 	}
 	q.items[it.ID] = &it
 	q.notifyLocked()
-	q.log.Info("queued for upload", "item_id", it.ID, "key", it.Key, "path", it.LocalPath, "size", it.Size)
+	q.log.Info("queued for upload", "item_id", it.ID, "key", it.Key, "path", it.LocalPath, "size", it.Size, "files", len(it.Files))
 	return nil
 }
 

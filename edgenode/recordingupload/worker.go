@@ -139,6 +139,7 @@ func (q *Queue) process(ctx context.Context, it Item) {
 		// The store has it and OnUploaded took it: now, and only now, the
 		// local copy may go. A crash after the remove but before markDone
 		// is finished by the next attempt (file gone, object confirmed).
+		removeFiles(q, it.ID, it.Files)
 		if err := os.Remove(it.LocalPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			q.log.Error("remove uploaded file", "item_id", it.ID, "path", it.LocalPath, "err", err)
 		} else if err := syncDir(filepath.Dir(it.LocalPath)); err != nil {
@@ -181,6 +182,13 @@ func (q *Queue) deliver(ctx context.Context, it Item) (objstore.ObjectInfo, erro
 			return objstore.ObjectInfo{}, fmt.Errorf("confirm upload: store has %d bytes with sha256 %q, want %d bytes with %s: %w",
 				info.Size, info.SHA256, it.Size, it.SHA256, objstore.ErrChecksumMismatch)
 		}
+	}
+	// The companions go up after the main file (which is what must not
+	// be lost) and before OnUploaded, which may tell others they are there.
+	if err := q.deliverFiles(ctx, it.Files); errors.Is(err, errLocalGone) {
+		q.dropFiles(&it, err)
+	} else if err != nil {
+		return objstore.ObjectInfo{}, err
 	}
 	if q.cfg.OnUploaded != nil {
 		if err := q.cfg.OnUploaded(ctx, it.clone(), info); err != nil {
