@@ -205,7 +205,10 @@ func (f *FSM) registerAssets() {
 				return nil, state.NotFound("session %s", a.SessionID)
 			}
 		}
-		return a, tx.PutAsset(a)
+		if err := tx.PutAsset(a); err != nil {
+			return nil, err
+		}
+		return a, emitAssetCreated(tx, a)
 	})
 
 	handle(f, CmdUpdateAsset, func(tx *state.Tx, c UpdateAsset) (any, error) {
@@ -261,6 +264,7 @@ func (f *FSM) registerAssets() {
 			return nil, err
 		}
 		c.Media.apply(&a)
+		wasReady := a.Status == state.AssetReady
 		a.Status, a.Error, a.Progress, a.UpdatedAt = state.AssetReady, "", 100, c.At
 		if a.ReadyAt == nil {
 			at := c.At
@@ -269,7 +273,10 @@ func (f *FSM) registerAssets() {
 		if err := validAsset(a); err != nil {
 			return nil, err
 		}
-		return a, tx.PutAsset(a)
+		if err := tx.PutAsset(a); err != nil || wasReady {
+			return a, err
+		}
+		return a, emitAsset(tx, a, state.EventAssetReady, c.At, map[string]any{"duration": a.Duration})
 	})
 
 	handle(f, CmdSetAssetErrored, func(tx *state.Tx, c SetAssetErrored) (any, error) {
@@ -290,6 +297,9 @@ func (f *FSM) registerAssets() {
 		if err := validAsset(a); err != nil {
 			return nil, err
 		}
-		return a, tx.PutAsset(a)
+		if err := tx.PutAsset(a); err != nil {
+			return nil, err
+		}
+		return a, emitAsset(tx, a, state.EventAssetErrored, c.At, map[string]string{"error": a.Error})
 	})
 }

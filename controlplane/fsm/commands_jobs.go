@@ -183,6 +183,9 @@ func endJob(tx *state.Tx, j *state.Job, st string, now time.Time) error {
 	if err := tx.PutJob(*j); err != nil {
 		return err
 	}
+	if err := emitJob(tx, *j, jobEndEvents[st], now, map[string]any{"type": j.Type, "attempts": j.Attempts, "error": j.LastError}); err != nil {
+		return err
+	}
 	if st == state.JobSucceeded || j.AssetID == "" {
 		return nil
 	}
@@ -197,8 +200,15 @@ func endJob(tx *state.Tx, j *state.Job, st string, now time.Time) error {
 	if j.LastError != "" {
 		a.Error += ": " + j.LastError
 	}
-	return tx.PutAsset(a)
+	if err := tx.PutAsset(a); err != nil {
+		return err
+	}
+	return emitAsset(tx, a, state.EventAssetErrored, now, map[string]string{"error": a.Error})
 }
+
+// jobEndEvents names the event of each terminal job state.
+var jobEndEvents = map[string]string{state.JobSucceeded: state.EventJobSucceeded,
+	state.JobFailed: state.EventJobFailed, state.JobCancelled: state.EventJobCancelled}
 
 // failAttempt ends the current attempt of an active job with msg and
 // decides what follows: cancelled if a cancel was requested, queued again
@@ -212,7 +222,11 @@ func failAttempt(tx *state.Tx, j *state.Job, now time.Time, msg string, retry bo
 	case retry && j.Attempts < j.MaxAttempts:
 		j.State, j.QueuedAt, j.NotBefore, j.UpdatedAt = state.JobQueued, now, now.Add(j.RetryDelay()), now
 		j.LeaseHolder, j.LeaseExpiresAt = "", time.Time{}
-		return tx.PutJob(*j)
+		if err := tx.PutJob(*j); err != nil {
+			return err
+		}
+		return emitJob(tx, *j, state.EventJobQueued, now,
+			map[string]any{"type": j.Type, "attempts": j.Attempts, "error": msg, "not_before": j.NotBefore})
 	default:
 		return endJob(tx, j, state.JobFailed, now)
 	}
@@ -271,7 +285,10 @@ func (f *FSM) registerJobs() {
 		j.LeaseHolder, j.LeaseExpiresAt = "", time.Time{}
 		j.QueuedAt, j.UpdatedAt, j.FinishedAt = j.CreatedAt, j.CreatedAt, nil
 		j.CancelRequested, j.Result, j.Progress = false, nil, state.Progress{}
-		return j, tx.PutJob(j)
+		if err := tx.PutJob(j); err != nil {
+			return nil, err
+		}
+		return j, emitJob(tx, j, state.EventJobQueued, j.CreatedAt, map[string]any{"type": j.Type})
 	})
 
 	handle(f, CmdLeaseJobs, func(tx *state.Tx, c LeaseJobs) (any, error) {
@@ -314,6 +331,10 @@ func (f *FSM) registerJobs() {
 			j.History = append(j.History, state.Attempt{Edge: c.EdgeID, StartedAt: c.Now})
 			j.Progress, j.UpdatedAt = state.Progress{}, c.Now
 			if err := tx.PutJob(j); err != nil {
+				return nil, err
+			}
+			if err := emitJob(tx, j, state.EventJobStarted, c.Now,
+				map[string]any{"type": j.Type, "attempt": j.Attempts, "edge_id": c.EdgeID}); err != nil {
 				return nil, err
 			}
 			leased = append(leased, j)

@@ -25,6 +25,7 @@ func (f *FSM) registerEvents() {
 	handle(f, CmdPruneEvents, func(tx *state.Tx, c PruneEvents) (any, error) {
 		return tx.PruneEvents(c.Before, c.Max)
 	})
+	f.registerPublishEvents()
 }
 
 // emit appends an event to the log inside the apply of the command that made
@@ -51,3 +52,96 @@ func eventData(v any) json.RawMessage {
 // bbolt transaction (the events hub wakes its subscribers with it). fn must
 // not block. Call it before the FSM is handed to Raft.
 func (f *FSM) OnApply(fn func(index uint64)) { f.onApply = fn }
+
+// PublishRefused records a refused publish of a known stream (an unknown
+// key has no org to tell). The edge API rate-limits these per stream and
+// address before proposing, so a scanning bot cannot flood the log.
+type PublishRefused struct {
+	OrgID, StreamID string
+	Protocol        string
+	Reason          string
+	At              time.Time
+}
+
+// CmdPublishRefused is PublishRefused's command type.
+const CmdPublishRefused = "publish_refused"
+
+func (f *FSM) registerPublishEvents() {
+	handle(f, CmdPublishRefused, func(tx *state.Tx, c PublishRefused) (any, error) {
+		if !validTime(c.At) || len(c.Reason) > 256 || len(c.Protocol) > 16 {
+			return nil, state.Invalid("publish_refused needs a time, a short reason and protocol")
+		}
+		st, err := orgStream(tx, c.OrgID, c.StreamID)
+		if err != nil {
+			return nil, err
+		}
+		return nil, emit(tx, state.Event{OrgID: st.OrgID, Type: state.EventPublishRefused, StreamID: st.ID, At: c.At,
+			Data: eventData(map[string]string{"protocol": c.Protocol, "reason": c.Reason})})
+	})
+}
+
+func emitSessionStarted(tx *state.Tx, s state.Session) error {
+	data := eventData(map[string]string{"protocol": s.Protocol, "edge_id": s.EdgeID})
+	for _, typ := range []string{state.EventPublishAuthorized, state.EventSessionStarted} {
+		if err := emit(tx, state.Event{OrgID: s.OrgID, Type: typ, StreamID: s.StreamID, SessionID: s.ID,
+			At: s.StartedAt, Data: data}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func emitTranscodeStarted(tx *state.Tx, s state.Session, at time.Time) error {
+	if at.IsZero() {
+		at = s.StartedAt
+	}
+	return emit(tx, state.Event{OrgID: s.OrgID, Type: state.EventTranscodeStarted, StreamID: s.StreamID, SessionID: s.ID,
+		At: at, Data: eventData(s.Source)})
+}
+
+func emitSessionEnded(tx *state.Tx, s state.Session) error {
+	return emit(tx, state.Event{OrgID: s.OrgID, Type: state.EventSessionEnded, StreamID: s.StreamID, SessionID: s.ID,
+		At: *s.EndedAt, Data: eventData(map[string]string{"reason": s.EndReason})})
+}
+
+func emitRecordingFinalized(tx *state.Tx, c EndSession) error {
+	if c.RecordingBytes <= 0 {
+		return nil
+	}
+	s, err := tx.Session(c.ID)
+	if err != nil {
+		return err
+	}
+	return emit(tx, state.Event{OrgID: s.OrgID, Type: state.EventRecordingFinalized, StreamID: s.StreamID, SessionID: s.ID,
+		At: c.At, Data: eventData(map[string]int64{"bytes": c.RecordingBytes})})
+}
+
+// jobEvents says whether a job's lifecycle is told as events. Webhook
+// deliveries are not: a delivery of a job event would otherwise make
+// another job event, and another delivery.
+func jobEvents(j state.Job) bool { return j.Type != "webhook" }
+
+func emitJob(tx *state.Tx, j state.Job, typ string, at time.Time, data any) error {
+	if !jobEvents(j) {
+		return nil
+	}
+	return emit(tx, state.Event{OrgID: j.OrgID, Type: typ, JobID: j.ID, AssetID: j.AssetID, StreamID: j.StreamID,
+		SessionID: j.SessionID, At: at, Data: eventData(data)})
+}
+
+func emitAsset(tx *state.Tx, a state.Asset, typ string, at time.Time, data any) error {
+	return emit(tx, state.Event{OrgID: a.OrgID, Type: typ, AssetID: a.ID, StreamID: a.StreamID, SessionID: a.SessionID,
+		At: at, Data: eventData(data)})
+}
+
+// emitAssetCreated tells of a new asset; a recording's asset also tells
+// that the recording reached object storage.
+func emitAssetCreated(tx *state.Tx, a state.Asset) error {
+	if a.Type == state.AssetRecording {
+		if err := emitAsset(tx, a, state.EventRecordingUploaded, a.CreatedAt,
+			map[string]any{"bytes": a.Size, "key": a.SourceKey}); err != nil {
+			return err
+		}
+	}
+	return emitAsset(tx, a, state.EventAssetCreated, a.CreatedAt, map[string]string{"type": a.Type})
+}

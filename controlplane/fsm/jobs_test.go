@@ -569,12 +569,14 @@ func TestDeterminism(t *testing.T) {
 	m.must(fsm.CmdDeleteAsset, fsm.DeleteAsset{ID: "ast_a", At: t0.Add(6 * time.Minute)}, nil)
 	m.expire(time.Hour)
 
+	// The content, not the file: bbolt lays out pages in an order that
+	// changes from run to run once several buckets are large.
 	snapshot := func(mm *machine) []byte {
-		var b bytes.Buffer
-		if _, err := mm.store.WriteTo(&b); err != nil {
+		d, err := mm.store.Digest()
+		if err != nil {
 			t.Fatal(err)
 		}
-		return b.Bytes()
+		return d
 	}
 	want := snapshot(m)
 	for i := range 2 {
@@ -583,7 +585,7 @@ func TestDeterminism(t *testing.T) {
 			r.applyRaw(e)
 		}
 		if got := snapshot(r); !bytes.Equal(got, want) {
-			t.Fatalf("replay %d: state file differs from the original (%d vs %d bytes)", i, len(got), len(want))
+			t.Fatalf("replay %d: state differs from the original (digest %x vs %x)", i, got, want)
 		}
 		var j1, j2 state.Job
 		j1, j2 = m.job("job_c"), r.job("job_c")
