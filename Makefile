@@ -98,15 +98,19 @@ lint-go:
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
 
-# lint-dashboard builds dashboard/src in a temporary copy (needs Node.js and
-# npm) and compares every built file with the committed dashboard/dist.
+# lint-dashboard builds dashboard/src (Vite: fixed names, no hashes or
+# timestamps) in a temporary copy (needs Node.js and npm) and compares the
+# built files with the committed dashboard/dist, both ways.
 lint-dashboard:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	cp -r dashboard/package.json dashboard/package-lock.json dashboard/tsconfig.json dashboard/src "$$tmp"/ && \
+	cp -r dashboard/package.json dashboard/package-lock.json dashboard/tsconfig.json dashboard/vite.config.ts dashboard/src "$$tmp"/ && \
 	( cd "$$tmp" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >npm.log 2>&1 && npm run --silent build >>npm.log 2>&1 ) || \
 		{ echo "dashboard build failed:"; cat "$$tmp/npm.log"; exit 1; }; \
 	for f in $$(cd "$$tmp/dist" && ls); do \
 		cmp -s "$$tmp/dist/$$f" "dashboard/dist/$$f" || { echo "dashboard/dist/$$f is not what dashboard/src builds to (run make dashboard and commit dashboard/dist)"; exit 1; }; \
+	done; \
+	for f in $$(cd dashboard/dist && ls); do \
+		[ -e "$$tmp/dist/$$f" ] || { echo "dashboard/dist/$$f is not built from dashboard/src (remove it)"; exit 1; }; \
 	done; echo "dashboard/dist matches a build of dashboard/src"
 
 clean:
