@@ -66,6 +66,7 @@ type Session struct {
 	mu        sync.Mutex
 	buffered  []byte // written before Start
 	proc      *transcode.Process
+	pack      *packaging // with proc
 	stdin     io.WriteCloser
 	src       Source
 	startedAt time.Time
@@ -200,7 +201,7 @@ func (s *Session) startLocked(src Source) (*transcode.Process, error) {
 	if src.Format == "" {
 		return nil, errors.New("source without a container format")
 	}
-	args, err := transcode.Build(transcode.Params{
+	params := transcode.Params{
 		Input: "pipe:0", InputFormat: string(src.Format),
 		Source:     transcode.Source{Width: src.Width, Height: src.Height, FrameRate: src.FrameRate, HasAudio: src.HasAudio, HasVideo: src.HasVideo, AudioCodec: src.AudioCodec},
 		Mode:       transcode.Live,
@@ -211,14 +212,25 @@ func (s *Session) startLocked(src Source) (*transcode.Process, error) {
 		RecordPath: s.grant.RecordPath,
 		Progress:   true,
 		Tag:        segmentTag(s.grant.SessionID),
-	})
+		Pipes:      true,
+	}
+	args, err := transcode.Build(params)
 	if err != nil {
 		return nil, fmt.Errorf("build ffmpeg command: %w", err)
 	}
-	proc, err := transcode.Start(s.procCtx, transcode.ProcessConfig{Binary: s.core.cfg.FFmpeg, Args: args, Stdin: true, Logger: s.log})
+	pk, err := newPackager(params, s.log)
 	if err != nil {
+		return nil, err
+	}
+	proc, err := transcode.Start(s.procCtx, transcode.ProcessConfig{Binary: s.core.cfg.FFmpeg, Args: args, Stdin: true, Logger: s.log,
+		ExtraFiles: pk.writers})
+	pk.closeWriters() // ffmpeg has its own copies; the pipes end when it exits
+	if err != nil {
+		pk.closeReaders()
 		return nil, fmt.Errorf("start ffmpeg: %w", err)
 	}
+	s.pack = pk
+	go pk.run(s.procCtx)
 	s.proc, s.stdin, s.startedAt, s.src = proc, proc.Stdin(), time.Now(), src
 	s.log.Info("transcoding", "format", src.Format, "width", src.Width, "height", src.Height, "fps", src.FrameRate,
 		"audio", src.HasAudio, "pid", proc.PID())
@@ -303,6 +315,11 @@ func (s *Session) finish(release func()) {
 		if werr := proc.Stop(s.core.cfg.StopTimeout); werr != nil && end.Reason == "unpublished" {
 			s.log.Warn("ffmpeg exited with error", "err", werr, "stderr", tail(proc.StderrTail(), 5))
 		}
+	}
+	if s.pack != nil {
+		// ffmpeg has exited, so its pipes are at their end: the
+		// packager finishes the last segments and the playlists.
+		<-s.pack.done
 	}
 	s.procCancel()
 	if p := s.grant.RecordPath; p != "" {

@@ -79,6 +79,12 @@ type Params struct {
 	// Progress adds -progress pipe:1 so Process can report progress.
 	Progress bool
 
+	// Pipes, for a live transcode, replaces ffmpeg's HLS muxer with
+	// fragmented MP4 per rung on file descriptors 3, 4, … in the order
+	// of Params.Packaging's renditions (exec.Cmd.ExtraFiles), for the
+	// caller to package (edgenode/llhls: LL-HLS parts in low latency).
+	Pipes bool
+
 	// Tag, when set, goes into every segment and init segment name
 	// (seg_TAG_00001.m4s, init_TAG_720p.mp4). Segments are served as
 	// immutable, so two sessions of one stream must never write different
@@ -268,6 +274,36 @@ func Build(p Params) ([]string, error) {
 		}
 	}
 
+	if p.Pipes && p.Mode == Live {
+		args = append(args, pipeOutput(rungs, audio, latency)...)
+	} else {
+		args = append(args, hlsOutput(p, rungs, audio, seg)...)
+	}
+
+	if p.RecordPath != "" {
+		// A second output: its options follow the HLS output's path, so
+		// they apply to the recording only. Fragmented MP4 with an empty
+		// moov is playable up to the last complete fragment, whatever
+		// happens to ffmpeg.
+		args = append(args, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy")
+		if p.InputFormat == "mpegts" && p.Source.HasAudio && (p.Source.AudioCodec == "aac" || p.Source.AudioCodec == "") {
+			// MPEG-TS carries AAC with ADTS headers, which MP4 does not
+			// take as they are (FLV's AAC is raw already). Only AAC: the
+			// filter refuses anything else, and Opus (WHIP) copies into
+			// MP4 as it is.
+			args = append(args, "-bsf:a", "aac_adtstoasc")
+		}
+		args = append(args, "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+			"-frag_duration", recordingFragment,
+			ffmpegPath(filepath.Clean(p.RecordPath)))
+	}
+	return args, nil
+}
+
+// hlsOutput is ffmpeg's own HLS muxer writing every rung: VOD, and live
+// without Pipes.
+func hlsOutput(p Params, rungs []Rung, audio bool, seg int) []string {
+	var args []string
 	streamMap := make([]string, len(rungs))
 	for i, r := range rungs {
 		if audio {
@@ -301,24 +337,7 @@ func Build(p Params) ([]string, error) {
 		"-var_stream_map", strings.Join(streamMap, " "),
 		ffmpegPath(filepath.Join(p.OutDir, "%v", "index.m3u8")))
 
-	if p.RecordPath != "" {
-		// A second output: its options follow the HLS output's path, so
-		// they apply to the recording only. Fragmented MP4 with an empty
-		// moov is playable up to the last complete fragment, whatever
-		// happens to ffmpeg.
-		args = append(args, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy")
-		if p.InputFormat == "mpegts" && p.Source.HasAudio && (p.Source.AudioCodec == "aac" || p.Source.AudioCodec == "") {
-			// MPEG-TS carries AAC with ADTS headers, which MP4 does not
-			// take as they are (FLV's AAC is raw already). Only AAC: the
-			// filter refuses anything else, and Opus (WHIP) copies into
-			// MP4 as it is.
-			args = append(args, "-bsf:a", "aac_adtstoasc")
-		}
-		args = append(args, "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
-			"-frag_duration", recordingFragment,
-			ffmpegPath(filepath.Clean(p.RecordPath)))
-	}
-	return args, nil
+	return args
 }
 
 func (p Params) validate() error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -27,6 +28,9 @@ type ProcessConfig struct {
 	// OnProgress is called from the progress reader for every block ffmpeg
 	// reports on stdout (see Params.Progress). It must not block for long.
 	OnProgress func(Progress)
+	// ExtraFiles are given to ffmpeg as file descriptors 3, 4, … (the
+	// pipes of Params.Pipes). The caller closes its copies after Start.
+	ExtraFiles []*os.File
 	// Nice, above 0, runs ffmpeg that much below normal CPU priority
 	// (through nice(1), which execs it: the process id is ffmpeg's). Media
 	// jobs and on-demand thumbnails use it so that they yield to live
@@ -97,6 +101,7 @@ func Start(ctx context.Context, cfg ProcessConfig) (*Process, error) {
 	// ffmpeg exits, should anything it started keep them open.
 	cmd.WaitDelay = termGrace
 	cmd.Stderr = p.stderr
+	cmd.ExtraFiles = cfg.ExtraFiles
 	// Stdout is a writer, not a file, so exec copies it and cmd.Wait waits
 	// for the copy: the reaper is the only goroutine that waits on ffmpeg.
 	progressR, progressW := io.Pipe()
