@@ -78,6 +78,10 @@ func TestRoleMatrix(t *testing.T) {
 	newStream := func() string {
 		return str(e.admin.must(201, "POST", "/v1/streams", map[string]any{"name": fresh("s")}).json(t), "id")
 	}
+	newRestreamTarget := func() string {
+		base := "/v1/streams/" + newStream() + "/restream-targets"
+		return base + "/" + str(e.admin.must(201, "POST", base, map[string]any{"name": "t", "preset": "kick", "key": "sk_kick_1"}).json(t), "id")
+	}
 	A := "/v1/orgs/" + e.orgA
 	aid := e.readyAsset(e.orgA).ID
 	clipJob := str(e.admin.must(201, "POST", "/v1/assets/"+aid+"/clips", map[string]any{"start": 0, "end": 5}).json(t)["job"].(map[string]any), "id")
@@ -180,6 +184,16 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /v1/jobs": {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs", nil }},
 		"GET job":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs/" + clipJob, nil }},
 		"DELETE job":   {need: "member", req: func(int) (string, string, any) { return "DELETE", "/v1/jobs/" + e.queuedJob(e.orgA).ID, nil }},
+
+		"GET restream-targets": {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid + "/restream-targets", nil }},
+		"POST restream-targets": {need: "member", req: func(int) (string, string, any) {
+			return "POST", "/v1/streams/" + newStream() + "/restream-targets", map[string]any{"name": "t", "preset": "twitch", "key": "live_123"}
+		}},
+		"GET restream-target": {need: "viewer", req: func(int) (string, string, any) { return "GET", newRestreamTarget(), nil }},
+		"PATCH restream-target": {need: "member", req: func(int) (string, string, any) {
+			return "PATCH", newRestreamTarget(), map[string]any{"enabled": false}
+		}},
+		"DELETE restream-target": {need: "member", req: func(int) (string, string, any) { return "DELETE", newRestreamTarget(), nil }},
 	}
 	guarded := 0
 	for _, rt := range routeTable() {

@@ -138,6 +138,15 @@ func nouns() []noun {
 			{"delete", "delete an asset and its files", assetDelete},
 			{"captions", "caption an asset's speech in a language (a captions job)", assetCaptions},
 		}},
+		{name: "restream", synopsis: "relay a live stream to YouTube, Twitch, Facebook, Kick or any RTMP(S) server", verbs: []verb{
+			{"list", "list a stream's restream targets and their status", restreamList},
+			{"show", "show one restream target", restreamShow},
+			{"add", "add a restream target (the key from --key-file or stdin)", restreamAdd},
+			{"update", "change a restream target", restreamUpdate},
+			{"enable", "switch a restream target on", restreamToggle(true)},
+			{"disable", "switch a restream target off", restreamToggle(false)},
+			{"remove", "delete a restream target", restreamRemove},
+		}},
 		{name: "job", aliases: []string{"jobs"}, synopsis: "list, show and cancel media jobs (transcodes, clips)", verbs: []verb{
 			{"list", "list the media jobs of the org, newest first", jobList},
 			{"show", "show one job with its attempts", jobShow},
