@@ -57,6 +57,10 @@ type devConfig struct {
 	// NoSignup refuses open signup (`--allow-signup=false`); dev allows it
 	// by default so the dashboard's "sign up" works out of the box.
 	NoSignup bool
+	// NoWebhookPrivate refuses webhook endpoints on loopback and private
+	// addresses (`--webhook-allow-private=false`); dev allows them by
+	// default, since a developer's local receiver is their main use.
+	NoWebhookPrivate bool
 }
 
 // devCluster is a running dev deployment.
@@ -135,7 +139,8 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	srv, err := server.New(server.Config{NodeID: "dev", DataDir: controlDir, HTTPAddr: cfg.HTTPAddr,
 		RaftAddr: cfg.RaftAddr, QUICAddr: cfg.QUICAddr, Bootstrap: true, ClusterKey: key,
 		AllowSignup: !cfg.NoSignup, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"},
-		ObjectStore: store, JobLeaseTTL: cfg.JobLeaseTTL, EdgeLeaseTTL: cfg.EdgeLeaseTTL})
+		ObjectStore: store, JobLeaseTTL: cfg.JobLeaseTTL, EdgeLeaseTTL: cfg.EdgeLeaseTTL,
+		WebhookAllowPrivate: !cfg.NoWebhookPrivate})
 	if err != nil {
 		store.Close()
 		return nil, err

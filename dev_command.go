@@ -24,6 +24,7 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft listen address")
 	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary")
 	allowSignup := fs.Bool("allow-signup", true, "let anyone sign up and create an org on this dev cluster (false: only the printed owner and users an admin creates)")
+	webhookPrivate := fs.Bool("webhook-allow-private", true, "let webhook endpoints be on loopback and private addresses (a receiver on this machine)")
 	level := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {
 		if err == flag.ErrHelp {
@@ -33,6 +34,7 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 2
 	}
 	cfg.NoSignup = !*allowSignup
+	cfg.NoWebhookPrivate = !*webhookPrivate
 	var err error
 	if cfg.Logger, err = config.NewLogger(stderr, *level); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)

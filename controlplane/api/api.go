@@ -95,6 +95,9 @@ type Config struct {
 	// directupload's defaults for zero fields); the server gives the
 	// directupload.Watcher the same value.
 	Uploads directupload.Limits
+	// WebhookAllowPrivate accepts webhook URLs on loopback, private and
+	// link-local addresses (--webhook-allow-private).
+	WebhookAllowPrivate bool
 }
 
 // Limits of the HTTP surface.

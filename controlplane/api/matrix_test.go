@@ -82,6 +82,11 @@ func TestRoleMatrix(t *testing.T) {
 		base := "/v1/streams/" + newStream() + "/restream-targets"
 		return base + "/" + str(e.admin.must(201, "POST", base, map[string]any{"name": "t", "preset": "kick", "key": "sk_kick_1"}).json(t), "id")
 	}
+	newWebhook := func() string {
+		return "/v1/webhooks/" + str(e.admin.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://example.com/hook"}).json(t), "id")
+	}
+	hook := newWebhook()
+	delivery := "/v1/webhooks/deliveries/" + str(e.admin.must(202, "POST", hook+"/test", nil).json(t), "id")
 	A := "/v1/orgs/" + e.orgA
 	aid := e.readyAsset(e.orgA).ID
 	clipJob := str(e.admin.must(201, "POST", "/v1/assets/"+aid+"/clips", map[string]any{"start": 0, "end": 5}).json(t)["job"].(map[string]any), "id")
@@ -184,6 +189,19 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /v1/jobs": {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs", nil }},
 		"GET job":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs/" + clipJob, nil }},
 		"DELETE job":   {need: "member", req: func(int) (string, string, any) { return "DELETE", "/v1/jobs/" + e.queuedJob(e.orgA).ID, nil }},
+
+		"GET /v1/webhooks": {need: "admin", req: func(int) (string, string, any) { return "GET", "/v1/webhooks", nil }},
+		"POST /v1/webhooks": {need: "admin", req: func(int) (string, string, any) {
+			return "POST", "/v1/webhooks", map[string]any{"url": "https://example.com/" + fresh("h"), "event_types": []string{"asset.ready"}}
+		}},
+		"GET webhook":            {need: "admin", req: func(int) (string, string, any) { return "GET", hook, nil }},
+		"PATCH webhook":          {need: "admin", req: func(int) (string, string, any) { return "PATCH", hook, map[string]any{"description": fresh("d")} }},
+		"DELETE webhook":         {need: "admin", req: func(int) (string, string, any) { return "DELETE", newWebhook(), nil }},
+		"POST rotate-secret":     {need: "admin", req: func(int) (string, string, any) { return "POST", hook + "/rotate-secret", nil }},
+		"POST webhook test":      {need: "admin", req: func(int) (string, string, any) { return "POST", hook + "/test", nil }},
+		"GET webhook deliveries": {need: "admin", req: func(int) (string, string, any) { return "GET", hook + "/deliveries", nil }},
+		"GET delivery":           {need: "admin", req: func(int) (string, string, any) { return "GET", delivery, nil }},
+		"POST redeliver":         {need: "admin", req: func(int) (string, string, any) { return "POST", delivery + "/redeliver", nil }},
 
 		"GET restream-targets": {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/streams/" + sid + "/restream-targets", nil }},
 		"POST restream-targets": {need: "member", req: func(int) (string, string, any) {

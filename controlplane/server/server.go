@@ -30,6 +30,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/keyring"
 	"github.com/livestreams/livestreams/controlplane/state"
+	"github.com/livestreams/livestreams/controlplane/webhooks"
 	"github.com/livestreams/livestreams/shared/geoip"
 	"github.com/livestreams/livestreams/shared/gossip"
 	"github.com/livestreams/livestreams/shared/objstore"
@@ -81,6 +82,12 @@ type Config struct {
 	JobLeaseTTL time.Duration
 	// MaxUploadBytes bounds VOD uploads; zero means the API default.
 	MaxUploadBytes int64
+	// WebhookAllowPrivate lets webhook endpoints be on loopback, private
+	// and link-local addresses (a developer's receiver, tests).
+	WebhookAllowPrivate bool
+	// WebhookBackoff is the webhook retry policy (tests); zero means
+	// webhooks.DefaultBackoff.
+	WebhookBackoff webhooks.Backoff
 }
 
 // Server is a running control-plane node.
@@ -315,6 +322,12 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		defer s.wg.Done()
 		jobs.NewReaper(jobs.ReaperConfig{Node: s.node, Logger: s.cfg.Logger}).Run(ctx)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		webhooks.New(webhooks.Config{Node: s.node, AllowPrivate: s.cfg.WebhookAllowPrivate,
+			Backoff: s.cfg.WebhookBackoff, Logger: s.cfg.Logger}).Run(ctx)
 	}()
 	s.wg.Add(1)
 	go func() {

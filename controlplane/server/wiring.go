@@ -34,6 +34,8 @@ func (s *Server) buildHandler() http.Handler {
 		Jobs:           s.jobs,
 		Store:          s.cfg.ObjectStore,
 		Uploads:        s.uploadLimits(),
+
+		WebhookAllowPrivate: s.cfg.WebhookAllowPrivate,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", s.node.InternalHandler())

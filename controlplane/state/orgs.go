@@ -63,5 +63,8 @@ func (t *Tx) DeleteOrg(id string) error {
 	if err := t.DeleteOrgInvitations(id); err != nil {
 		return err
 	}
+	if err := t.DeleteOrgWebhooks(id); err != nil {
+		return err
+	}
 	return t.del(bOrgs, id)
 }
