@@ -25,13 +25,13 @@ const devPoll = 200 * time.Millisecond
 
 // startDev starts a dev cluster on free loopback ports for one test; its
 // logs go to the test log when LIVESTREAMS_TEST_LOG is set.
-func startDev(t *testing.T) *devCluster {
+func startDev(t testing.TB) *devCluster {
 	t.Helper()
 	return startDevWith(t, nil)
 }
 
 // startDevWith is startDev with the config changed by set (when not nil).
-func startDevWith(t *testing.T, set func(*devConfig)) *devCluster {
+func startDevWith(t testing.TB, set func(*devConfig)) *devCluster {
 	t.Helper()
 	mediatest.RequireFFmpeg(t)
 	ctx := testutil.Context(t, 60*time.Second)
@@ -60,7 +60,7 @@ type testStream struct {
 }
 
 // newStream creates a stream through the API and reads back its key.
-func newStream(t *testing.T, c *devCluster, body client.StreamCreate) testStream {
+func newStream(t testing.TB, c *devCluster, body client.StreamCreate) testStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -163,7 +163,7 @@ func mediaPlaylist(body string) (initURI string, segs []string, ended bool) {
 
 // probe runs ffprobe on a file and returns its streams as "codec WxH" lines
 // plus the duration.
-func probe(t *testing.T, file string) (string, error) {
+func probe(t testing.TB, file string) (string, error) {
 	t.Helper()
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height:format=duration",
 		"-of", "compact", file).CombinedOutput()

@@ -133,7 +133,7 @@ func duration(probeOut string) float64 {
 type recordingAsset = client.Asset
 
 // recordingOf returns the recording asset of a stream once cond holds.
-func recordingOf(t *testing.T, c *devCluster, streamID string, limit time.Duration, cond func(recordingAsset) bool) recordingAsset {
+func recordingOf(t testing.TB, c *devCluster, streamID string, limit time.Duration, cond func(recordingAsset) bool) recordingAsset {
 	t.Helper()
 	var a recordingAsset
 	testutil.EventuallyEvery(t, limit, devPoll, "the recording asset of "+streamID, func() bool {

@@ -96,7 +96,7 @@ func (c liveControl) Ended(ctx context.Context, g live.Grant, end live.End) {
 		n.mu.Unlock()
 	}()
 	n.advertise()
-	n.queueRecording(g.SessionID, end.RecordingPath)
+	n.queueRecording(g, end)
 	msg := protocol.SessionEnded{SessionID: g.SessionID, Reason: end.Reason, RecordingPath: end.RecordingPath, RecordingBytes: end.RecordingBytes}
 	for attempt := range reportEndTries {
 		timeout := reportTimeout

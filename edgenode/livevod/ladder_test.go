@@ -45,8 +45,8 @@ func makeSession(t *testing.T) (string, error) {
 		return "", err
 	}
 	args, err := transcode.Build(transcode.Params{Input: src, Mode: transcode.Live, OutDir: filepath.Join(dir, "hls"),
-		Source: transcode.Source{Width: 640, Height: 360, FrameRate: 30, HasAudio: true, HasVideo: true, AudioCodec: "aac"},
-		Ladder: []transcode.Rung{{Name: "360p", Width: 640, Height: 360, VideoKbps: 500}, {Name: "180p", Width: 320, Height: 180, VideoKbps: 200}},
+		Source:     transcode.Source{Width: 640, Height: 360, FrameRate: 30, HasAudio: true, HasVideo: true, AudioCodec: "aac"},
+		Ladder:     []transcode.Rung{{Name: "360p", Width: 640, Height: 360, VideoKbps: 500}, {Name: "180p", Width: 320, Height: 180, VideoKbps: 200}},
 		RecordPath: filepath.Join(dir, "rec.mp4"), Tag: "ses_test", Window: 4 * time.Second})
 	if err != nil {
 		return "", err

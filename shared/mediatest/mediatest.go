@@ -214,11 +214,17 @@ func Remuxed(t testing.TB, spec Spec, format string) string {
 type Live struct {
 	Spec
 	Format string
+	// Unpaced drops -re: the publisher sends as fast as the receiver
+	// takes it (a long session in less than its duration, for benchmarks).
+	Unpaced bool
 }
 
 // PublishArgs is the whole ffmpeg argument vector that publishes l to url.
 func (l Live) PublishArgs(url string) []string {
-	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re"}
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin"}
+	if !l.Unpaced {
+		args = append(args, "-re")
+	}
 	args = append(args, l.Spec.InputArgs()...)
 	if l.Seconds > 0 {
 		args = append(args, "-t", strconv.Itoa(l.Seconds))
