@@ -135,7 +135,10 @@ func (rl *relaying) resolve(ctx context.Context, pid string) (hls.Stream, bool) 
 	}
 	base := info.base
 	return hls.Stream{PlaybackID: pid, Signed: info.signed, Keys: info.keys, Live: true,
-		Fetch: func(ctx context.Context, name string) (string, error) { return rl.cache.Fetch(ctx, base, pid, name) }}, true
+		Fetch: func(ctx context.Context, name string) (string, error) { return rl.cache.Fetch(ctx, base, pid, name) },
+		FetchQuery: func(ctx context.Context, name string, q hls.Query) (string, error) {
+			return rl.cache.FetchQuery(ctx, base, pid, name, q)
+		}}, true
 }
 
 // forget drops a stream no longer relayed from here.

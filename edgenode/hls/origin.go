@@ -44,6 +44,15 @@ type Stream struct {
 	// RetryAfter() time.Duration method (workpool.ErrBusy) a 503 with
 	// Retry-After; any other is a 502.
 	Fetch func(ctx context.Context, name string) (path string, err error)
+	// FetchQuery, when set beside Fetch, fetches a playlist asked with
+	// LL-HLS delivery directives (a blocking reload, a delta update)
+	// with those directives, so that the upstream origin holds the
+	// request; without it such a request gets the playlist Fetch has.
+	FetchQuery func(ctx context.Context, name string, q Query) (path string, err error)
+	// Changed, when set, returns a channel closed at the stream's next
+	// playlist write; requests held for a part or a playlist version
+	// wait on it instead of looking at the file every few milliseconds.
+	Changed func() <-chan struct{}
 }
 
 // Resolver tells the origin which playback ids it serves. Resolve is
@@ -198,16 +207,46 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	var q Query
+	if obj.kind == kindPlaylist {
+		var err error
+		if q, err = ParseQuery(r.URL.RawQuery); err != nil {
+			o.fail(w, http.StatusBadRequest, "bad request\n")
+			return
+		}
+	}
 	var path string
-	if st.Fetch != nil {
+	delta := q.Skip // applied here unless the upstream origin did
+	switch {
+	case st.Fetch != nil && st.FetchQuery != nil && (q.HasMSN || q.Skip):
+		var code int
+		if path, code = o.fetchQuery(r.Context(), w, st, obj, q); code != 0 {
+			o.fail(w, code, strings.ToLower(http.StatusText(code))+"\n")
+			return
+		}
+		delta = false
+	case st.Fetch != nil:
 		var code int
 		if path, code = o.fetch(r.Context(), w, st, obj); code != 0 {
 			o.fail(w, code, strings.ToLower(http.StatusText(code))+"\n")
 			return
 		}
-	} else {
+	default:
 		// parsePath admits only plain names and at most one directory.
 		path = filepath.Join(st.Dir, filepath.FromSlash(obj.name))
+		if obj.kind == kindPlaylist && q.HasMSN {
+			body, code := o.hold(r.Context(), st, path, q)
+			if code != 0 {
+				o.fail(w, code, strings.ToLower(http.StatusText(code))+"\n")
+				return
+			}
+			w.Header()["X-Content-Type-Options"] = o.h.nosniff
+			o.writePlaylist(w, r, body, obj, st.Signed, tok, delta)
+			return
+		}
+		if isPart(obj) {
+			o.awaitPart(r.Context(), st, path)
+		}
 	}
 	f, fi, ok := o.open(path, obj)
 	if !ok {
@@ -218,7 +257,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	h["X-Content-Type-Options"] = o.h.nosniff
 	if obj.kind == kindPlaylist || isStoryboard(obj) && st.Signed && tok != "" {
-		o.servePlaylist(w, r, f, fi, obj, st.Signed, tok)
+		o.servePlaylist(w, r, f, fi, obj, st.Signed, tok, delta)
 		return
 	}
 	h["Content-Type"] = o.contentType(obj)
@@ -278,7 +317,7 @@ func (o *Origin) open(path string, obj object) (*os.File, fs.FileInfo, bool) {
 // sends no Last-Modified: a live playlist changes more than once a
 // second, finer than the header can say, and a 304 would freeze a player
 // on an old playlist.
-func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, obj object, signed bool, tok string) {
+func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, obj object, signed bool, tok string, delta bool) {
 	if fi.Size() > maxPlaylistSize {
 		o.log.Error("playlist too large", "playback_id", obj.playbackID, "file", obj.name, "size", fi.Size())
 		o.fail(w, http.StatusInternalServerError, "playlist too large\n")
@@ -293,7 +332,15 @@ func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, f *os.Fil
 		o.fail(w, http.StatusNotFound, "not found\n")
 		return
 	}
-	body := buf.Bytes()
+	o.writePlaylist(w, r, buf.Bytes(), obj, signed, tok, delta)
+}
+
+// writePlaylist writes a playlist's body: the delta update when asked
+// for, rewritten to carry tok.
+func (o *Origin) writePlaylist(w http.ResponseWriter, r *http.Request, body []byte, obj object, signed bool, tok string, delta bool) {
+	if delta {
+		body = Delta(body)
+	}
 	h := w.Header()
 	h["Content-Type"] = o.contentType(obj)
 	if signed {

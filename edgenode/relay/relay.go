@@ -126,8 +126,14 @@ type Relay struct {
 	hits, upstream, coalesced, upstreamErrors, evictions atomic.Int64
 }
 
-// key names one object of one stream.
-type key struct{ playbackID, name string }
+// key names one object of one stream; q is a playlist's LL-HLS
+// delivery directives (zero for a plain request): each blocking reload
+// (msn, part, skip) is its own object, fetched once however many
+// viewers wait for it.
+type key struct {
+	playbackID, name string
+	q                hls.Query
+}
 
 // entry is one complete object in the cache.
 type entry struct {
@@ -241,10 +247,18 @@ func (r *Relay) Close() error {
 // first Fetch returns ctx's error, and the request carries on for the
 // others. Errors wrap ErrNotFound or ErrUpstream.
 func (r *Relay) Fetch(ctx context.Context, originBaseURL, playbackID, name string) (string, error) {
-	if !validObject(playbackID, name) {
+	return r.FetchQuery(ctx, originBaseURL, playbackID, name, hls.Query{})
+}
+
+// FetchQuery is Fetch for a playlist asked with LL-HLS delivery
+// directives q: the origin edge is asked with them (and holds the
+// request until the playlist has what q names), once for all the viewers
+// asking the same q at the same time.
+func (r *Relay) FetchQuery(ctx context.Context, originBaseURL, playbackID, name string, q hls.Query) (string, error) {
+	if !validObject(playbackID, name) || q != (hls.Query{}) && !isPlaylist(name) {
 		return "", fmt.Errorf("relay %q/%q: invalid object name: %w", playbackID, name, ErrNotFound)
 	}
-	k := key{playbackID, name}
+	k := key{playbackID, name, q}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -293,6 +307,9 @@ func (r *Relay) Fetch(ctx context.Context, originBaseURL, playbackID, name strin
 func (r *Relay) fly(k key, origin string, f *flight) {
 	defer r.wg.Done()
 	path := filepath.Join(r.dir, k.playbackID, filepath.FromSlash(k.name))
+	if k.q != (hls.Query{}) {
+		path += fmt.Sprintf(".%d.%d.%t.%t.%t", k.q.MSN, k.q.Part, k.q.HasMSN, k.q.HasPart, k.q.Skip)
+	}
 	start := r.now()
 	size, ttl, err := r.download(k, origin, path)
 	if err != nil {

@@ -55,6 +55,10 @@ func (r *Relay) download(k key, origin, path string) (size int64, ttl time.Durat
 	timeout, limit := r.timeout, r.maxObj
 	if playlist {
 		timeout, limit = r.plTime, min(limit, maxPlaylistBytes)
+		if k.q.Blocking() {
+			// The origin holds it for up to three target durations.
+			timeout = max(timeout, r.timeout)
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
@@ -126,6 +130,9 @@ func (r *Relay) upstreamBody(ctx context.Context, k key, origin string) (body io
 	// The name was validated (hls.ValidObject): nothing in it needs
 	// escaping.
 	target := strings.TrimSuffix(origin, "/") + "/hls/" + k.playbackID + "/" + k.name
+	if q := k.q.Encode(); q != "" {
+		target += "?" + q
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrUpstream, err)
