@@ -73,7 +73,6 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerAssets()
 	f.registerAnalytics()
 	f.registerIdentity()
-	f.registerLinkedAccounts()
 	f.registerWebhooks()
 	f.registerRestream()
 	f.registerEvents()

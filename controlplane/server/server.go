@@ -29,7 +29,6 @@ import (
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/keyring"
-	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/webhooks"
 	"github.com/livestreams/livestreams/shared/geoip"
@@ -83,10 +82,6 @@ type Config struct {
 	JobLeaseTTL time.Duration
 	// MaxUploadBytes bounds VOD uploads; zero means the API default.
 	MaxUploadBytes int64
-	// OAuth is the YouTube and Twitch account linking (apps, provider
-	// URLs); no client ids turns it off. An empty PublicURL redirects to
-	// the node's own URL.
-	OAuth oauth.Config
 	// WebhookAllowPrivate lets webhook endpoints be on loopback, private
 	// and link-local addresses (a developer's receiver, tests).
 	WebhookAllowPrivate bool

@@ -34,7 +34,6 @@ func (s *Server) buildHandler() http.Handler {
 		Jobs:           s.jobs,
 		Store:          s.cfg.ObjectStore,
 		Uploads:        s.uploadLimits(),
-		OAuth:          s.oauthService(),
 
 		WebhookAllowPrivate: s.cfg.WebhookAllowPrivate,
 	})
