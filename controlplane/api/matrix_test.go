@@ -190,6 +190,9 @@ func TestRoleMatrix(t *testing.T) {
 		"GET job":      {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs/" + clipJob, nil }},
 		"DELETE job":   {need: "member", req: func(int) (string, string, any) { return "DELETE", "/v1/jobs/" + e.queuedJob(e.orgA).ID, nil }},
 
+		"GET job log":       {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/jobs/" + clipJob + "/log", nil }},
+		"POST events token": {need: "viewer", req: func(int) (string, string, any) { return "POST", "/v1/events/token", nil }},
+
 		"GET /v1/webhooks": {need: "admin", req: func(int) (string, string, any) { return "GET", "/v1/webhooks", nil }},
 		"POST /v1/webhooks": {need: "admin", req: func(int) (string, string, any) {
 			return "POST", "/v1/webhooks", map[string]any{"url": "https://example.com/" + fresh("h"), "event_types": []string{"asset.ready"}}

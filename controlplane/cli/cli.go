@@ -166,17 +166,6 @@ func nouns() []noun {
 			{"revoke", "revoke a signing key", signingKeyRevoke},
 			{"token", "mint a playback token", signingKeyToken},
 		}},
-		{name: "webhook", aliases: []string{"webhooks"}, synopsis: "manage the org's signed webhook endpoints and their deliveries", verbs: []verb{
-			{"create", "create an endpoint (its secret is printed once)", webhookCreate},
-			{"list", "list the org's endpoints", webhookList},
-			{"show", "show one endpoint", webhookShow},
-			{"update", "change an endpoint's URL, events, description or toggle", webhookUpdate},
-			{"delete", "delete an endpoint", webhookDelete},
-			{"rotate-secret", "replace an endpoint's signing secret", webhookRotate},
-			{"test", "send a webhook.ping to an endpoint", webhookTest},
-			{"deliveries", "list an endpoint's deliveries, or show one (whd_…)", webhookDeliveries},
-			{"redeliver", "send a delivery's event again, same event id", webhookRedeliver},
-		}},
 		{name: "snapshot", synopsis: "save and restore the cluster state", verbs: []verb{
 			{"save", "write the cluster state to a file", snapshotSave},
 			{"restore", "replace the cluster state with a saved file", snapshotRestore},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/events"
 	"github.com/livestreams/livestreams/shared/config"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -42,6 +43,8 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	store.Register(fs)
 	fs.DurationVar(&cfg.JobLeaseTTL, "job-lease-ttl", 0, "how long an edge holds a media job without renewing it (default 30s)")
 	fs.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest VOD upload accepted, in bytes (default 10 GiB)")
+	fs.DurationVar(&cfg.EventRetention, "event-retention", events.DefaultRetention, "how long each org's events are kept (a Go duration, e.g. 168h)")
+	fs.Uint64Var(&cfg.EventRetentionMax, "event-retention-max", events.DefaultRetentionMax, "most events kept per org (0: no count bound)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, args, nil); err != nil {
 		if err == flag.ErrHelp {
