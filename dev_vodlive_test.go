@@ -52,7 +52,7 @@ func TestVODFromLive(t *testing.T) {
 	}
 	ended := time.Now()
 	a := recordingOf(t, c, s.ID, 2*time.Minute, func(a recordingAsset) bool { return a.Status == "ready" })
-	t.Logf("FIGURE vod-from-live: a 12 s session's asset ready %v after the publisher ended", time.Since(ended).Round(100*time.Millisecond))
+	t.Logf("FIGURE vod-from-live: a 12 s session's asset ready %v after the publisher ended (at %s)", time.Since(ended).Round(100*time.Millisecond), ended.UTC().Format("15:04:05.000"))
 
 	res := recordingResult(t, c, a.ID)
 	if !res.FromLive {

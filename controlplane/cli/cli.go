@@ -147,6 +147,12 @@ func nouns() []noun {
 			{"disable", "switch a restream target off", restreamToggle(false)},
 			{"remove", "delete a restream target", restreamRemove},
 		}},
+		{name: "account", aliases: []string{"accounts"}, synopsis: "link YouTube and Twitch accounts and make restream targets from them", verbs: []verb{
+			{"link", "print the consent link that links a youtube or twitch account to the org", accountLink},
+			{"list", "list the org's linked accounts", accountList},
+			{"unlink", "revoke a linked account's tokens and forget it", accountUnlink},
+			{"target", "add a restream target to a stream from a linked account", accountTarget},
+		}},
 		{name: "job", aliases: []string{"jobs"}, synopsis: "list, show and cancel media jobs (transcodes, clips)", verbs: []verb{
 			{"list", "list the media jobs of the org, newest first", jobList},
 			{"show", "show one job with its attempts", jobShow},
@@ -165,6 +171,17 @@ func nouns() []noun {
 			{"list", "list the signing keys of the org", signingKeyList},
 			{"revoke", "revoke a signing key", signingKeyRevoke},
 			{"token", "mint a playback token", signingKeyToken},
+		}},
+		{name: "webhook", aliases: []string{"webhooks"}, synopsis: "manage the org's signed webhook endpoints and their deliveries", verbs: []verb{
+			{"create", "create an endpoint (its secret is printed once)", webhookCreate},
+			{"list", "list the org's endpoints", webhookList},
+			{"show", "show one endpoint", webhookShow},
+			{"update", "change an endpoint's URL, events, description or toggle", webhookUpdate},
+			{"delete", "delete an endpoint", webhookDelete},
+			{"rotate-secret", "replace an endpoint's signing secret", webhookRotate},
+			{"test", "send a webhook.ping to an endpoint", webhookTest},
+			{"deliveries", "list an endpoint's deliveries, or show one (whd_…)", webhookDeliveries},
+			{"redeliver", "send a delivery's event again, same event id", webhookRedeliver},
 		}},
 		{name: "snapshot", synopsis: "save and restore the cluster state", verbs: []verb{
 			{"save", "write the cluster state to a file", snapshotSave},

@@ -53,7 +53,7 @@ type FSM struct {
 	// (commands from the bbolt file, configuration entries in memory).
 	applied atomic.Uint64
 	// onApply is told of each applied entry (events.go).
-	onApply atomic.Pointer[func(index uint64)]
+	onApply func(index uint64)
 }
 
 // New returns an FSM over store.
@@ -73,6 +73,7 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerAssets()
 	f.registerAnalytics()
 	f.registerIdentity()
+	f.registerLinkedAccounts()
 	f.registerWebhooks()
 	f.registerRestream()
 	f.registerEvents()
@@ -157,7 +158,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 		}
 	}
 	f.advance(l.Index)
-	f.applied1(l.Index)
+	if f.onApply != nil {
+		f.onApply(l.Index)
+	}
 	if skipped {
 		return Result{}
 	}
@@ -195,7 +198,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		f.applied.Store(tx.AppliedIndex())
 		return nil
 	})
-	f.applied1(f.applied.Load())
+	if f.onApply != nil {
+		f.onApply(f.applied.Load())
+	}
 	return nil
 }
 

@@ -20,7 +20,6 @@ func (s *Server) buildHandler() http.Handler {
 	// in one process (tests, livestreams dev).
 	s.metrics = prometheus.NewRegistry()
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.metrics.MustRegister(s.eventCollectors()...)
 	apiHandler := api.New(api.Config{
 		Registry:       s.metrics,
 		Node:           s.node,
@@ -35,8 +34,7 @@ func (s *Server) buildHandler() http.Handler {
 		Jobs:           s.jobs,
 		Store:          s.cfg.ObjectStore,
 		Uploads:        s.uploadLimits(),
-		Events:         s.events,
-		JobTails:       s.tails,
+		OAuth:          s.oauthService(),
 
 		WebhookAllowPrivate: s.cfg.WebhookAllowPrivate,
 	})

@@ -248,6 +248,15 @@ func (n *Node) registerRecording(ctx context.Context, it recordingupload.Item, i
 	}
 	n.log.Info("recording registered", "session_id", req.SessionID, "asset_id", reply.AssetID, "job_id", reply.JobID,
 		"live_renditions", req.Renditions != nil)
+	if n.jobs != nil {
+		// Its VOD job was just queued, most likely for this edge's region:
+		// ask for work now rather than at the next poll, which a live
+		// session stretches to several seconds.
+		select {
+		case n.jobs.changed <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
