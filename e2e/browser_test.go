@@ -125,7 +125,7 @@ type browserRun struct {
 // startBrowser starts pages.mjs in a headless Debian chromium with a fake
 // camera; it skips the test when chromium or the node project is missing
 // (`make deps-test` installs both).
-func startBrowser(t *testing.T) *browserRun {
+func startBrowser(t testing.TB) *browserRun {
 	t.Helper()
 	chromium := cmp.Or(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
 	if _, err := os.Stat(chromium); err != nil {
@@ -143,7 +143,7 @@ func startBrowser(t *testing.T) *browserRun {
 
 // open opens rawURL in a tab of its own and waits for its window.result
 // (within 70 s: the page bounds itself at 60) into out.
-func (b *browserRun) open(t *testing.T, rawURL string, out any) {
+func (b *browserRun) open(t testing.TB, rawURL string, out any) {
 	t.Helper()
 	u, err := neturl.Parse(rawURL)
 	if err != nil {
@@ -164,7 +164,7 @@ func (b *browserRun) open(t *testing.T, rawURL string, out any) {
 
 // pageServer serves the test's pages and hls.js on 127.0.0.1; cfg is
 // each page's configuration, as JSON.
-func pageServer(t *testing.T, pages map[string]string, cfg map[string]any) string {
+func pageServer(t testing.TB, pages map[string]string, cfg map[string]any) string {
 	t.Helper()
 	hlsJS, err := os.ReadFile("browser/node_modules/hls.js/dist/hls.min.js")
 	if err != nil {

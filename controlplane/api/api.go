@@ -29,10 +29,10 @@ import (
 	"github.com/livestreams/livestreams/controlplane/client"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/directupload"
+	"github.com/livestreams/livestreams/controlplane/events"
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/keyring"
-	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -92,13 +92,18 @@ type Config struct {
 	// Store holds the assets' objects; nil answers 503 for uploads, and
 	// deleting an asset then deletes its record only (and logs so).
 	Store objstore.Store
-	// OAuth links creators' YouTube and Twitch accounts (oauth.go); nil
-	// (or a provider without an app) answers 503 on its routes.
-	OAuth *oauth.Service
 	// Uploads bound VOD uploads (the largest size, the URL lifetime;
 	// directupload's defaults for zero fields); the server gives the
 	// directupload.Watcher the same value.
 	Uploads directupload.Limits
+	// Events fans this node's event log out to GET /v1/events; nil
+	// answers 503 there (the stored log is still listed). JobTails holds
+	// the output of running jobs for GET /v1/jobs/{id}/log; nil shows
+	// finished jobs' logs only. EventHeartbeat is the idle stream's
+	// comment interval (15 s if zero).
+	Events         *events.Hub
+	JobTails       *events.Tails
+	EventHeartbeat time.Duration
 	// WebhookAllowPrivate accepts webhook URLs on loopback, private and
 	// link-local addresses (--webhook-allow-private).
 	WebhookAllowPrivate bool

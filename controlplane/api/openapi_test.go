@@ -61,6 +61,8 @@ func TestRouteTableRouterAndDocumentAgree(t *testing.T) {
 		want := []middlewareCheck{is(withRequestID), is(h.withClientIP), is(h.observe), is(h.recoverer), is(h.corsHeaders), is(h.consistentReads)}
 		if rt.snapshot {
 			want = append(want, limits(maxRestoreBody))
+		} else if rt.stream {
+			want = append(want, limits(maxBody))
 		} else {
 			want = append(want, limits(maxBody), bounds(requestTimeout))
 		}

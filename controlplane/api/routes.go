@@ -23,6 +23,9 @@ type route struct {
 	// the state (maxRestoreBody) and no request deadline; every other
 	// route takes a JSON body of at most maxBody within requestTimeout.
 	snapshot bool
+	// stream puts the route in the stream group: a small body, no request
+	// deadline (the event stream lasts as long as its client reads).
+	stream bool
 
 	// For the document.
 	summary      string
@@ -194,20 +197,6 @@ func routeTable() []route {
 			body:    updateRestreamRequest{}, status: 200, answer: restreamTargetView{}},
 		{method: "DELETE", path: "/v1/streams/{id}/restream-targets/{tid}", access: inOrg(state.RoleMember), serve: (*Handler).deleteRestreamTarget,
 			summary: "Delete a restream target and stop its relay", status: 204},
-		{method: "POST", path: "/v1/streams/{id}/restream-targets/from-account", access: inOrg(state.RoleMember), serve: (*Handler).restreamFromAccount,
-			summary: "Add a restream target from a linked YouTube or Twitch account: the provider names the ingest URL and stream key (sealed, never shown)",
-			body:    restreamFromAccountRequest{}, status: 201, answer: restreamTargetView{}},
-
-		{method: "GET", path: "/v1/oauth/{provider}/start", access: inOrg(state.RoleMember), serve: (*Handler).oauthStart,
-			summary: "Start linking a youtube or twitch account to the org: the provider's consent URL (valid 10 minutes, single use), or a 302 to it with ?redirect=1; 503 when the operator registered no app",
-			status:  200, answer: oauthStartAnswer{}, query: []string{"redirect"}},
-		{method: "GET", path: "/v1/oauth/{provider}/callback", access: rateLimited, serve: (*Handler).oauthCallback,
-			summary: "Where the provider returns the browser: consumes the state, exchanges the code with its PKCE verifier and links the account; 400 for an unknown, used or expired state",
-			status:  200, answer: linkedAccountView{}, query: []string{"state", "code", "error"}},
-		{method: "GET", path: "/v1/linked-accounts", access: inOrg(state.RoleViewer), serve: (*Handler).listLinkedAccounts,
-			summary: "The org's linked provider accounts (never their tokens)", status: 200, answer: list[linkedAccountView]{}},
-		{method: "DELETE", path: "/v1/linked-accounts/{id}", access: inOrg(state.RoleMember), serve: (*Handler).unlinkAccount,
-			summary: "Unlink an account: its tokens are revoked at the provider, then forgotten", status: 204},
 
 		{method: "GET", path: "/v1/assets", access: inOrg(state.RoleViewer), serve: (*Handler).listAssets,
 			summary: "The org's assets, newest first, a page at a time", status: 200, answer: page[assetView]{},
@@ -230,6 +219,8 @@ func routeTable() []route {
 		{method: "GET", path: "/v1/jobs", access: inOrg(state.RoleViewer), serve: (*Handler).listJobs,
 			summary: "The org's media jobs, newest first, a page at a time", status: 200, answer: page[jobView]{},
 			query: []string{"state", "type", "asset_id", "limit", "cursor"}},
+		{method: "GET", path: "/v1/jobs/{id}/log", access: inOrg(state.RoleViewer), serve: (*Handler).jobLog,
+			summary: "The last lines (at most 200, 32 KiB) of a job's ffmpeg output: stored when it ends, what this node has seen while it runs", status: 200, answer: jobLogAnswer{}},
 		{method: "GET", path: "/v1/jobs/{id}", access: inOrg(state.RoleViewer), serve: (*Handler).getJob,
 			summary: "One job with its attempts and progress", status: 200, answer: jobView{}},
 		{method: "DELETE", path: "/v1/jobs/{id}", access: inOrg(state.RoleMember), serve: (*Handler).cancelJob,
@@ -303,6 +294,12 @@ func routeTable() []route {
 		{method: "GET", path: "/v1/route", access: clusterCaller, serve: (*Handler).explainRoute,
 			summary: "How a viewer at ?ip= is routed for ?playback_id=, with every candidate's score",
 			status:  200, answer: client.Route{}, query: []string{"playback_id", "ip"}},
+		{method: "GET", path: "/v1/events", access: eventsAccess, serve: (*Handler).events, stream: true,
+			summary: "The org's events as server-sent events (text/event-stream), resumable with Last-Event-ID or ?after=; with ?format=json one page of the stored log (next_cursor is the next ?after=)",
+			status:  200, answer: page[eventView]{}, query: []string{"stream_id", "asset_id", "job_id", "type", "after", "format", "limit", "token"}},
+		{method: "POST", path: "/v1/events/token", access: inOrg(state.RoleViewer), serve: (*Handler).mintEventsToken,
+			summary: "A 5-minute query token that reads the org's event stream and nothing else (GET /v1/events?token=, for EventSource)",
+			body:    struct{}{}, optionalBody: true, status: 201, answer: eventsTokenAnswer{}},
 		{method: "GET", path: "/v1/analytics", access: inOrg(state.RoleViewer), serve: (*Handler).getAnalytics,
 			summary: "Viewing figures of a stream or asset (?stream_id= or ?asset_id=) from ?from= to ?to= (default the last 24 h), grouped by ?group_by=minute, hour (default), country, city or edge",
 			status:  200, answer: client.Analytics{}, query: []string{"stream_id", "asset_id", "from", "to", "group_by"}},
@@ -345,11 +342,14 @@ func (h *Handler) register(r chi.Router, table []route) {
 
 // routes builds the router from the route table.
 func (h *Handler) routes() chi.Router {
-	var small, snapshot []route
+	var small, snapshot, stream []route
 	for _, rt := range routeTable() {
-		if rt.snapshot {
+		switch {
+		case rt.snapshot:
 			snapshot = append(snapshot, rt)
-		} else {
+		case rt.stream:
+			stream = append(stream, rt)
+		default:
 			small = append(small, rt)
 		}
 	}
@@ -375,6 +375,12 @@ func (h *Handler) routes() chi.Router {
 	r.Group(func(r chi.Router) {
 		r.Use(h.limitBody(maxRestoreBody))
 		h.register(r, snapshot)
+	})
+
+	// The event stream: small requests, as long as the client reads.
+	r.Group(func(r chi.Router) {
+		r.Use(h.limitBody(maxBody))
+		h.register(r, stream)
 	})
 	return r
 }

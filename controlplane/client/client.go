@@ -135,6 +135,8 @@ type request struct {
 	noTimeout    bool
 	// noRedirect keeps a 3xx as the answer (Play).
 	noRedirect bool
+	// headers are set on the request last (empty values left out).
+	headers map[string]string
 }
 
 func (r request) target() string {
@@ -233,6 +235,11 @@ func (c *Client) send(ctx context.Context, addr string, r request, payload []byt
 	}
 	if c.cfg.Consistent && r.method == http.MethodGet {
 		req.Header.Set("X-Livestreams-Consistent", "1")
+	}
+	for k, v := range r.headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	hc := c.http
 	if r.noRedirect {

@@ -25,7 +25,7 @@ const (
 )
 
 // edgeJobTypes are the job types an edge may lease today.
-var edgeJobTypes = []string{protocol.JobVOD, protocol.JobRecordingVOD, protocol.JobClip, protocol.JobCaptions}
+var edgeJobTypes = []string{protocol.JobVOD, protocol.JobRecordingVOD, protocol.JobClip, protocol.JobCaptions, protocol.JobRestream}
 
 func (s *Service) jobService() (*jobs.Service, error) {
 	if s.cfg.Jobs == nil {

@@ -151,6 +151,10 @@ func (s *Service) Handle(ctx context.Context, peer protocol.Peer, typ string, bo
 		return decodeAnd(body, func(r protocol.FinishJobRequest) (any, error) { return s.finishJob(ctx, peer, r) })
 	case protocol.TypeAnalyticsRollups:
 		return decodeAnd(body, func(r protocol.AnalyticsRollups) (any, error) { return s.analyticsRollups(ctx, peer, r) })
+	case protocol.TypeRestreamCredentials:
+		return decodeAnd(body, func(r protocol.RestreamCredentialsRequest) (any, error) { return s.restreamCredentials(peer, r) })
+	case protocol.TypeRestreamStatus:
+		return decodeAnd(body, func(r protocol.RestreamStatus) (any, error) { return s.restreamStatus(ctx, peer, r) })
 	case protocol.TypeRecordingUploaded:
 		return decodeAnd(body, func(r protocol.RecordingUploaded) (any, error) { return s.recordingUploaded(ctx, peer, r) })
 	}

@@ -74,9 +74,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(entries))
 	for i, e := range entries {
 		f.advance(e.log.Index)
-		if f.onApply != nil {
-			f.onApply(e.log.Index)
-		}
+		f.applied1(e.log.Index)
 		out[i] = valueResult(e.value)
 	}
 	return out

@@ -307,7 +307,7 @@ func startRestream(tx *state.Tx, s state.Stream, r *state.RestreamTarget, at tim
 		return err
 	}
 	r.JobID, r.Status, r.LastError, r.StatusAt = j.ID, state.RestreamStarting, "", at
-	return nil
+	return emitJob(tx, j, state.EventJobQueued, at, map[string]any{"type": j.Type})
 }
 
 // stopRestream cancels r's job, if it still runs, and marks the target

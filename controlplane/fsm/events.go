@@ -26,6 +26,7 @@ func (f *FSM) registerEvents() {
 		return tx.PruneEvents(c.Before, c.Max)
 	})
 	f.registerPublishEvents()
+	f.registerJobLogs()
 }
 
 // emit appends an event to the log inside the apply of the command that made
@@ -50,8 +51,15 @@ func eventData(v any) json.RawMessage {
 
 // OnApply registers fn to be called after each applied entry, outside the
 // bbolt transaction (the events hub wakes its subscribers with it). fn must
-// not block. Call it before the FSM is handed to Raft.
-func (f *FSM) OnApply(fn func(index uint64)) { f.onApply = fn }
+// not block. It may be set while Raft applies.
+func (f *FSM) OnApply(fn func(index uint64)) { f.onApply.Store(&fn) }
+
+// applied1 tells the OnApply function of an applied entry.
+func (f *FSM) applied1(index uint64) {
+	if fn := f.onApply.Load(); fn != nil {
+		(*fn)(index)
+	}
+}
 
 // PublishRefused records a refused publish of a known stream (an unknown
 // key has no org to tell). The edge API rate-limits these per stream and
@@ -144,4 +152,39 @@ func emitAssetCreated(tx *state.Tx, a state.Asset) error {
 		}
 	}
 	return emitAsset(tx, a, state.EventAssetCreated, a.CreatedAt, map[string]string{"type": a.Type})
+}
+
+// PutJobLog stores the tail of a job's ffmpeg output when an attempt
+// ends; the proposer trims it (state.TrimJobLog), Apply refuses more.
+type PutJobLog struct {
+	EdgeID string
+	ID     string
+	Lines  []string
+	// Truncated says the proposer dropped older lines.
+	Truncated bool `json:",omitempty"`
+	At        time.Time
+}
+
+// CmdPutJobLog is PutJobLog's command type.
+const CmdPutJobLog = "put_job_log"
+
+func (f *FSM) registerJobLogs() {
+	handle(f, CmdPutJobLog, func(tx *state.Tx, c PutJobLog) (any, error) {
+		if !validTime(c.At) {
+			return nil, state.Invalid("put_job_log needs a time")
+		}
+		lines, truncated := state.TrimJobLog(c.Lines)
+		if len(lines) != len(c.Lines) {
+			return nil, state.Invalid("job log is over %d lines or %d bytes", state.MaxJobLogLines, state.MaxJobLogBytes)
+		}
+		j, err := tx.Job(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		// Only the edge that ran the last attempt may say what it printed.
+		if n := len(j.History); n == 0 || j.History[n-1].Edge != c.EdgeID {
+			return nil, state.Conflict("job %s was not last run by edge %s", c.ID, c.EdgeID)
+		}
+		return nil, tx.PutJobLog(state.JobLog{JobID: j.ID, OrgID: j.OrgID, Lines: lines, Truncated: c.Truncated || truncated, At: c.At})
+	})
 }

@@ -53,7 +53,7 @@ type FSM struct {
 	// (commands from the bbolt file, configuration entries in memory).
 	applied atomic.Uint64
 	// onApply is told of each applied entry (events.go).
-	onApply func(index uint64)
+	onApply atomic.Pointer[func(index uint64)]
 }
 
 // New returns an FSM over store.
@@ -73,7 +73,6 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerAssets()
 	f.registerAnalytics()
 	f.registerIdentity()
-	f.registerLinkedAccounts()
 	f.registerWebhooks()
 	f.registerRestream()
 	f.registerEvents()
@@ -158,9 +157,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		}
 	}
 	f.advance(l.Index)
-	if f.onApply != nil {
-		f.onApply(l.Index)
-	}
+	f.applied1(l.Index)
 	if skipped {
 		return Result{}
 	}
@@ -198,9 +195,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		f.applied.Store(tx.AppliedIndex())
 		return nil
 	})
-	if f.onApply != nil {
-		f.onApply(f.applied.Load())
-	}
+	f.applied1(f.applied.Load())
 	return nil
 }
 

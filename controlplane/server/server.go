@@ -24,12 +24,12 @@ import (
 	"github.com/livestreams/livestreams/controlplane/api/auth"
 	"github.com/livestreams/livestreams/controlplane/cluster"
 	"github.com/livestreams/livestreams/controlplane/directupload"
+	"github.com/livestreams/livestreams/controlplane/events"
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/keyring"
-	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/webhooks"
 	"github.com/livestreams/livestreams/shared/geoip"
@@ -83,10 +83,11 @@ type Config struct {
 	JobLeaseTTL time.Duration
 	// MaxUploadBytes bounds VOD uploads; zero means the API default.
 	MaxUploadBytes int64
-	// OAuth is the YouTube and Twitch account linking (apps, provider
-	// URLs); no client ids turns it off. An empty PublicURL redirects to
-	// the node's own URL.
-	OAuth oauth.Config
+	// EventRetention and EventRetentionMax bound each org's event log:
+	// events older than the first and beyond the count of the second are
+	// pruned by the leader (events.DefaultRetention if zero; 0 max: none).
+	EventRetention    time.Duration
+	EventRetentionMax uint64
 	// WebhookAllowPrivate lets webhook endpoints be on loopback, private
 	// and link-local addresses (a developer's receiver, tests).
 	WebhookAllowPrivate bool
@@ -114,6 +115,10 @@ type Server struct {
 	fleet    *fleet.Fleet
 	jobs     *jobs.Service
 	gossip   *gossip.Node
+	// events fans the event log out (events.go); tails keeps running
+	// jobs' output.
+	events *events.Hub
+	tails  *events.Tails
 	// keyring seals the state's secrets (keyring.go); keyringSeen is the
 	// version of its file last loaded (leader loop only).
 	keyring     *keyring.Keyring
@@ -211,6 +216,7 @@ func New(cfg Config) (*Server, error) {
 		s.node.Close()
 		return nil, err
 	}
+	s.startEvents()
 	s.handler = s.buildHandler()
 	return s, nil
 }
@@ -323,6 +329,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.leaderLoop(ctx) }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.runEvents(ctx) }()
 	go func() { defer s.wg.Done(); s.geoip.Watch(ctx) }()
 	go func() {
 		defer s.wg.Done()

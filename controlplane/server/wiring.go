@@ -20,6 +20,7 @@ func (s *Server) buildHandler() http.Handler {
 	// in one process (tests, livestreams dev).
 	s.metrics = prometheus.NewRegistry()
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics.MustRegister(s.eventCollectors()...)
 	apiHandler := api.New(api.Config{
 		Registry:       s.metrics,
 		Node:           s.node,
@@ -34,7 +35,8 @@ func (s *Server) buildHandler() http.Handler {
 		Jobs:           s.jobs,
 		Store:          s.cfg.ObjectStore,
 		Uploads:        s.uploadLimits(),
-		OAuth:          s.oauthService(),
+		Events:         s.events,
+		JobTails:       s.tails,
 
 		WebhookAllowPrivate: s.cfg.WebhookAllowPrivate,
 	})
