@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/client"
+	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/controlplane/server"
 	"github.com/livestreams/livestreams/edgenode/edge"
 	"github.com/livestreams/livestreams/edgenode/mediajobs"
@@ -57,6 +58,9 @@ type devConfig struct {
 	// NoSignup refuses open signup (`--allow-signup=false`); dev allows it
 	// by default so the dashboard's "sign up" works out of the box.
 	NoSignup bool
+	// OAuth is the account linking of `livestreams dev` (the --oauth-*
+	// flags); the redirect goes to the dev API's own URL.
+	OAuth oauth.Config
 	// NoWebhookPrivate refuses webhook endpoints on loopback and private
 	// addresses (`--webhook-allow-private=false`); dev allows them by
 	// default, since a developer's local receiver is their main use.
@@ -138,7 +142,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	}
 	srv, err := server.New(server.Config{NodeID: "dev", DataDir: controlDir, HTTPAddr: cfg.HTTPAddr,
 		RaftAddr: cfg.RaftAddr, QUICAddr: cfg.QUICAddr, Bootstrap: true, ClusterKey: key,
-		AllowSignup: !cfg.NoSignup, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"},
+		AllowSignup: !cfg.NoSignup, Logger: cfg.Logger.With("side", "control"), CORSOrigins: []string{"*"}, OAuth: cfg.OAuth,
 		ObjectStore: store, JobLeaseTTL: cfg.JobLeaseTTL, EdgeLeaseTTL: cfg.EdgeLeaseTTL,
 		WebhookAllowPrivate: !cfg.NoWebhookPrivate})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/shared/config"
 )
 
@@ -26,6 +27,8 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	allowSignup := fs.Bool("allow-signup", true, "let anyone sign up and create an org on this dev cluster (false: only the printed owner and users an admin creates)")
 	webhookPrivate := fs.Bool("webhook-allow-private", true, "let webhook endpoints be on loopback and private addresses (a receiver on this machine)")
 	level := fs.String("log-level", "warn", "debug, info, warn or error")
+	var oauthFlags oauth.Flags
+	oauthFlags.Register(fs)
 	if err := config.Parse(fs, args, nil); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -34,6 +37,12 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 2
 	}
 	cfg.NoSignup = !*allowSignup
+	oauthCfg, oerr := oauthFlags.Config("")
+	if oerr != nil {
+		fmt.Fprintln(stderr, "Error:", oerr)
+		return 2
+	}
+	cfg.OAuth = oauthCfg
 	cfg.NoWebhookPrivate = !*webhookPrivate
 	var err error
 	if cfg.Logger, err = config.NewLogger(stderr, *level); err != nil {

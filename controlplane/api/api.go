@@ -33,6 +33,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/fleet"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/keyring"
+	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -92,6 +93,9 @@ type Config struct {
 	// Store holds the assets' objects; nil answers 503 for uploads, and
 	// deleting an asset then deletes its record only (and logs so).
 	Store objstore.Store
+	// OAuth links creators' YouTube and Twitch accounts (oauth.go); nil
+	// (or a provider without an app) answers 503 on its routes.
+	OAuth *oauth.Service
 	// Uploads bound VOD uploads (the largest size, the URL lifetime;
 	// directupload's defaults for zero fields); the server gives the
 	// directupload.Watcher the same value.

@@ -215,6 +215,16 @@ func TestRoleMatrix(t *testing.T) {
 			return "PATCH", newRestreamTarget(), map[string]any{"enabled": false}
 		}},
 		"DELETE restream-target": {need: "member", req: func(int) (string, string, any) { return "DELETE", newRestreamTarget(), nil }},
+
+		// No OAuth app is configured here: a permitted start gets as far
+		// as the provider check, an unlink or a target as far as looking
+		// the account up.
+		"GET oauth start":       {need: "member", want: 503, req: func(int) (string, string, any) { return "GET", "/v1/oauth/youtube/start", nil }},
+		"GET linked-accounts":   {need: "viewer", req: func(int) (string, string, any) { return "GET", "/v1/linked-accounts", nil }},
+		"DELETE linked-account": {need: "member", want: 404, req: func(int) (string, string, any) { return "DELETE", "/v1/linked-accounts/lac_none", nil }},
+		"POST from-account": {need: "member", want: 404, req: func(int) (string, string, any) {
+			return "POST", "/v1/streams/" + sid + "/restream-targets/from-account", map[string]any{"linked_account_id": "lac_none"}
+		}},
 	}
 	guarded := 0
 	for _, rt := range routeTable() {

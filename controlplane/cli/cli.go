@@ -147,6 +147,12 @@ func nouns() []noun {
 			{"disable", "switch a restream target off", restreamToggle(false)},
 			{"remove", "delete a restream target", restreamRemove},
 		}},
+		{name: "account", aliases: []string{"accounts"}, synopsis: "link YouTube and Twitch accounts and make restream targets from them", verbs: []verb{
+			{"link", "print the consent link that links a youtube or twitch account to the org", accountLink},
+			{"list", "list the org's linked accounts", accountList},
+			{"unlink", "revoke a linked account's tokens and forget it", accountUnlink},
+			{"target", "add a restream target to a stream from a linked account", accountTarget},
+		}},
 		{name: "job", aliases: []string{"jobs"}, synopsis: "list, show and cancel media jobs (transcodes, clips)", verbs: []verb{
 			{"list", "list the media jobs of the org, newest first", jobList},
 			{"show", "show one job with its attempts", jobShow},

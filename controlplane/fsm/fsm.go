@@ -73,6 +73,7 @@ func New(store *state.Store, log *slog.Logger) *FSM {
 	f.registerAssets()
 	f.registerAnalytics()
 	f.registerIdentity()
+	f.registerLinkedAccounts()
 	f.registerWebhooks()
 	f.registerRestream()
 	f.registerEvents()

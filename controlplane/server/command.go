@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livestreams/livestreams/controlplane/events"
+	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/shared/config"
 	"github.com/livestreams/livestreams/shared/objstore"
 )
@@ -41,6 +42,8 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhook endpoints be on loopback, private, link-local and metadata addresses (refused by default: SSRF)")
 	var store objstore.Flags
 	store.Register(fs)
+	var oauthFlags oauth.Flags
+	oauthFlags.Register(fs)
 	fs.DurationVar(&cfg.JobLeaseTTL, "job-lease-ttl", 0, "how long an edge holds a media job without renewing it (default 30s)")
 	fs.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest VOD upload accepted, in bytes (default 10 GiB)")
 	fs.DurationVar(&cfg.EventRetention, "event-retention", events.DefaultRetention, "how long each org's events are kept (a Go duration, e.g. 168h)")
@@ -67,6 +70,10 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.CORSOrigins = config.SplitList(*cors)
+	if cfg.OAuth, err = oauthFlags.Config(cfg.PublicURL); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 2
+	}
 	cfg.GossipJoin = config.SplitList(*gossipJoin)
 	if cfg.ClusterKey == "" && cfg.Bootstrap {
 		if cfg.ClusterKey, err = LoadOrCreateClusterKey(cfg.DataDir, stdout); err != nil {

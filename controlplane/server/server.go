@@ -30,6 +30,7 @@ import (
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/jobs"
 	"github.com/livestreams/livestreams/controlplane/keyring"
+	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/controlplane/state"
 	"github.com/livestreams/livestreams/controlplane/webhooks"
 	"github.com/livestreams/livestreams/shared/geoip"
@@ -83,6 +84,10 @@ type Config struct {
 	JobLeaseTTL time.Duration
 	// MaxUploadBytes bounds VOD uploads; zero means the API default.
 	MaxUploadBytes int64
+	// OAuth is the YouTube and Twitch account linking (apps, provider
+	// URLs); no client ids turns it off. An empty PublicURL redirects to
+	// the node's own URL.
+	OAuth oauth.Config
 	// EventRetention and EventRetentionMax bound each org's event log:
 	// events older than the first and beyond the count of the second are
 	// pruned by the leader (events.DefaultRetention if zero; 0 max: none).

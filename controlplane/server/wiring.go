@@ -35,6 +35,7 @@ func (s *Server) buildHandler() http.Handler {
 		Jobs:           s.jobs,
 		Store:          s.cfg.ObjectStore,
 		Uploads:        s.uploadLimits(),
+		OAuth:          s.oauthService(),
 		Events:         s.events,
 		JobTails:       s.tails,
 

@@ -63,6 +63,9 @@ func (t *Tx) DeleteOrg(id string) error {
 	if err := t.DeleteOrgInvitations(id); err != nil {
 		return err
 	}
+	if err := t.DeleteOrgLinkedAccounts(id); err != nil {
+		return err
+	}
 	if err := t.DeleteOrgWebhooks(id); err != nil {
 		return err
 	}

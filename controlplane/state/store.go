@@ -188,12 +188,16 @@ var (
 	bAssets           = []byte("assets")             // id
 	bAssetsByOrg      = []byte("assets_by_org")      // orgID/created/id
 	bAssetPlaybackIDs = []byte("asset_playback_ids") // playback id -> asset id
+
+	bLinkedAccounts = []byte("linked_accounts") // orgID/id -> an OAuth-linked provider account
+	bOAuthStates    = []byte("oauth_states")    // hash of a state parameter -> an authorization in flight
 )
 
 var allBuckets = [][]byte{bMeta, bNodes, bOrgs, bUsers, bUserEmails, bMembers, bUserOrgs,
 	bAPIKeys, bAPIKeyHash, bStreams, bStreamKeys, bPlaybackIDs, bSessions, bSigningKeys,
 	bEdges, bJoinTokens, bNodeCerts, bClusterCAs, bInvitations,
-	bJobs, bJobsByState, bJobsByOrg, bJobsByAsset, bAssets, bAssetsByOrg, bAssetPlaybackIDs}
+	bJobs, bJobsByState, bJobsByOrg, bJobsByAsset, bAssets, bAssetsByOrg, bAssetPlaybackIDs,
+	bLinkedAccounts, bOAuthStates}
 
 // Error is a state-level failure with a stable code the API maps to HTTP.
 type Error struct {
