@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/controlplane/events"
+	"github.com/livestreams/livestreams/controlplane/oauth"
 	"github.com/livestreams/livestreams/shared/config"
 	"github.com/livestreams/livestreams/shared/objstore"
 )

@@ -84,15 +84,15 @@ type Config struct {
 	JobLeaseTTL time.Duration
 	// MaxUploadBytes bounds VOD uploads; zero means the API default.
 	MaxUploadBytes int64
+	// OAuth is the YouTube and Twitch account linking (apps, provider
+	// URLs); no client ids turns it off. An empty PublicURL redirects to
+	// the node's own URL.
+	OAuth oauth.Config
 	// EventRetention and EventRetentionMax bound each org's event log:
 	// events older than the first and beyond the count of the second are
 	// pruned by the leader (events.DefaultRetention if zero; 0 max: none).
 	EventRetention    time.Duration
 	EventRetentionMax uint64
-	// OAuth is the YouTube and Twitch account linking (apps, provider
-	// URLs); no client ids turns it off. An empty PublicURL redirects to
-	// the node's own URL.
-	OAuth oauth.Config
 	// WebhookAllowPrivate lets webhook endpoints be on loopback, private
 	// and link-local addresses (a developer's receiver, tests).
 	WebhookAllowPrivate bool

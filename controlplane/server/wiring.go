@@ -35,9 +35,9 @@ func (s *Server) buildHandler() http.Handler {
 		Jobs:           s.jobs,
 		Store:          s.cfg.ObjectStore,
 		Uploads:        s.uploadLimits(),
+		OAuth:          s.oauthService(),
 		Events:         s.events,
 		JobTails:       s.tails,
-		OAuth:          s.oauthService(),
 
 		WebhookAllowPrivate: s.cfg.WebhookAllowPrivate,
 	})

@@ -20,9 +20,10 @@
 // NewListener) handed to Serve beside the plain one: the TLS handshake
 // runs on the connection's first read, under the handshake deadline.
 //
-// Play is the one client function: it pulls a stream from another RTMP
-// server (SRS in front of an edge) and hands its messages on as a Sink
-// gets them, with the same chunk codec and bounds.
+// Play and Publish are the client side: Play pulls a stream from another
+// RTMP server (SRS in front of an edge) and hands its messages on as a
+// Sink gets them, with the same chunk codec and bounds; Publish pushes one
+// to another server, over TLS for rtmps (a restream target).
 //
 // It deliberately does not serve playback (play is refused), the
 // signed (Flash Player 9) or encrypted (RTMPE) handshakes, AMF3 beyond
