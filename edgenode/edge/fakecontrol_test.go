@@ -55,6 +55,8 @@ type fakeControl struct {
 	holdEnd    chan struct{}
 	// dvrWindow is the stream's dvr_window in seconds (0 = the default).
 	dvrWindow int
+	// latency is the stream's latency mode ("" = standard).
+	latency string
 	// srtPassphrase is the stream's SRT passphrase ("" = none), answered
 	// to SRT publishes as the control plane does.
 	srtPassphrase string
@@ -206,7 +208,7 @@ func (f *fakeControl) handle(ctx context.Context, peer protocol.Peer, msgType st
 		f.live = true
 		f.seq++
 		st := protocol.StreamInfo{ID: "str_1", OrgID: f.org, Name: "test", PlaybackID: "pb1",
-			PlaybackPolicy: f.policy, Recording: true, LatencyMode: protocol.LatencyStandard, DVRWindow: f.dvrWindow}
+			PlaybackPolicy: f.policy, Recording: true, LatencyMode: cmp.Or(f.latency, protocol.LatencyStandard), DVRWindow: f.dvrWindow}
 		if req.Protocol == protocol.IngestSRT {
 			st.SRTPassphrase = f.srtPassphrase
 		}

@@ -25,7 +25,8 @@ func (r resolver) resolve(ctx context.Context, playbackID string) (hls.Stream, b
 	p := r.n.byPID[playbackID]
 	r.n.mu.Unlock()
 	if p != nil && p.live {
-		return hls.Stream{PlaybackID: playbackID, Signed: p.signed, Keys: p.keys, Dir: r.n.hlsDir(playbackID), Live: true}, true
+		dir := r.n.hlsDir(playbackID)
+		return hls.Stream{PlaybackID: playbackID, Signed: p.signed, Keys: p.keys, Dir: dir, Live: true, Changed: r.n.core.Changed(dir)}, true
 	}
 	// Live on another edge: relay it.
 	if r.n.relay != nil {

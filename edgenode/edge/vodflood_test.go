@@ -94,7 +94,7 @@ func (c *children) watch(ctx context.Context) <-chan struct{} {
 						c.thumbs[p.pid] = p.nice
 					}
 					c.cmds[p.pid] = p.cmdline
-				case strings.Contains(p.cmdline, "-hls_time"): // the live ladder
+				case strings.Contains(p.cmdline, "-hls_time") || strings.Contains(p.cmdline, "-f tee"): // the live ladder
 					c.ladders[p.pid] = p.nice
 					c.cmds[p.pid] = p.cmdline
 				}

@@ -69,3 +69,23 @@ func (pk *packaging) closeReaders() {
 		r.Close()
 	}
 }
+
+// Changed returns, for the live session writing HLS into hlsDir, a
+// function whose channel is closed at that session's next playlist write
+// (for the origin's blocking reloads); nil when no session writes there.
+func (c *Core) Changed(hlsDir string) func() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.sessions {
+		if s.grant.HLSDir != hlsDir {
+			continue
+		}
+		s.mu.Lock()
+		pk := s.pack
+		s.mu.Unlock()
+		if pk != nil {
+			return pk.p.Changed
+		}
+	}
+	return nil
+}

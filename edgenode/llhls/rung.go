@@ -269,11 +269,9 @@ func (r *rung) finishLocked() error {
 	if r.ended {
 		return nil
 	}
-	var err error
 	r.ended = true
-	if r.tracks != nil {
-		err = r.closeSegmentLocked()
-	}
+	// The parts go first, so that once the final playlist is there
+	// nothing else changes.
 	for ; r.partsOff < len(r.segments); r.partsOff++ {
 		r.removeParts(r.segments[r.partsOff].msn)
 	}
@@ -281,7 +279,13 @@ func (r *rung) finishLocked() error {
 	for i := range r.segments {
 		r.segments[i].parts = nil
 	}
-	if len(r.segments) > 0 {
+	r.parts = nil
+	n := len(r.segments)
+	var err error
+	if r.tracks != nil {
+		err = r.closeSegmentLocked() // writes the final playlist if there was more
+	}
+	if len(r.segments) > 0 && len(r.segments) == n {
 		err = errors.Join(err, r.writePlaylistLocked())
 	}
 	return err
