@@ -127,6 +127,19 @@ type browserRun struct {
 // (`make deps-test` installs both).
 func startBrowser(t testing.TB) *browserRun {
 	t.Helper()
+	chromium := requireChromium(t)
+	r, w := io.Pipe()
+	b := &browserRun{stdin: w, p: startProc(t, procSpec{Name: "chromium (pages.mjs)", Bin: "node", Args: []string{"pages.mjs"},
+		Dir: "browser", Stdin: r, Env: []string{"CHROMIUM=" + chromium, "PAGE_TIMEOUT_MS=60000"}})}
+	t.Cleanup(func() { w.Close() }) // before the process's cleanup: the browser closes itself
+	return b
+}
+
+// requireChromium is the path of the Debian chromium the browser tests
+// drive, after checking it and the node project of e2e/browser are there
+// (`make deps-test` installs both).
+func requireChromium(t testing.TB) string {
+	t.Helper()
 	chromium := cmp.Or(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
 	if _, err := os.Stat(chromium); err != nil {
 		testutil.Missing(t, "no chromium (Debian: apt-get install chromium; make deps-test)")
@@ -134,11 +147,7 @@ func startBrowser(t testing.TB) *browserRun {
 	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
 		testutil.Missing(t, "e2e/browser is not installed (npm ci --prefix e2e/browser; make deps-test)")
 	}
-	r, w := io.Pipe()
-	b := &browserRun{stdin: w, p: startProc(t, procSpec{Name: "chromium (pages.mjs)", Bin: "node", Args: []string{"pages.mjs"},
-		Dir: "browser", Stdin: r, Env: []string{"CHROMIUM=" + chromium, "PAGE_TIMEOUT_MS=60000"}})}
-	t.Cleanup(func() { w.Close() }) // before the process's cleanup: the browser closes itself
-	return b
+	return chromium
 }
 
 // open opens rawURL in a tab of its own and waits for its window.result

@@ -257,6 +257,12 @@ export interface WebhookDelivery {
 export interface WebhookAttempt { n: number; at: string; ok: boolean; response_code?: number; latency_ms: number; response_body?: string; error?: string }
 
 export const api14 = {
+  events: {
+    token: () => call<{ token: string }>("POST", "/v1/events/token", {}),
+    // list is one page of the stored log, oldest first after ?after=.
+    list: (q: { stream_id?: string; asset_id?: string; job_id?: string; type?: string; after?: string; limit?: number }) =>
+      call<Page<Event>>("GET", "/v1/events" + query({ ...q, format: "json" })),
+  },
   restream: {
     list: (stream: string) => items(call<List<RestreamTarget>>("GET", `/v1/streams/${enc(stream)}/restream-targets`)),
     create: (stream: string, r: RestreamTargetCreate) => call<RestreamTarget>("POST", `/v1/streams/${enc(stream)}/restream-targets`, r),

@@ -12,6 +12,7 @@ let lastID = "";
 let state: "off" | "connecting" | "open" | "unavailable" = "off";
 const stateListeners = new Set<() => void>();
 let retry: number | undefined;
+let ephemeral = 0;
 
 function setState(s: typeof state): void {
   state = s;
@@ -32,7 +33,9 @@ function deliver(m: MessageEvent): void {
   try {
     const e = JSON.parse(m.data) as Event;
     if (!e || !e.type) return;
+    // Progress events are not stored and carry no id.
     if (e.id) lastID = e.id;
+    else e.id = "~" + ++ephemeral;
     listeners.forEach((f) => f(e));
   } catch {
     /* a comment or keep-alive */
@@ -55,6 +58,7 @@ async function connect(): Promise<void> {
   const q = new URLSearchParams({ token: tok });
   if (lastID) q.set("after", lastID);
   const es = new EventSource("/v1/events?" + q.toString());
+  es.addEventListener("error", ((m: MessageEvent) => { if (m.data) console.warn("events: " + m.data); }) as EventListener);
   source = es;
   es.onopen = () => setState("open");
   es.onmessage = deliver;

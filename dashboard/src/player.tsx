@@ -75,7 +75,18 @@ export function Player({ src, poster, storyboard, captions, live, label, onTime,
     if (videoRef) videoRef.current = video.current;
     let handle: PlayerHandle | null = null;
     let gone = false;
-    loadPlayer().then((p) => {
+    // A live stream's playlist appears a few seconds after it goes live:
+    // wait for it rather than let the player fail on a 404.
+    const ready = async () => {
+      const end = Date.now() + 60000;
+      while (live && !gone && Date.now() < end) {
+        try {
+          if ((await fetch(src)).ok) return;
+        } catch { /* not yet */ }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    };
+    Promise.all([loadPlayer(), ready()]).then(([p]) => {
       if (gone || !video.current) return;
       handle = p.attach(video.current, src);
       video.current.play().catch(() => undefined);

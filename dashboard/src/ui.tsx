@@ -82,7 +82,7 @@ export function ProgressBar({ value, label }: { value: number; label: string }) 
   const pct = Math.max(0, Math.min(100, value));
   return (
     <div class="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)}>
-      <div class="progress-fill" style={{ width: pct + "%" }} />
+      <div class="progress-track"><div class="progress-fill" style={{ width: pct + "%" }} /></div>
       <span class="progress-text">{Math.round(pct)} %</span>
     </div>
   );

@@ -84,9 +84,11 @@ export async function publish(streamID: string, media: MediaStream, bitrateKbps:
   return {
     pc, location,
     stop: async () => {
+      // DELETE first: the session ends as unpublished, not as a lost
+      // connection.
+      if (location) await fetch(location, { method: "DELETE", headers: headers() }).catch(() => undefined);
       pc.close();
       media.getTracks().forEach((t) => t.stop());
-      if (location) await fetch(location, { method: "DELETE", headers: headers() }).catch(() => undefined);
     },
   };
 }

@@ -2,9 +2,9 @@
 // the ingest settings for OBS/SRT/RTMPS, the activity timeline, restream
 // targets, recordings and analytics.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, Event, Ingest, Stream, StreamUpdate, Token } from "../api";
+import { api, api14, Event, Ingest, Stream, StreamUpdate, Token } from "../api";
 import { can, useSession } from "../app";
-import { useEvents, usePoll } from "../events";
+import { useEvents, useEventsState, usePoll } from "../events";
 import { Player } from "../player";
 import { navigate } from "../router";
 import { bitrates, capture, Capture, publish, Publication, resolutions } from "../whip";
@@ -15,11 +15,27 @@ import { RestreamPanel } from "./restream";
 export function StreamPage({ id }: { id: string }) {
   const stream = useLoad(() => api.streams.get(id), [id]);
   const [timeline, setTimeline] = useState<Event[]>([]);
+  const sse = useEventsState();
+  const add = (evs: Event[]) => setTimeline((t) => {
+    const seen = new Set(t.map((x) => x.id));
+    const fresh = evs.filter((e) => !seen.has(e.id));
+    if (fresh.length === 0) return t;
+    return [...t, ...fresh].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, 200);
+  });
   useEvents((e) => {
     if (e.stream_id !== id) return;
-    setTimeline((t) => (t.some((x) => x.id === e.id) ? t : [e, ...t].slice(0, 100)));
+    add([e]);
     if (e.type.startsWith("session.") || e.type.startsWith("publish.")) void stream.reload();
   });
+  // The stored log fills the timeline on arrival, and keeps it current
+  // whenever the live stream is down.
+  const history = async () => {
+    try {
+      const after = timeline.filter((e) => e.id && !e.id.startsWith("~")).map((e) => e.id).sort().pop();
+      add((await api14.events.list({ stream_id: id, after, limit: 200 })).items ?? []);
+    } catch { /* a server without an event log */ }
+  };
+  usePoll(() => { if (timeline.length === 0 || sse !== "open") void history(); }, 5000, [id, sse]);
   usePoll(() => void stream.reload(), 5000, [id]);
   return (
     <Loaded state={stream}>{(s) => <StreamView s={s} reload={stream.reload} timeline={timeline} />}</Loaded>
@@ -66,7 +82,10 @@ function GoLive({ stream, onChange }: { stream: Stream; onChange: () => void }) 
   const preview = useRef<HTMLVideoElement>(null);
 
   useEffect(() => { if (preview.current) preview.current.srcObject = media; }, [media]);
-  useEffect(() => () => { void pub?.stop(); media?.getTracks().forEach((t) => t.stop()); }, [pub, media]);
+  // Leaving the page stops what this page started (and only then).
+  const live = useRef<{ pub: Publication | null; media: MediaStream | null }>({ pub: null, media: null });
+  live.current = { pub, media };
+  useEffect(() => () => { void live.current.pub?.stop(); live.current.media?.getTracks().forEach((t) => t.stop()); }, []);
   useEffect(() => {
     if (state !== "live") return;
     const t = setInterval(() => tick((x) => x + 1), 1000);
