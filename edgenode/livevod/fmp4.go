@@ -104,9 +104,13 @@ func walk(r io.ReadSeeker, read map[string]bool, fn func(box) error) error {
 		if body > maxBoxRead {
 			return fmt.Errorf("box %q of %d bytes: too large", typ, size)
 		}
-		b := make([]byte, body)
-		if _, err := io.ReadFull(r, b); err != nil {
+		// Read what is there rather than allocate what the header claims.
+		b, err := io.ReadAll(io.LimitReader(r, int64(body)))
+		if err != nil {
 			return fmt.Errorf("read box %q: %w", typ, err)
+		}
+		if uint64(len(b)) != body {
+			return fmt.Errorf("read box %q: %w", typ, io.ErrUnexpectedEOF)
 		}
 		if err := fn(box{typ: typ, body: b}); err != nil {
 			return err

@@ -163,7 +163,9 @@ func checkRung(dir string, v variant) (Rung, float64, error) {
 				return r, 0, fmt.Errorf("two init segments: %s and %s", r.Init, name)
 			}
 			r.Init = name
-		case strings.HasSuffix(name, ".m4s"):
+		case strings.HasPrefix(name, "seg_") && strings.HasSuffix(name, ".m4s"):
+			// Only whole segments: a packager's part files, if it keeps
+			// any on disk, are in the segments too.
 			m := segNum.FindStringSubmatch(name)
 			if m == nil {
 				continue
