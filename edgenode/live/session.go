@@ -76,6 +76,7 @@ type Session struct {
 	startedC  chan struct{} // closed once ffmpeg runs
 	done      chan struct{}
 	reports   sync.WaitGroup
+	taps      tapper // copies of the source for restream relays (tap.go)
 }
 
 func newSession(c *Core, base context.Context, g Grant, req PublishRequest) (*Session, error) {
@@ -119,6 +120,7 @@ func (s *Session) Write(p []byte) (int, error) {
 	s.lastWrite.Store(time.Now().UnixNano())
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.taps.write(p)
 	s.mu.Lock()
 	if err := s.closedLocked(); err != nil {
 		s.mu.Unlock()
@@ -299,6 +301,7 @@ func (s *Session) run(release func()) {
 }
 
 func (s *Session) finish(release func()) {
+	s.taps.close()
 	s.mu.Lock()
 	proc := s.proc
 	end := End{Reason: s.reason, Err: s.endErr}
