@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -70,8 +69,6 @@ type Node struct {
 	transport *raft.NetworkTransport
 	client    *http.Client
 	metrics   applyMetrics // metrics.go
-	// ephemeralFn receives the messages other nodes broadcast (events.go).
-	ephemeralFn atomic.Pointer[func([]byte)]
 
 	closeOnce sync.Once
 	stop      chan struct{}

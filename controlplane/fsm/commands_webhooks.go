@@ -8,15 +8,19 @@ import (
 
 // Webhook command types.
 const (
-	CmdCreateWebhook          = "create_webhook"
-	CmdUpdateWebhook          = "update_webhook"
-	CmdDeleteWebhook          = "delete_webhook"
-	CmdCreateDeliveries       = "create_webhook_deliveries"
-	CmdRedeliver              = "redeliver_webhook"
-	CmdRecordWebhookAttempts  = "record_webhook_attempts"
-	maxWebhookDescription     = 500
-	maxWebhookURL             = 2000
-	maxDeliveriesPerFanOut    = 1000
+	CmdCreateWebhook         = "create_webhook"
+	CmdUpdateWebhook         = "update_webhook"
+	CmdDeleteWebhook         = "delete_webhook"
+	CmdCreateDeliveries      = "create_webhook_deliveries"
+	CmdRedeliver             = "redeliver_webhook"
+	CmdRecordWebhookAttempts = "record_webhook_attempts"
+	maxWebhookDescription    = 500
+	maxWebhookURL            = 2000
+	// MaxWebhooksPerOrg bounds an org's endpoints, so one event's
+	// deliveries always fit in one fan-out command.
+	MaxWebhooksPerOrg = 100
+	// MaxDeliveriesPerFanOut bounds the deliveries of one command.
+	MaxDeliveriesPerFanOut    = 1000
 	maxWebhookAttemptBodySize = 1024
 )
 
@@ -101,6 +105,11 @@ func (f *FSM) registerWebhooks() {
 		if _, err := tx.Webhook(w.OrgID, w.ID); err == nil {
 			return nil, state.Conflict("webhook %s already exists", w.ID)
 		}
+		if hooks, err := tx.Webhooks(w.OrgID); err != nil {
+			return nil, err
+		} else if len(hooks) >= MaxWebhooksPerOrg {
+			return nil, state.Conflict("an org has at most %d webhooks", MaxWebhooksPerOrg)
+		}
 		return w, tx.PutWebhook(w)
 	})
 	handle(f, CmdUpdateWebhook, func(tx *state.Tx, c UpdateWebhook) (any, error) {
@@ -133,8 +142,8 @@ func (f *FSM) registerWebhooks() {
 		return nil, tx.DeleteWebhook(c.OrgID, c.ID, c.At)
 	})
 	handle(f, CmdCreateDeliveries, func(tx *state.Tx, c CreateDeliveries) (any, error) {
-		if len(c.Deliveries) > maxDeliveriesPerFanOut {
-			return nil, state.Invalid("at most %d deliveries per command", maxDeliveriesPerFanOut)
+		if len(c.Deliveries) > MaxDeliveriesPerFanOut {
+			return nil, state.Invalid("at most %d deliveries per command", MaxDeliveriesPerFanOut)
 		}
 		n := 0
 		for _, d := range c.Deliveries {

@@ -122,9 +122,8 @@ type Server struct {
 	gossip   *gossip.Node
 	// events fans the event log out (events.go); tails keeps running
 	// jobs' output.
-	events   *events.Hub
-	tails    *events.Tails
-	progress *progressRelay
+	events *events.Hub
+	tails  *events.Tails
 	// keyring seals the state's secrets (keyring.go); keyringSeen is the
 	// version of its file last loaded (leader loop only).
 	keyring     *keyring.Keyring

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -97,7 +98,7 @@ var (
 	bWebhooks          = []byte("webhooks")                   // orgID/id -> Webhook
 	bWebhookDeliveries = []byte("webhook_deliveries")         // id -> WebhookDelivery
 	bDeliveriesByHook  = []byte("webhook_deliveries_by_hook") // webhookID/created(8)/id -> nothing
-	bDeliveriesDue     = []byte("webhook_deliveries_due")     // next(8)/id -> nothing
+	bDeliveriesDue     = []byte("webhook_deliveries_due")     // next(8)/webhookID/id -> nothing
 	bDeliveryKeys      = []byte("webhook_delivery_keys")      // eventID/webhookID -> delivery id
 )
 
@@ -107,6 +108,10 @@ func timeKey(at time.Time) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(at.UnixNano()))
 	return b[:]
+}
+
+func dueKey(d WebhookDelivery) []byte {
+	return joinKey(timeKey(d.NextAttemptAt), []byte(d.WebhookID), []byte(d.ID))
 }
 
 func joinKey(parts ...[]byte) []byte {
@@ -249,7 +254,7 @@ func (t *Tx) PutDelivery(d WebhookDelivery) error {
 		return err
 	}
 	if old, err := t.Delivery(d.ID); err == nil {
-		if err := due.Delete(joinKey(timeKey(old.NextAttemptAt), []byte(old.ID))); err != nil {
+		if err := due.Delete(dueKey(old)); err != nil {
 			return err
 		}
 	} else {
@@ -271,7 +276,7 @@ func (t *Tx) PutDelivery(d WebhookDelivery) error {
 		}
 	}
 	if d.Status == DeliveryPending {
-		if err := due.Put(joinKey(timeKey(d.NextAttemptAt), []byte(d.ID)), nil); err != nil {
+		if err := due.Put(dueKey(d), nil); err != nil {
 			return err
 		}
 	}
@@ -333,8 +338,10 @@ func (t *Tx) scanDeliveries(webhookID string, fn func(WebhookDelivery) bool) err
 
 // DueDeliveries returns up to limit pending deliveries whose next attempt
 // is at or before now, earliest first, and the time of the earliest one
-// not yet due (zero when none).
-func (t *Tx) DueDeliveries(now time.Time, limit int) ([]WebhookDelivery, time.Time, error) {
+// not yet due (zero when none). take is asked of each due one, by its
+// endpoint and id, before it is read: false passes over it (under way,
+// or its endpoint at its bound).
+func (t *Tx) DueDeliveries(now time.Time, limit int, take func(webhookID, id string) bool) ([]WebhookDelivery, time.Time, error) {
 	b := t.tx.Bucket(bDeliveriesDue)
 	if b == nil {
 		return nil, time.Time{}, nil
@@ -346,13 +353,17 @@ func (t *Tx) DueDeliveries(now time.Time, limit int) ([]WebhookDelivery, time.Ti
 			continue
 		}
 		at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
-		if at.After(now) || len(out) >= limit {
-			if at.After(now) {
-				return out, at, nil
-			}
+		if at.After(now) {
+			return out, at, nil
+		}
+		if len(out) >= limit {
 			return out, now, nil
 		}
-		d, err := t.Delivery(string(k[9:]))
+		hook, id, ok := strings.Cut(string(k[9:]), "/")
+		if !ok || (take != nil && !take(hook, id)) {
+			continue
+		}
+		d, err := t.Delivery(id)
 		if err != nil {
 			return out, time.Time{}, err
 		}
@@ -393,7 +404,7 @@ func (t *Tx) DeleteOrgWebhooks(orgID string) error {
 		for _, k := range []struct{ b, k []byte }{
 			{bWebhookDeliveries, []byte(d.ID)},
 			{bDeliveriesByHook, joinKey([]byte(d.WebhookID), timeKey(d.CreatedAt), []byte(d.ID))},
-			{bDeliveriesDue, joinKey(timeKey(d.NextAttemptAt), []byte(d.ID))},
+			{bDeliveriesDue, dueKey(d)},
 			{bDeliveryKeys, []byte(d.EventID + "/" + d.WebhookID)},
 		} {
 			if err := del(k.b, k.k); err != nil {

@@ -29,6 +29,9 @@ type Options struct {
 	SnapshotThreshold uint64
 	// Verbose sends node logs to the test log.
 	Verbose bool
+	// Configure, when set, edits each node's configuration before it
+	// starts (a flag a test needs, such as WebhookAllowPrivate).
+	Configure func(*server.Config)
 }
 
 // Cluster is a running control plane.
@@ -156,6 +159,9 @@ func (m *Member) Start() {
 		cfg.Bootstrap = true
 	} else {
 		cfg.Join = m.c.Members[0].URL()
+	}
+	if m.c.opts.Configure != nil {
+		m.c.opts.Configure(&cfg)
 	}
 	var srv *server.Server
 	var err error

@@ -176,15 +176,41 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // lead runs the leader's loop until ctx ends or leadership is lost.
+// Attempts run in their own goroutines (at most Concurrency, PerEndpoint
+// per endpoint); their results are recorded by one recorder goroutine in
+// batches, while the next attempts go out. A delivery stays in inflight
+// from its start until its attempt is recorded, so it is never sent twice
+// at once.
 func (d *Dispatcher) lead(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 	results := make(chan result, d.cfg.Concurrency)
-	inflight := map[string]bool{}
-	perHook := map[string]int{}
+	toRecord := make(chan []result)
+	recorded := make(chan []result)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case batch := <-toRecord:
+				d.record(ctx, batch)
+				select {
+				case recorded <- batch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	fl := &flight{inflight: map[string]bool{}, perHook: map[string]int{}}
+	var pending []result // finished, waiting for the recorder
+	recording := false
 	cursor := "" // fanned out in memory beyond the stored cursor
+	fanOut := true
 	t := time.NewTicker(d.cfg.Interval)
 	defer t.Stop()
 	d.log.Info("webhook dispatcher leading")
@@ -193,11 +219,14 @@ func (d *Dispatcher) lead(ctx context.Context) {
 			d.log.Info("webhook dispatcher no longer leading")
 			return
 		}
-		var err error
-		if cursor, err = d.fanOut(ctx, cursor); err != nil && ctx.Err() == nil {
-			d.log.Warn("fan out webhook events", "err", err)
+		if fanOut {
+			var err error
+			if cursor, err = d.fanOut(ctx, cursor); err != nil && ctx.Err() == nil {
+				d.log.Warn("fan out webhook events", "err", err)
+			}
+			fanOut = false
 		}
-		next := d.start(ctx, &wg, results, inflight, perHook)
+		next := d.start(ctx, &wg, results, fl)
 
 		var wait <-chan time.Time
 		var timer *time.Timer
@@ -205,12 +234,26 @@ func (d *Dispatcher) lead(ctx context.Context) {
 			timer = time.NewTimer(max(next.Sub(d.cfg.Now()), time.Millisecond))
 			wait = timer.C
 		}
+		var send chan<- []result
+		if !recording && len(pending) > 0 {
+			send = toRecord
+		}
 		select {
 		case <-ctx.Done():
 		case r := <-results:
-			d.record(ctx, r, results, inflight, perHook)
+			fl.finished(r)
+			pending = append(pending, r)
+		case send <- pending:
+			pending, recording = nil, true
+		case batch := <-recorded:
+			recording = false
+			for _, r := range batch {
+				delete(fl.inflight, r.delivery.ID)
+			}
 		case <-t.C:
+			fanOut = true
 		case <-d.wake:
+			fanOut = true
 		case <-wait:
 		}
 		if timer != nil {
@@ -219,6 +262,27 @@ func (d *Dispatcher) lead(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+	}
+}
+
+// flight is what the leader's loop has under way: the deliveries started
+// and not yet recorded, and the attempts still sending, per endpoint.
+type flight struct {
+	inflight map[string]bool
+	sending  int
+	perHook  map[string]int
+}
+
+func (f *flight) started(del state.WebhookDelivery) {
+	f.inflight[del.ID] = true
+	f.sending++
+	f.perHook[del.WebhookID]++
+}
+
+func (f *flight) finished(r result) {
+	f.sending--
+	if f.perHook[r.delivery.WebhookID]--; f.perHook[r.delivery.WebhookID] <= 0 {
+		delete(f.perHook, r.delivery.WebhookID)
 	}
 }
 
@@ -238,7 +302,6 @@ func (d *Dispatcher) fanOut(ctx context.Context, mem string) (string, error) {
 			if err != nil || len(evs) == 0 {
 				return err
 			}
-			last = evs[len(evs)-1].ID
 			hooks, err := tx.Webhooks("")
 			if err != nil {
 				return err
@@ -247,17 +310,28 @@ func (d *Dispatcher) fanOut(ctx context.Context, mem string) (string, error) {
 			for _, w := range hooks {
 				byOrg[w.OrgID] = append(byOrg[w.OrgID], w)
 			}
+			now := d.cfg.Now().UTC()
 			for _, ev := range evs {
+				var more []state.WebhookDelivery
 				for _, w := range byOrg[ev.OrgID] {
 					if !w.Wants(ev.Type) || ev.At.Before(w.CreatedAt) || tx.DeliveryFor(ev.ID, w.ID) != "" {
 						continue
 					}
 					body, err := Body(ev)
 					if err != nil {
-						return err
+						d.log.Warn("event not sent to webhooks", "event_id", ev.ID, "err", err)
+						break
 					}
-					cmd.Deliveries = append(cmd.Deliveries, NewDelivery(w, ev.ID, ev.Type, body, d.cfg.Now().UTC()))
+					more = append(more, NewDelivery(w, ev.ID, ev.Type, body, now))
 				}
+				// An event's deliveries go in one command; the command
+				// stays under the state machine's bound (the next turn
+				// takes the rest).
+				if len(cmd.Deliveries) > 0 && len(cmd.Deliveries)+len(more) > fsm.MaxDeliveriesPerFanOut {
+					break
+				}
+				cmd.Deliveries = append(cmd.Deliveries, more...)
+				last = ev.ID
 			}
 			return nil
 		})
@@ -305,39 +379,40 @@ func NewDelivery(w state.Webhook, eventID, eventType string, body []byte, now ti
 
 // start launches the due deliveries it has room for and returns when the
 // earliest one not yet due will be.
-func (d *Dispatcher) start(ctx context.Context, wg *sync.WaitGroup, results chan<- result,
-	inflight map[string]bool, perHook map[string]int) time.Time {
-	room := d.cfg.Concurrency - len(inflight)
+func (d *Dispatcher) start(ctx context.Context, wg *sync.WaitGroup, results chan<- result, fl *flight) time.Time {
+	room := d.cfg.Concurrency - fl.sending
 	if room <= 0 {
 		return time.Time{}
 	}
 	type job struct {
-		del    state.WebhookDelivery
-		hook   state.Webhook
-		exists bool
+		del     state.WebhookDelivery
+		hook    state.Webhook
+		exists  bool
+		readErr error
 	}
 	var jobs []job
 	var next time.Time
 	now := d.cfg.Now().UTC()
 	err := d.cfg.Node.Store().View(func(tx *state.Tx) error {
-		due, n, err := tx.DueDeliveries(now, room+len(inflight))
-		if err != nil {
-			return err
-		}
+		taken := map[string]int{}
+		due, n, err := tx.DueDeliveries(now, room, func(hook, id string) bool {
+			if fl.inflight[id] || fl.perHook[hook]+taken[hook] >= d.cfg.PerEndpoint {
+				return false
+			}
+			taken[hook]++
+			return true
+		})
 		next = n
 		for _, del := range due {
-			if inflight[del.ID] || len(jobs) >= room || perHook[del.WebhookID] >= d.cfg.PerEndpoint {
-				continue
+			fl.started(del)
+			w, werr := tx.Webhook(del.OrgID, del.WebhookID)
+			j := job{del: del, hook: w, exists: werr == nil}
+			if werr != nil && !state.IsNotFound(werr) {
+				j.exists, j.readErr = true, werr
 			}
-			w, err := tx.Webhook(del.OrgID, del.WebhookID)
-			if err != nil && !state.IsNotFound(err) {
-				return err
-			}
-			jobs = append(jobs, job{del, w, err == nil})
-			perHook[del.WebhookID]++
-			inflight[del.ID] = true
+			jobs = append(jobs, j)
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		d.log.Warn("read due webhook deliveries", "err", err)
@@ -348,6 +423,8 @@ func (d *Dispatcher) start(ctx context.Context, wg *sync.WaitGroup, results chan
 			defer wg.Done()
 			var a state.WebhookAttempt
 			switch {
+			case j.readErr != nil:
+				a = state.WebhookAttempt{At: d.cfg.Now().UTC(), Error: "read endpoint: " + j.readErr.Error()}
 			case !j.exists:
 				a = state.WebhookAttempt{At: d.cfg.Now().UTC(), Error: errEndpointDeleted}
 			case !j.hook.Enabled:
@@ -365,36 +442,22 @@ func (d *Dispatcher) start(ctx context.Context, wg *sync.WaitGroup, results chan
 	return next
 }
 
-// record writes r and every other result already waiting, in one command.
-func (d *Dispatcher) record(ctx context.Context, r result, results <-chan result, inflight map[string]bool, perHook map[string]int) {
-	batch := []result{r}
-	for len(batch) < 256 {
-		select {
-		case more := <-results:
-			batch = append(batch, more)
-			continue
-		default:
-		}
-		break
-	}
+// record writes a batch of finished attempts in one command.
+func (d *Dispatcher) record(ctx context.Context, batch []result) {
 	cmd := fsm.RecordWebhookAttempts{}
 	for _, r := range batch {
 		cmd.Attempts = append(cmd.Attempts, d.recordOf(r))
 	}
-	err := d.apply(ctx, fsm.CmdRecordWebhookAttempts, cmd, nil)
-	if err != nil && ctx.Err() == nil {
-		// Unrecorded attempts are made again: at least once.
-		d.log.Warn("record webhook attempts", "attempts", len(batch), "err", err)
+	if err := d.apply(ctx, fsm.CmdRecordWebhookAttempts, cmd, nil); err != nil {
+		if ctx.Err() == nil {
+			// Unrecorded attempts are made again: at least once.
+			d.log.Warn("record webhook attempts", "attempts", len(batch), "err", err)
+		}
+		return
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	for i, r := range batch {
-		delete(inflight, r.delivery.ID)
-		if perHook[r.delivery.WebhookID]--; perHook[r.delivery.WebhookID] <= 0 {
-			delete(perHook, r.delivery.WebhookID)
-		}
-		if err != nil {
-			continue
-		}
 		d.stats.Attempts++
 		if r.attempt.OK {
 			d.stats.Succeeded++
@@ -402,7 +465,6 @@ func (d *Dispatcher) record(ctx context.Context, r result, results <-chan result
 			d.stats.Failed++
 		}
 	}
-	d.mu.Unlock()
 }
 
 // recordOf is the record of a finished attempt, with the next one
