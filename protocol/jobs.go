@@ -185,6 +185,10 @@ type JobProgress struct {
 	Percent float64 `json:"percent"`
 	FPS     float64 `json:"fps,omitempty"`
 	Speed   float64 `json:"speed,omitempty"`
+	// Frame and BitrateKbps are ffmpeg's frame count and output bitrate
+	// (the event stream shows them; the lease renewal ignores them).
+	Frame       int64   `json:"frame,omitempty"`
+	BitrateKbps float64 `json:"bitrate_kbps,omitempty"`
 }
 
 // JobReport is one running job in a renewal.

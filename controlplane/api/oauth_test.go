@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -21,37 +22,23 @@ import (
 // browser is the user's browser: no API credentials, redirects followed
 // or not as the test asks.
 var (
-	browser   = &http.Client{Timeout: 20 * time.Second}
-	noFollow  = httpClient
-	oauthApps = func(fake *oauthtest.Provider) oauth.Config {
-		return oauth.Config{
-			YouTube: oauth.App{ClientID: oauthtest.GoogleClientID, ClientSecret: oauthtest.GoogleClientSecret,
-				AuthURL: fake.GoogleAuthURL(), TokenURL: fake.GoogleTokenURL(), RevokeURL: fake.GoogleRevokeURL(), APIURL: fake.YouTubeAPIURL()},
-			Twitch: oauth.App{ClientID: oauthtest.TwitchClientID, ClientSecret: oauthtest.TwitchClientSecret,
-				AuthURL: fake.TwitchAuthURL() + "/oauth2/authorize", TokenURL: fake.TwitchAuthURL() + "/oauth2/token",
-				RevokeURL: fake.TwitchAuthURL() + "/oauth2/revoke", APIURL: fake.TwitchAPIURL()},
-		}
-	}
+	browser  = &http.Client{Timeout: 20 * time.Second}
+	noFollow = httpClient
 )
 
-// get sends a browser GET and returns the answer, its body read.
-func get(t *testing.T, c *http.Client, u string) answer {
+// browse sends a browser GET and returns the answer, its body read.
+func browse(t *testing.T, c *http.Client, u string) answer {
 	t.Helper()
 	resp, err := c.Get(u)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: []byte(b.String())}
+	return answer{status: resp.StatusCode, header: resp.Header, body: body}
 }
 
 // TestOAuthLinking links a YouTube and a Twitch account to an org against
@@ -72,7 +59,7 @@ func TestOAuthLinking(t *testing.T) {
 	}
 	logs := &testutil.SyncBuffer{}
 	opts := nodeOpts{cfg: func(c *Config) {
-		c.OAuth = oauth.New(oauthApps(fake))
+		c.OAuth = oauth.New(fake.Config())
 		c.Keyring = kr
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	}}
@@ -116,12 +103,12 @@ func TestOAuthLinking(t *testing.T) {
 
 	// The provider approves and sends the browser back; the callback
 	// lands on cp2, which consumes the state cp1 stored.
-	back := get(t, noFollow, authURL.String())
+	back := browse(t, noFollow, authURL.String())
 	if back.status != http.StatusFound {
 		t.Fatalf("authorize: %d %s", back.status, back.body)
 	}
 	callback := back.header.Get("Location")
-	yt := get(t, browser, onCP2(callback))
+	yt := browse(t, browser, onCP2(callback))
 	if yt.status != 200 {
 		t.Fatalf("callback: %d %s", yt.status, yt.body)
 	}
@@ -135,16 +122,16 @@ func TestOAuthLinking(t *testing.T) {
 	// A replay of the same callback, on either node, is refused; so are
 	// a forged state and a state sent to the other provider's callback.
 	for _, u := range []string{callback, onCP2(callback)} {
-		if a := get(t, browser, u); a.status != 400 || a.code() != "invalid" {
+		if a := browse(t, browser, u); a.status != 400 || a.code() != "invalid" {
 			t.Fatalf("replayed callback: %d %s", a.status, a.body)
 		}
 	}
-	if a := get(t, browser, cp1.url+"/v1/oauth/youtube/callback?code=x&state=forged"+strings.Repeat("a", 40)); a.status != 400 {
+	if a := browse(t, browser, cp1.url+"/v1/oauth/youtube/callback?code=x&state=forged"+strings.Repeat("a", 40)); a.status != 400 {
 		t.Fatalf("forged state: %d %s", a.status, a.body)
 	}
 	start2, _ := url.Parse(str(member.must(200, "GET", "/v1/oauth/youtube/start", nil).json(t), "authorization_url"))
-	crossed := strings.Replace(get(t, noFollow, start2.String()).header.Get("Location"), "/youtube/", "/twitch/", 1)
-	if a := get(t, browser, crossed); a.status != 400 {
+	crossed := strings.Replace(browse(t, noFollow, start2.String()).header.Get("Location"), "/youtube/", "/twitch/", 1)
+	if a := browse(t, browser, crossed); a.status != 400 {
 		t.Fatalf("a youtube state on the twitch callback: %d %s", a.status, a.body)
 	}
 
@@ -160,7 +147,7 @@ func TestOAuthLinking(t *testing.T) {
 	q3 := start3.Query()
 	q3.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
 	start3.RawQuery = q3.Encode()
-	if a := get(t, browser, start3.String()); a.status != 400 || !strings.Contains(string(a.body), "invalid_grant") {
+	if a := browse(t, browser, start3.String()); a.status != 400 || !strings.Contains(string(a.body), "invalid_grant") {
 		t.Fatalf("wrong verifier: %d %s", a.status, a.body)
 	}
 	if r := strings.Join(fake.Refusals(), "; "); !strings.Contains(r, "code_verifier does not match") {
@@ -170,7 +157,7 @@ func TestOAuthLinking(t *testing.T) {
 	// Twitch, the whole chain followed by the browser, with tokens that
 	// expire at once.
 	fake.SetTokenTTL(time.Second)
-	tw := get(t, browser, str(member.must(200, "GET", "/v1/oauth/twitch/start", nil).json(t), "authorization_url"))
+	tw := browse(t, browser, str(member.must(200, "GET", "/v1/oauth/twitch/start", nil).json(t), "authorization_url"))
 	if tw.status != 200 {
 		t.Fatalf("twitch link: %d %s", tw.status, tw.body)
 	}

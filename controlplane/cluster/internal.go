@@ -52,6 +52,7 @@ func (n *Node) InternalHandler() http.Handler {
 	mux.HandleFunc("POST "+PathJoin, n.authed(n.handleJoin))
 	mux.HandleFunc("POST "+PathRemove, n.authed(n.handleRemove))
 	mux.HandleFunc("POST "+PathRestore, n.authed(n.handleRestore))
+	mux.HandleFunc("POST "+PathEphemeral, n.authed(n.handleEphemeral))
 	mux.HandleFunc("GET "+PathStatus, n.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeInternal(w, http.StatusOK, n.Status())
 	}))

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -69,6 +70,8 @@ type Node struct {
 	transport *raft.NetworkTransport
 	client    *http.Client
 	metrics   applyMetrics // metrics.go
+	// ephemeralFn receives the messages other nodes broadcast (events.go).
+	ephemeralFn atomic.Pointer[func([]byte)]
 
 	closeOnce sync.Once
 	stop      chan struct{}

@@ -43,6 +43,9 @@ type Config struct {
 	// CertTTL is how long an edge certificate lasts; pki.NodeCertValidity
 	// if zero.
 	CertTTL time.Duration
+	// Progress takes jobs' progress for the event stream (events.go); nil
+	// drops it.
+	Progress ProgressSink
 }
 
 // Service handles edge messages.
@@ -52,6 +55,8 @@ type Service struct {
 	// missing delays closing sessions a heartbeat leaves out (reconcile.go).
 	missing missing
 	metrics metrics // metrics.go
+	// progress and refusals throttle what becomes an event (events.go).
+	progress, refusals *throttle
 }
 
 // New returns a service.
@@ -71,7 +76,8 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cfg: cfg, log: cfg.Logger.With("component", "edgeapi"), metrics: newMetrics()}
+	return &Service{cfg: cfg, log: cfg.Logger.With("component", "edgeapi"), metrics: newMetrics(),
+		progress: newThrottle(progressGap), refusals: newThrottle(refusalGap)}
 }
 
 func (s *Service) view(fn func(*state.Tx) error) error { return s.cfg.Node.Store().View(fn) }
@@ -155,6 +161,10 @@ func (s *Service) Handle(ctx context.Context, peer protocol.Peer, typ string, bo
 		return decodeAnd(body, func(r protocol.RestreamCredentialsRequest) (any, error) { return s.restreamCredentials(peer, r) })
 	case protocol.TypeRestreamStatus:
 		return decodeAnd(body, func(r protocol.RestreamStatus) (any, error) { return s.restreamStatus(ctx, peer, r) })
+	case protocol.TypeJobProgress:
+		return decodeAnd(body, func(r protocol.JobProgressReport) (any, error) { return s.jobProgress(peer, r) })
+	case protocol.TypeJobLog:
+		return decodeAnd(body, func(r protocol.JobLog) (any, error) { return s.jobLog(ctx, peer, r) })
 	case protocol.TypeRecordingUploaded:
 		return decodeAnd(body, func(r protocol.RecordingUploaded) (any, error) { return s.recordingUploaded(ctx, peer, r) })
 	}
@@ -189,6 +199,7 @@ func (s *Service) authorizePublish(ctx context.Context, peer protocol.Peer, r pr
 	refuse := func(streamID string, err *protocol.Error) error {
 		s.log.Info("publish refused", "edge_id", peer.Hello.NodeID, "stream_id", streamID, "key", streamkey.Redact(r.StreamKey),
 			"protocol", r.Protocol, "remote_addr", r.RemoteAddr, "reason", err.Message)
+		s.recordRefusal(ctx, streamID, r.Protocol, r.RemoteAddr, err.Message)
 		return err
 	}
 	if r.StreamKey == "" || len(r.StreamKey) > 256 {
@@ -278,7 +289,7 @@ func (s *Service) sessionStarted(ctx context.Context, peer protocol.Peer, r prot
 	}
 	src := state.SourceInfo{Width: r.Source.Width, Height: r.Source.Height, FPS: r.Source.FPS, HasAudio: r.Source.HasAudio,
 		HasVideo: r.Source.HasVideo, VideoCodec: r.Source.VideoCodec, AudioCodec: r.Source.AudioCodec}
-	_, err := s.cfg.Node.Apply(ctx, fsm.CmdSessionSource, fsm.SessionSource{ID: r.SessionID, Source: src})
+	_, err := s.cfg.Node.Apply(ctx, fsm.CmdSessionSource, fsm.SessionSource{ID: r.SessionID, Source: src, At: s.cfg.Now().UTC()})
 	return struct{}{}, err
 }
 
@@ -290,7 +301,8 @@ func (s *Service) sessionEnded(ctx context.Context, peer protocol.Peer, r protoc
 	if reason == "" {
 		reason = "unpublished"
 	}
-	_, err := s.cfg.Node.Apply(ctx, fsm.CmdEndSession, fsm.EndSession{ID: r.SessionID, Reason: reason, At: s.cfg.Now().UTC()})
+	_, err := s.cfg.Node.Apply(ctx, fsm.CmdEndSession, fsm.EndSession{ID: r.SessionID, Reason: reason, At: s.cfg.Now().UTC(),
+		RecordingBytes: max(r.RecordingBytes, 0)})
 	return struct{}{}, err
 }
 

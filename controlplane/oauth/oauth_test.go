@@ -14,14 +14,9 @@ import (
 )
 
 func newService(fake *oauthtest.Provider) *oauth.Service {
-	return oauth.New(oauth.Config{
-		PublicURL: "https://cp.example.com/",
-		YouTube: oauth.App{ClientID: oauthtest.GoogleClientID, ClientSecret: oauthtest.GoogleClientSecret,
-			AuthURL: fake.GoogleAuthURL(), TokenURL: fake.GoogleTokenURL(), RevokeURL: fake.GoogleRevokeURL(), APIURL: fake.YouTubeAPIURL()},
-		Twitch: oauth.App{ClientID: oauthtest.TwitchClientID, ClientSecret: oauthtest.TwitchClientSecret,
-			AuthURL: fake.TwitchAuthURL() + "/oauth2/authorize", TokenURL: fake.TwitchAuthURL() + "/oauth2/token",
-			RevokeURL: fake.TwitchAuthURL() + "/oauth2/revoke", APIURL: fake.TwitchAPIURL()},
-	})
+	cfg := fake.Config()
+	cfg.PublicURL = "https://cp.example.com/"
+	return oauth.New(cfg)
 }
 
 var noRedirect = &http.Client{Timeout: 10 * time.Second,

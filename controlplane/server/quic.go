@@ -55,7 +55,7 @@ func (s *Server) serveQUIC(ctx context.Context) error {
 		return fmt.Errorf("edge endpoint: %w", err)
 	}
 	svc := edgeapi.New(edgeapi.Config{Node: s.node, Logger: s.cfg.Logger, LeaseTTL: s.cfg.EdgeLeaseTTL, Jobs: s.jobs,
-		Analytics: analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger})})
+		Analytics: analytics.New(analytics.Config{Node: s.node, Logger: s.cfg.Logger}), Progress: s.progress})
 	for _, c := range svc.Collectors() {
 		if err := s.metrics.Register(c); err == nil {
 			defer s.metrics.Unregister(c)

@@ -122,8 +122,9 @@ type Server struct {
 	gossip   *gossip.Node
 	// events fans the event log out (events.go); tails keeps running
 	// jobs' output.
-	events *events.Hub
-	tails  *events.Tails
+	events   *events.Hub
+	tails    *events.Tails
+	progress *progressRelay
 	// keyring seals the state's secrets (keyring.go); keyringSeen is the
 	// version of its file last loaded (leader loop only).
 	keyring     *keyring.Keyring

@@ -243,7 +243,12 @@ export interface RestreamTargetUpdate { name?: string; preset?: string; url?: st
 export const restreamPresets = ["youtube", "twitch", "facebook", "kick", "custom"];
 
 // Linked accounts (issue 14): YouTube and Twitch, linked over OAuth.
-export interface LinkedAccount { id: string; provider: string; account_id: string; account_name: string; created_at: string }
+export interface LinkedAccount {
+  id: string; org_id: string; provider: string; account_id: string; account_name: string; scopes: string[];
+  token_expires_at: string; created_by: string; created_at: string; updated_at: string;
+}
+export interface OAuthStart { provider: string; authorization_url: string; expires_at: string }
+export interface RestreamFromAccount { linked_account_id: string; name?: string; enabled?: boolean }
 
 // Webhooks (issue 14).
 export interface Webhook { id: string; url: string; description?: string; event_types: string[]; enabled: boolean; created_at: string; updated_at: string }
@@ -268,12 +273,12 @@ export const api14 = {
     create: (stream: string, r: RestreamTargetCreate) => call<RestreamTarget>("POST", `/v1/streams/${enc(stream)}/restream-targets`, r),
     update: (stream: string, id: string, r: RestreamTargetUpdate) => call<RestreamTarget>("PATCH", `/v1/streams/${enc(stream)}/restream-targets/${enc(id)}`, r),
     delete: (stream: string, id: string) => call<void>("DELETE", `/v1/streams/${enc(stream)}/restream-targets/${enc(id)}`),
+    fromAccount: (stream: string, r: RestreamFromAccount) => call<RestreamTarget>("POST", `/v1/streams/${enc(stream)}/restream-targets/from-account`, r),
   },
   linkedAccounts: {
     list: () => items(call<List<LinkedAccount>>("GET", "/v1/linked-accounts")),
     delete: (id: string) => call<void>("DELETE", `/v1/linked-accounts/${enc(id)}`),
-    start: (provider: string, r: { stream_id?: string; return_to?: string }) =>
-      call<{ url?: string; authorize_url?: string }>("POST", `/v1/oauth/${enc(provider)}/start`, r),
+    start: (provider: string) => call<OAuthStart>("GET", `/v1/oauth/${enc(provider)}/start`),
   },
   webhooks: {
     list: () => items(call<List<Webhook>>("GET", "/v1/webhooks")),

@@ -85,8 +85,9 @@ func (l *jobLoop) signal() {
 // running jobs (their leases lapse and they run elsewhere) and waits.
 func (l *jobLoop) run(ctx context.Context) {
 	var inner sync.WaitGroup
-	inner.Add(2)
+	inner.Add(3)
 	go func() { defer inner.Done(); l.renewLoop(ctx) }()
+	go func() { defer inner.Done(); l.progressLoop(ctx) }()
 	go func() { defer inner.Done(); l.watchLoop(ctx) }()
 	l.leaseLoop(ctx)
 	inner.Wait()

@@ -21,6 +21,10 @@ type progress struct {
 	now   func() time.Time
 	last  time.Time // of the last report
 	sent  float64   // the highest percent reported
+	// frame and kbps are what ffmpeg said last (0 when the phase runs
+	// no ffmpeg), sent with the next report.
+	frame int64
+	kbps  float64
 }
 
 func newProgress(fn func(protocol.JobProgress)) *progress {
@@ -42,7 +46,7 @@ func (p *progress) report(pct, fps, speed float64, force bool) {
 	pct = max(pct, p.sent)
 	p.sent, p.last = pct, now
 	// Under the lock, so that reports arrive in order.
-	p.fn(protocol.JobProgress{Percent: math.Round(pct*10) / 10, FPS: fps, Speed: speed})
+	p.fn(protocol.JobProgress{Percent: math.Round(pct*10) / 10, FPS: fps, Speed: speed, Frame: p.frame, BitrateKbps: p.kbps})
 }
 
 // finish reports 100 %, whenever the last report was.
@@ -84,6 +88,9 @@ func (ph phase) ffmpeg(duration float64) func(transcode.Progress) {
 		if pr.Done {
 			frac = 1
 		}
+		ph.p.mu.Lock()
+		ph.p.frame, ph.p.kbps = pr.Frame, pr.BitrateKbps
+		ph.p.mu.Unlock()
 		ph.setFFmpeg(frac, pr.FPS, pr.Speed)
 	}
 }

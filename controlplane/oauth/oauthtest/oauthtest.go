@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/livestreams/livestreams/controlplane/oauth"
 )
 
 // The apps the fake knows.
@@ -107,6 +109,18 @@ func (p *Provider) GoogleRevokeURL() string { return p.URL + "/google/revoke" }
 func (p *Provider) YouTubeAPIURL() string   { return p.URL + "/youtube/v3" }
 func (p *Provider) TwitchAuthURL() string   { return p.URL + "/twitch" } // /oauth2/… under it
 func (p *Provider) TwitchAPIURL() string    { return p.URL + "/helix" }
+
+// Config is the oauth configuration of both apps pointed at the fake;
+// PublicURL is left to the caller.
+func (p *Provider) Config() oauth.Config {
+	return oauth.Config{
+		YouTube: oauth.App{ClientID: GoogleClientID, ClientSecret: GoogleClientSecret,
+			AuthURL: p.GoogleAuthURL(), TokenURL: p.GoogleTokenURL(), RevokeURL: p.GoogleRevokeURL(), APIURL: p.YouTubeAPIURL()},
+		Twitch: oauth.App{ClientID: TwitchClientID, ClientSecret: TwitchClientSecret,
+			AuthURL: p.TwitchAuthURL() + "/oauth2/authorize", TokenURL: p.TwitchAuthURL() + "/oauth2/token",
+			RevokeURL: p.TwitchAuthURL() + "/oauth2/revoke", APIURL: p.TwitchAPIURL()},
+	}
+}
 
 // SetTokenTTL sets the lifetime of the access tokens issued from now on.
 func (p *Provider) SetTokenTTL(d time.Duration) {

@@ -23,7 +23,7 @@ const charts: Series[] = [
   { label: "Rebuffer ratio", value: (b) => b.rebuffer_ratio * 100, unit: "%" },
 ];
 
-function Chart({ title, xs, ys, unit }: { title: string; xs: number[]; ys: number[]; unit: string }) {
+function Chart({ title, xs, ys, unit, from, to }: { title: string; xs: number[]; ys: number[]; unit: string; from: number; to: number }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!box.current) return;
@@ -34,8 +34,9 @@ function Chart({ title, xs, ys, unit }: { title: string; xs: number[]; ys: numbe
     const plot = new uPlot({
       width: Math.max(240, el.clientWidth), height: 160,
       legend: { show: false }, cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true, range: () => [from, to] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [{ stroke: fg, grid: { stroke: "rgba(128,128,128,.15)" } }, { stroke: fg, size: 48, grid: { stroke: "rgba(128,128,128,.15)" }, values: (_, v) => v.map((x) => x + (unit === "%" ? "%" : "")) }],
-      series: [{}, { label: title, stroke: accent, width: 2, fill: accent + "22", points: { show: xs.length < 3 } }],
+      series: [{}, { label: title, stroke: accent, width: 2, fill: accent + "22", points: { show: xs.length < 20 } }],
     }, [xs, ys], el);
     const ro = new ResizeObserver(() => plot.setSize({ width: Math.max(240, el.clientWidth), height: 160 }));
     ro.observe(el);
@@ -72,6 +73,7 @@ export function AnalyticsPanel({ query, title }: { query: AnalyticsQuery; title:
       <Loaded state={data}>{({ time, country }) => {
         const t = time.totals;
         const xs = time.buckets.map((b) => new Date(b.time!).getTime() / 1000);
+        const from = new Date(time.from).getTime() / 1000, to = new Date(time.to).getTime() / 1000;
         const max = Math.max(1, ...country.buckets.map((b) => b.views));
         return (
           <>
@@ -85,7 +87,7 @@ export function AnalyticsPanel({ query, title }: { query: AnalyticsQuery; title:
             </div>
             {xs.length === 0 ? <Empty title="No views in this period">Figures appear once viewers watch with the player.</Empty> : (
               <div class="charts">
-                {charts.map((c) => <Chart key={c.label} title={c.label} xs={xs} ys={time.buckets.map(c.value)} unit={c.unit} />)}
+                {charts.map((c) => <Chart key={c.label} title={c.label} xs={xs} ys={time.buckets.map(c.value)} unit={c.unit} from={from} to={to} />)}
               </div>
             )}
             {country.buckets.length > 0 && (

@@ -58,7 +58,7 @@ function AssetView({ a, live, reload }: { a: Asset; live?: number; reload: () =>
           ) : a.status === "preparing" ? (
             <div class="card" id="preparing">
               <p>Preparing {a.job ? `(${a.job.type} job, ${a.job.state})` : ""}…</p>
-              <ProgressBar value={live ?? a.job?.progress.percent ?? a.progress * 100} label="Asset progress" />
+              <ProgressBar value={live ?? a.job?.progress.percent ?? a.progress} label="Asset progress" />
             </div>
           ) : (
             <div class="card error" role="alert">This asset failed: {a.error || "unknown error"}</div>
@@ -117,7 +117,7 @@ function Captions({ a, onChange }: { a: Asset; onChange: () => void }) {
           {a.captions.map((c) => (
             <li key={c.language} data-lang={c.language} data-status={c.status}>
               <strong>{c.language}</strong> <Badge status={c.status} />
-              {(c.status === "running" || c.status === "queued" || c.status === "leased") && <ProgressBar value={c.progress * 100} label={`Captions ${c.language}`} />}
+              {(c.status === "running" || c.status === "queued" || c.status === "leased") && <ProgressBar value={c.progress} label={`Captions ${c.language}`} />}
               {c.error && <span class="error-text"> {c.error}</span>}
             </li>
           ))}

@@ -44,7 +44,7 @@ export function AssetsPage() {
 }
 
 function AssetRow({ a, live }: { a: Asset; live?: number }) {
-  const pct = live ?? a.job?.progress.percent ?? a.progress * 100;
+  const pct = live ?? a.job?.progress.percent ?? a.progress;
   return (
     <tr data-asset={a.id} data-status={a.status}>
       <td>

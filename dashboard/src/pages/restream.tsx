@@ -46,7 +46,7 @@ export function RestreamPanel({ stream }: { stream: Stream }) {
             </ul>
           )}
           <ErrorBox error={a.error} />
-          {member && <LinkAccounts stream={stream} />}
+          {member && <LinkAccounts stream={stream} onAdded={() => void targets.reload()} />}
         </>
       )}</Loaded>
     </section>
@@ -72,19 +72,39 @@ function AddTarget({ stream, onDone }: { stream: Stream; onDone: () => void }) {
   );
 }
 
-function LinkAccounts({ stream }: { stream: Stream }) {
+// LinkAccounts links YouTube or Twitch over OAuth (the consent page opens
+// in a new tab; the account appears here once linked) and adds a target
+// from a linked account, whose ingest URL and key the provider names.
+function LinkAccounts({ stream, onAdded }: { stream: Stream; onAdded: () => void }) {
   const accounts = useLoad(() => api14.linkedAccounts.list().catch((e) => { if (notAvailable(e)) return null; throw e; }));
   const a = useAction();
+  const [waiting, setWaiting] = useState(false);
+  usePoll(() => { if (waiting) void accounts.reload(); }, 3000, [waiting]);
   const link = (provider: string) => a.run(async () => {
-    const r = await api14.linkedAccounts.start(provider, { stream_id: stream.id, return_to: location.pathname });
-    const to = r.url ?? r.authorize_url;
-    if (to) location.assign(to);
+    try {
+      const r = await api14.linkedAccounts.start(provider);
+      window.open(r.authorization_url, "_blank", "noopener");
+      setWaiting(true);
+    } catch (e) {
+      if ((e as { status?: number }).status === 503) throw new Error(`Linking ${provider} accounts is not configured on this server.`);
+      throw e;
+    }
   });
   if (accounts.data === null) return <p class="muted">Linking YouTube or Twitch accounts is not available on this server.</p>;
   return (
     <div class="linked">
       <h3>Linked accounts</h3>
-      {(accounts.data ?? []).length > 0 && <ul>{accounts.data!.map((x) => <li key={x.id}>{x.provider}: {x.account_name}</li>)}</ul>}
+      {(accounts.data ?? []).length > 0 && (
+        <ul class="targets">{accounts.data!.map((x) => (
+          <li key={x.id}>
+            <span>{x.provider}: {x.account_name}</span>
+            <button type="button" class="small" disabled={a.busy} onClick={() => a.run(async () => {
+              await api14.restream.fromAccount(stream.id, { linked_account_id: x.id, name: `${x.provider} ${x.account_name}`, enabled: true });
+              onAdded();
+            })}>Restream here</button>
+          </li>
+        ))}</ul>
+      )}
       <div class="actions">
         <button type="button" onClick={() => link("youtube")} disabled={a.busy}>Link YouTube</button>
         <button type="button" onClick={() => link("twitch")} disabled={a.busy}>Link Twitch</button>

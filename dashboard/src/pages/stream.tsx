@@ -316,7 +316,7 @@ function Recordings({ stream }: { stream: Stream }) {
             <li key={x.id} data-asset={x.id}>
               <Link href={"/assets/" + x.id}>{x.type} of {when(x.created_at)}</Link> <Badge status={x.status} />
               {x.status === "ready" && <span class="muted"> · {duration(x.duration)}</span>}
-              {x.status === "preparing" && <ProgressBar value={x.job?.progress.percent ?? x.progress * 100} label="Preparing" />}
+              {x.status === "preparing" && <ProgressBar value={x.job?.progress.percent ?? x.progress} label="Preparing" />}
             </li>
           ))}
         </ul>
