@@ -109,3 +109,33 @@ func (f *FSM) registerLinkedAccounts() {
 		return nil, tx.DeleteLinkedAccount(c.OrgID, c.ID)
 	})
 }
+
+// SealedAccountTokens are a linked account's tokens sealed again with
+// the keyring's active key (SealSecrets); nil ones change nothing.
+type SealedAccountTokens struct {
+	OrgID, ID       string
+	Access, Refresh *SealedValue
+}
+
+// resealAccounts swaps in the accounts' tokens sealed again, each only
+// while the stored value is still the one it was computed from (a token
+// refreshed meanwhile stays).
+func resealAccounts(tx *state.Tx, accts []SealedAccountTokens, n *int) error {
+	for _, s := range accts {
+		a, err := tx.LinkedAccount(s.OrgID, s.ID)
+		if state.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		before := *n
+		a.AccessToken = string(s.Access.swap([]byte(a.AccessToken), n))
+		a.RefreshToken = string(s.Refresh.swap([]byte(a.RefreshToken), n))
+		if *n > before {
+			if err := tx.PutLinkedAccount(a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -29,11 +29,12 @@ type SealedSigningKey struct {
 type SealSecrets struct {
 	CAKey, StreamKeySecret, SessionSecret *SealedValue
 	SigningKeys                           []SealedSigningKey
+	LinkedAccounts                        []SealedAccountTokens
 }
 
 // Empty reports whether the command would seal nothing.
 func (c SealSecrets) Empty() bool {
-	return c.CAKey == nil && c.StreamKeySecret == nil && c.SessionSecret == nil && len(c.SigningKeys) == 0
+	return c.CAKey == nil && c.StreamKeySecret == nil && c.SessionSecret == nil && len(c.SigningKeys) == 0 && len(c.LinkedAccounts) == 0
 }
 
 // swap returns v's sealed value when stored is still the value v was
@@ -75,6 +76,9 @@ func (f *FSM) registerSealing() {
 					return nil, err
 				}
 			}
+		}
+		if err := resealAccounts(tx, c.LinkedAccounts, &n); err != nil {
+			return nil, err
 		}
 		return n, nil
 	})

@@ -118,7 +118,8 @@ func (s *Server) resealSecrets(ctx context.Context) error {
 			}
 			cmd.SigningKeys = append(cmd.SigningKeys, fsm.SealedSigningKey{OrgID: k.OrgID, ID: k.ID, SealedValue: *v})
 		}
-		return nil
+		cmd.LinkedAccounts, err = sealAccounts(tx, stale, seal)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("seal secrets with key %s: %w", active, err)

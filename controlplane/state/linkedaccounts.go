@@ -133,3 +133,9 @@ func (t *Tx) DeleteExpiredOAuthStates(at time.Time) error {
 	}
 	return nil
 }
+
+// AllLinkedAccounts lists every org's accounts, their tokens as stored
+// (the keyring rotation seals stale ones again).
+func (t *Tx) AllLinkedAccounts() ([]LinkedAccount, error) {
+	return list[LinkedAccount](t, bLinkedAccounts, "")
+}
