@@ -215,6 +215,9 @@ func newRelayEdge(t testing.TB, a *originEdge, cfg Config) *relayEdge {
 		st.Fetch = func(ctx context.Context, name string) (string, error) {
 			return rl.Fetch(ctx, a.srv.URL, pid, name)
 		}
+		st.FetchQuery = func(ctx context.Context, name string, q hls.Query) (string, error) {
+			return rl.FetchQuery(ctx, a.srv.URL, pid, name, q)
+		}
 		return st, true
 	})})
 	b.srv = httptest.NewServer(b.origin)
