@@ -25,8 +25,18 @@
 // local file. The origin edge recognises the relaying edge's requests with
 // Config.TrustRequest: they need no token and get playlists as written.
 //
+// LL-HLS (RFC 8216bis 6.2.5): a playlist request with _HLS_msn (and
+// _HLS_part) is held until the playlist lists that segment or part
+// (Stream.Changed wakes it; three target durations at most, then 503; 400
+// for one too far ahead), _HLS_skip=YES is answered with a delta playlist
+// (Delta), and a request for a part that is not written yet (the preload
+// hint's) is held until it is. A relayed stream passes the directives on
+// through Stream.FetchQuery, so the origin edge holds one request for all
+// the viewers of the relaying edge.
+//
 // It deliberately does not know where streams come from (a Resolver says),
-// fetch from other edges, cache, or write anything: ffmpeg writes each
-// file under a temporary name and renames it, and the origin never serves
+// fetch from other edges, cache, or write anything: the packager
+// (edgenode/llhls) or ffmpeg writes each file under a temporary name and
+// renames it, and the origin never serves
 // those *.tmp names.
 package hls

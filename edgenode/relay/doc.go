@@ -14,6 +14,13 @@
 // that request belongs to the relay, not to the viewer who caused it, so
 // a viewer who leaves does not fail the others.
 //
+// A low-latency playlist asked with LL-HLS delivery directives (a
+// blocking reload: _HLS_msn, _HLS_part, _HLS_skip; FetchQuery) is its
+// own object per set of directives: the origin edge is asked with them
+// and holds the request until the playlist has that part, once for all
+// the viewers waiting for that version. A part asked for before it exists
+// is held by the origin edge the same way.
+//
 // The relay authenticates to the origin edge as a cluster member (an
 // Authorization header from Config.AuthHeader); the origin edge accepts
 // it with hls.Config.TrustRequest (TrustAuth builds the check), skips the
