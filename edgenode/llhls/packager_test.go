@@ -337,3 +337,63 @@ func run(t *testing.T, params transcode.Params, plan transcode.Packaging, onPlay
 	}
 	return p
 }
+
+// TestStandardSession packages a standard-latency ladder: segments of
+// whole GOPs, no LL-HLS tags, the master as soon as every rung has a
+// segment, a sliding window, and the final playlists finished.
+func TestStandardSession(t *testing.T) {
+	t.Parallel()
+	mediatest.RequireFFmpeg(t)
+	src := mediatest.File(t, mediatest.Spec{Width: 640, Height: 360, Seconds: 12, Audio: true})
+	dir := t.TempDir()
+	params := transcode.Params{Input: src, Mode: transcode.Live, OutDir: dir, Tag: "t2", Pipes: true, Window: 6 * time.Second,
+		Ladder: []transcode.Rung{{Name: "360p", Width: 640, Height: 360, VideoKbps: 800}, {Name: "180p", Width: 320, Height: 180, VideoKbps: 200}},
+		Source: transcode.Source{Width: 640, Height: 360, FrameRate: 30, HasAudio: true, HasVideo: true, AudioCodec: "aac"}}
+	plan, err := params.Packaging()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var failures []string
+	segsAtMaster := -1
+	total := 0
+	last := map[string]string{}
+	run(t, params, plan, func(name string, text []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		last[name] = string(text)
+		if name == "master.m3u8" {
+			segsAtMaster = total
+			return
+		}
+		m := parseMedia(t, string(text))
+		total++
+		if strings.Contains(string(text), "#EXT-X-PART") || strings.Contains(string(text), "PRELOAD-HINT") || m.target != 2 || m.version != 7 {
+			failures = append(failures, fmt.Sprintf("%s:\n%s", name, text))
+		}
+		if len(m.segs) > 3 {
+			failures = append(failures, fmt.Sprintf("%s lists %d segments in a 6 s window", name, len(m.segs)))
+		}
+		for _, s := range m.segs {
+			if math.Round(s.dur) > m.target || s.dur < 1.5 {
+				failures = append(failures, fmt.Sprintf("%s: segment %s lasts %v", name, s.uri, s.dur))
+			}
+		}
+	})
+	if len(failures) > 0 {
+		t.Fatalf("%d failures:\n%s", len(failures), strings.Join(failures[:min(len(failures), 5)], "\n"))
+	}
+	// The master comes with the first segment of the last rung to have one.
+	if segsAtMaster < 1 || segsAtMaster > 2 {
+		t.Fatalf("master written after %d media playlist versions", segsAtMaster)
+	}
+	for _, rung := range []string{"360p", "180p"} {
+		m := parseMedia(t, last[rung+"/index.m3u8"])
+		if !m.ended || m.seq < 2 {
+			t.Fatalf("%s final playlist:\n%s", rung, last[rung+"/index.m3u8"])
+		}
+	}
+	if !strings.Contains(last["master.m3u8"], "#EXT-X-STREAM-INF:BANDWIDTH=") || !strings.Contains(last["master.m3u8"], "RESOLUTION=320x180") {
+		t.Fatalf("master:\n%s", last["master.m3u8"])
+	}
+}
