@@ -311,3 +311,25 @@ func TestOAuthUnconfigured(t *testing.T) {
 		t.Fatalf("list: %v %v", l, err)
 	}
 }
+
+// TestOAuthPendingBound: an org has at most 20 links in progress; a
+// completed one frees its place.
+func TestOAuthPendingBound(t *testing.T) {
+	t.Parallel()
+	fake := oauthtest.Start(t)
+	e := newEnv(t, nodeOpts{cfg: func(c *Config) { c.OAuth = oauth.New(fake.Config()) }})
+	var first string
+	for i := 0; i < 20; i++ {
+		u := str(e.admin.must(200, "GET", "/v1/oauth/twitch/start", nil).json(t), "authorization_url")
+		if i == 0 {
+			first = u
+		}
+	}
+	if a := e.admin.do("GET", "/v1/oauth/youtube/start", nil); a.status != 409 || a.code() != "conflict" {
+		t.Fatalf("a 21st link: %d %s", a.status, a.body)
+	}
+	if a := browse(t, browser, first); a.status != 200 {
+		t.Fatalf("finishing the first link: %d %s", a.status, a.body)
+	}
+	e.admin.must(200, "GET", "/v1/oauth/youtube/start", nil)
+}

@@ -15,8 +15,13 @@ const (
 	CmdUnlinkAccount       = "unlink_account"
 )
 
+// maxPendingOAuth bounds an org's authorizations in flight, so repeated
+// starts cannot grow the state (each lives 10 minutes).
+const maxPendingOAuth = 20
+
 // StartOAuth records an authorization in flight; the states that expired
-// by At are dropped on the way, so abandoned ones do not pile up.
+// by At are dropped on the way, so abandoned ones do not pile up, and an
+// org has at most maxPendingOAuth.
 type StartOAuth struct {
 	State state.OAuthState
 	At    time.Time
@@ -55,6 +60,11 @@ func (f *FSM) registerLinkedAccounts() {
 		}
 		if err := tx.DeleteExpiredOAuthStates(c.At); err != nil {
 			return nil, err
+		}
+		if n, err := tx.PendingOAuthStates(c.State.OrgID); err != nil {
+			return nil, err
+		} else if n >= maxPendingOAuth {
+			return nil, state.Conflict("%d account links of the org are in progress: finish one or wait 10 minutes", n)
 		}
 		return nil, tx.PutOAuthState(c.State)
 	})

@@ -107,6 +107,18 @@ func (t *Tx) OAuthState(hash string) (OAuthState, error) {
 	return s, err
 }
 
+// PendingOAuthStates counts an org's authorizations in flight.
+func (t *Tx) PendingOAuthStates(orgID string) (int, error) {
+	n := 0
+	err := scan(t, bOAuthStates, "", func(s OAuthState) bool {
+		if s.OrgID == orgID {
+			n++
+		}
+		return true
+	})
+	return n, err
+}
+
 // PutOAuthState stores an authorization in flight.
 func (t *Tx) PutOAuthState(s OAuthState) error { return t.put(bOAuthStates, s.Hash, s) }
 
