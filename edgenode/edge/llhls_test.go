@@ -90,6 +90,11 @@ func TestLowLatencyPublish(t *testing.T) {
 		t.Fatalf("hinted part %s: %d, %d bytes", hint[1], code, len(part))
 	}
 
+	// Parts are counted as their own kind of request.
+	if got := scrape(t, n)[`livestreams_edge_hls_requests_total{code="2xx",kind="part"}`]; got != 1 {
+		t.Errorf("part requests in /metrics: %v, want 1", got)
+	}
+
 	// Too far ahead: 400 at once.
 	if code, _ := get(fmt.Sprintf("%s?_HLS_msn=%d", base+variant, last+100)); code != 400 {
 		t.Fatalf("far-future msn: %d, want 400", code)

@@ -72,6 +72,8 @@ func objectKind(p string) string {
 		return "master"
 	case ext == ".m3u8":
 		return "playlist"
+	case ext == ".m4s" && strings.HasPrefix(base, "part_"):
+		return "part" // an LL-HLS part (edgenode/llhls)
 	case ext == ".m4s" || ext == ".ts":
 		return "segment"
 	case ext == ".mp4" && strings.HasPrefix(base, "init"):
