@@ -32,6 +32,8 @@ type dashboardResult struct {
 	RecordingID     string
 	RecordingPlay   playedFrame
 	Captions        []string
+	CaptionStates   []string
+	TextTracks      []string
 	Storyboard      string
 	OtherStreams    []string
 	OtherStreamPage string
@@ -53,16 +55,17 @@ type playedFrame struct {
 
 // TestDashboard drives the creators' dashboard in Debian chromium with a
 // fake camera against `livestreams dev`, as a creator would: sign up,
-// create a stream, read its ingest settings, go live from the browser over
-// the same-origin WHIP proxy, watch the preview play a frame that is not
-// black, see the activity timeline fill, restream to dev's own RTMP ingest
-// and switch the target off, stop, upload an MP4 with the progress bar to
-// 100 % until the asset is ready, cut a clip of it, create an API key and
-// a webhook whose test delivery shows its response code in the log, play
-// the recording and hover its storyboard; a second org's user sees none of
-// the first org's streams or assets. Every main screen is captured at
-// desktop and phone size (the directory is in the log; $DASHBOARD_SCREENSHOTS
-// keeps them) and axe-core finds no serious or critical violation on any.
+// create a stream with automatic captions, read its ingest settings, go
+// live from the browser over the same-origin WHIP proxy, watch the preview
+// play a frame that is not black, see the activity timeline fill, restream
+// to dev's own RTMP ingest and switch the target off, stop, upload an MP4
+// with the progress bar to 100 % until the asset is ready, cut a clip of
+// it, create an API key and a webhook whose test delivery shows its
+// response code in the log, play the recording with its captions track
+// and hover its storyboard; a second org's user sees none of the first
+// org's streams or assets. Every main screen is captured at desktop and
+// phone size (the directory is in the log; $DASHBOARD_SCREENSHOTS keeps
+// them) and axe-core finds no serious or critical violation on any.
 func TestDashboard(t *testing.T) {
 	t.Parallel()
 	mediatest.RequireFFmpeg(t)
@@ -134,6 +137,11 @@ func TestDashboard(t *testing.T) {
 	}
 	if r.Clip == "" || r.Clip == r.UploadID || r.RecordingID == "" {
 		t.Errorf("clip %q of upload %q, recording %q: want all three", r.Clip, r.UploadID, r.RecordingID)
+	}
+	// The stream captions its recordings (pocketsphinx in dev): the player
+	// lists the track.
+	if !slices.Contains(r.Captions, "en") || !slices.Contains(r.TextTracks, "en") {
+		t.Errorf("recording's captions %v (jobs %v), player text tracks %v; want en", r.Captions, r.CaptionStates, r.TextTracks)
 	}
 	if !strings.Contains(r.Storyboard, "storyboard.jpg") {
 		t.Errorf("storyboard hover shows %q, want a tile of storyboard.jpg", r.Storyboard)

@@ -80,7 +80,10 @@ async function frame(page, sel) {
     const end = Date.now() + ms;
     let v;
     while (!(v = document.querySelector(sel)) || v.currentTime <= 2 || v.videoWidth === 0) {
-      if (Date.now() > end) throw new Error(`${sel} stuck at ${v ? v.currentTime : 'no video'}`);
+      if (Date.now() > end) {
+        const b = v ? Array.from({ length: v.buffered.length }, (_, i) => `${v.buffered.start(i).toFixed(1)}-${v.buffered.end(i).toFixed(1)}`) : [];
+        throw new Error(`${sel} stuck at ${v ? `${v.currentTime} (readyState ${v.readyState}, paused ${v.paused}, buffered [${b}], error ${v.error && v.error.code}, src ${v.currentSrc.slice(0, 40)})` : 'no video'}`);
+      }
       if (v && v.paused) v.play().catch(() => {});
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -144,6 +147,7 @@ try {
     await page.click('#new-stream');
     await page.fill('#create-stream input[name=name]', 'Morning show');
     await page.selectOption('#create-stream select[name=latency_mode]', env('LATENCY', 'standard'));
+    if (env('CAPTIONS', '1') === '1') await page.check('#create-stream input[name=auto_captions]');
     await page.click('#create-stream button[type=submit]');
     await page.waitForSelector('h1#stream-h');
     return page.url().split('/').pop();
@@ -166,8 +170,14 @@ try {
   });
 
   result.preview = await step('preview plays', async () => {
-    await page.waitForSelector('#live-player video');
-    return frame(page, '#live-player video');
+    try {
+      await page.waitForSelector('#live-player video');
+      return await frame(page, '#live-player video');
+    } catch (e) {
+      // Say what the stream page says of the session (an edge failure).
+      const tl = await page.$$eval('#timeline li', (els) => els.map((x) => x.textContent).join('; ')).catch(() => '');
+      throw new Error(`${String(e).split('\n')[0]}; activity: ${tl}`);
+    }
   });
 
   await step('timeline', async () => {
@@ -286,9 +296,18 @@ try {
     result.recordingID = id;
     await page.goto(BASE + '/assets/' + id);
     await until('the recording ready', async () => (await page.getAttribute('.page-head .badge', 'data-status')) === 'ready', 3 * T);
+    if (env('CAPTIONS', '1') === '1') {
+      // The captions job runs after the recording is ready; the player
+      // lists the track once it succeeded.
+      result.captionStates = await until('the captions', async () => {
+        const s = await page.$$eval('#captions li[data-lang]', (els) => els.map((e) => e.dataset.status));
+        return s.length && s.every((x) => x === 'succeeded' || x === 'failed') ? s : null;
+      }, 3 * T);
+    }
     await page.waitForSelector('#asset-player video');
     result.recordingPlay = await frame(page, '#asset-player video');
     result.captions = await page.$$eval('#asset-player track', (els) => els.map((e) => e.srclang));
+    result.textTracks = await page.$eval('#asset-player video', (v) => Array.from(v.textTracks).map((t) => t.language));
   });
 
   await step('storyboard scrub', async () => {
