@@ -44,8 +44,8 @@ deps-test: deps
 	@command -v chromium >/dev/null && command -v npm >/dev/null || { \
 		echo "installing chromium, nodejs and npm (Debian packages, the browser tests)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null; }
-	@[ -d e2e/browser/node_modules/playwright-core ] && [ -d e2e/browser/node_modules/hls.js ] || { \
-		echo "installing e2e/browser (npm ci: playwright-core, which drives Debian's chromium, and hls.js)"; \
+	@[ -d e2e/browser/node_modules/playwright-core ] && [ -d e2e/browser/node_modules/hls.js ] && [ -d e2e/browser/node_modules/axe-core ] || { \
+		echo "installing e2e/browser (npm ci: playwright-core, which drives Debian's chromium, hls.js and axe-core)"; \
 		npm ci --prefix e2e/browser --no-audit --no-fund >/dev/null; }
 
 # deploy-check lints deploy/: ansible-lint and --syntax-check of every

@@ -2,8 +2,8 @@
 // hls.js (or the browser's own HLS) that any page loads from the control
 // plane, and that reports quality-of-service beacons to the edge serving
 // the media (package edgenode/beacon takes them). It deliberately has no
-// build step: the script is plain JavaScript, and hls.js (1.7.4, the
-// version the dashboard bundles; Apache-2.0, hls.js.LICENSE) is embedded
+// build step: the script is plain JavaScript, and hls.js (1.7.4, which
+// the dashboard plays with too; Apache-2.0, hls.js.LICENSE) is embedded
 // and served beside it, so a self-hosted player reaches no third party.
 // A page that already has hls.js keeps its own.
 package player
