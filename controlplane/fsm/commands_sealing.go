@@ -30,11 +30,12 @@ type SealSecrets struct {
 	CAKey, StreamKeySecret, SessionSecret *SealedValue
 	SigningKeys                           []SealedSigningKey
 	LinkedAccounts                        []SealedAccountTokens
+	Webhooks                              []SealedWebhookSecret
 }
 
 // Empty reports whether the command would seal nothing.
 func (c SealSecrets) Empty() bool {
-	return c.CAKey == nil && c.StreamKeySecret == nil && c.SessionSecret == nil && len(c.SigningKeys) == 0 && len(c.LinkedAccounts) == 0
+	return c.CAKey == nil && c.StreamKeySecret == nil && c.SessionSecret == nil && len(c.SigningKeys) == 0 && len(c.LinkedAccounts) == 0 && len(c.Webhooks) == 0
 }
 
 // swap returns v's sealed value when stored is still the value v was
@@ -78,6 +79,9 @@ func (f *FSM) registerSealing() {
 			}
 		}
 		if err := resealAccounts(tx, c.LinkedAccounts, &n); err != nil {
+			return nil, err
+		}
+		if err := resealWebhooks(tx, c.Webhooks, &n); err != nil {
 			return nil, err
 		}
 		return n, nil

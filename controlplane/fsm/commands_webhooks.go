@@ -246,3 +246,32 @@ func recordAttempt(tx *state.Tx, c RecordWebhookAttempt) (any, error) {
 	}
 	return d, nil
 }
+
+// SealedWebhookSecret is an endpoint's signing secret sealed again with
+// the keyring's active key (SealSecrets).
+type SealedWebhookSecret struct {
+	OrgID, ID string
+	SealedValue
+}
+
+// resealWebhooks swaps in the endpoints' secrets sealed again, each only
+// while the stored value is still the one it was computed from (a secret
+// rotated meanwhile stays).
+func resealWebhooks(tx *state.Tx, hooks []SealedWebhookSecret, n *int) error {
+	for _, s := range hooks {
+		w, err := tx.Webhook(s.OrgID, s.ID)
+		if state.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		before := *n
+		w.SecretSealed = string(s.swap([]byte(w.SecretSealed), n))
+		if *n > before {
+			if err := tx.PutWebhook(w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -118,7 +118,10 @@ func (s *Server) resealSecrets(ctx context.Context) error {
 			}
 			cmd.SigningKeys = append(cmd.SigningKeys, fsm.SealedSigningKey{OrgID: k.OrgID, ID: k.ID, SealedValue: *v})
 		}
-		cmd.LinkedAccounts, err = sealAccounts(tx, stale, seal)
+		if cmd.LinkedAccounts, err = sealAccounts(tx, stale, seal); err != nil {
+			return err
+		}
+		cmd.Webhooks, err = sealWebhooks(tx, stale, seal)
 		return err
 	})
 	if err != nil {
