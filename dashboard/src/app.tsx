@@ -121,6 +121,10 @@ function App() {
     if (!currentOrg() || !m.orgs.some((o) => o.id === currentOrg())) setSession(token(), m.org_id || m.orgs[0]?.id);
     setMe(m);
   };
+  // Signed in, the sign-in pages and / lead to the streams.
+  useEffect(() => {
+    if (me && (path === "/" || path === "/signin" || path === "/signup")) navigate("/streams", true);
+  }, [me, path]);
   useEffect(() => {
     onUnauthorized(signOut);
     if (token()) refresh().catch(() => signOut()).finally(() => setChecking(false));
@@ -150,7 +154,6 @@ function App() {
       navigate("/streams");
     },
   };
-  if (path === "/" || path === "/signin" || path === "/signup") navigate("/streams", true);
   return (
     <SessionContext.Provider value={session}>
       <Shell key={org} session={session} path={path} />

@@ -88,7 +88,11 @@ export function Player({ src, poster, storyboard, captions, live, label, onTime,
     };
     Promise.all([loadPlayer(), ready()]).then(([p]) => {
       if (gone || !video.current) return;
-      handle = p.attach(video.current, src);
+      // hls.js wherever Media Source Extensions exist: some Chromium
+      // builds claim native HLS (canPlayType) and then fail on the ladder;
+      // Safari without MSE (older iPhones) keeps its own HLS.
+      const mse = "MediaSource" in window || "ManagedMediaSource" in window;
+      handle = p.attach(video.current, src, { forceHlsJs: mse });
       video.current.play().catch(() => undefined);
     }).catch((e) => setError(String(e.message ?? e)));
     return () => { gone = true; handle?.destroy(); };
