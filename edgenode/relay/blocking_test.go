@@ -166,3 +166,38 @@ func TestRelayLowLatency(t *testing.T) {
 		t.Fatalf("blocking reload without a token: %d", code)
 	}
 }
+
+// TestBlockingVersionsDropped: a viewer following a playlist part by part
+// leaves at most the unexpired versions in the cache, not one file per
+// part of the session.
+func TestBlockingVersionsDropped(t *testing.T) {
+	t.Parallel()
+	o := newFakeOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("#EXTM3U\n#EXT-X-TARGETDURATION:1\n" + r.URL.RawQuery + "\n"))
+	})
+	clock := newFakeClock()
+	r := newTestRelay(t, Config{Now: clock.Now})
+	var paths []string
+	for part := range 20 {
+		p, err := r.FetchQuery(t.Context(), o.srv.URL, "pub", "720p/index.m3u8", hls.Query{MSN: 4, HasMSN: true, Part: part, HasPart: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		clock.Advance(time.Second) // past a playlist's lifetime
+	}
+	if s := r.Stats(); s.Objects > 2 {
+		t.Fatalf("%d objects cached after following 20 versions", s.Objects)
+	}
+	for _, p := range paths[:len(paths)-2] {
+		if _, err := os.Stat(p); err == nil {
+			t.Fatalf("an expired version is still on disk: %s", p)
+		}
+	}
+	r.Purge("pub")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.versions) != 0 {
+		t.Fatalf("versions after a purge: %v", r.versions)
+	}
+}

@@ -113,12 +113,16 @@ type Relay struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	closed   bool
-	objects  map[key]*entry
-	lru      list.List // of *entry, most recently used at the front
-	size     int64     // bytes of the objects in lru
-	flights  map[key]*flight
+	mu      sync.Mutex
+	closed  bool
+	objects map[key]*entry
+	lru     list.List // of *entry, most recently used at the front
+	size    int64     // bytes of the objects in lru
+	flights map[key]*flight
+	// versions are the cached answers to blocking reloads of each
+	// playlist (by key without directives): each is fetched once, and
+	// dropped once expired when the next version comes.
+	versions map[key][]*entry
 	failures map[key]failure
 	down     map[string]bool // origins whose last request failed, for logging
 	purges   int
@@ -204,6 +208,7 @@ func New(cfg Config) *Relay {
 		cancel:   cancel,
 		objects:  map[key]*entry{},
 		flights:  map[key]*flight{},
+		versions: map[key][]*entry{},
 		failures: map[key]failure{},
 		down:     map[string]bool{},
 	}
@@ -328,6 +333,9 @@ func (r *Relay) fly(k key, origin string, f *flight) {
 			e.expires = start.Add(ttl)
 		}
 		r.insert(e)
+		if k.q != (hls.Query{}) {
+			r.addVersion(e, start)
+		}
 	default:
 		if isPlaylist(k.name) {
 			// The expired copy a refresh would have replaced: nothing
@@ -402,6 +410,28 @@ func (r *Relay) insert(e *entry) {
 	}
 }
 
+// addVersion records e, the answer to a blocking reload, among its
+// playlist's versions, and removes the versions that expired before now:
+// a stream followed part by part makes three a second, which would
+// otherwise wait for the byte bound to go. The caller holds r.mu.
+func (r *Relay) addVersion(e *entry, now time.Time) {
+	pl := key{playbackID: e.key.playbackID, name: e.key.name}
+	old := r.versions[pl]
+	kept := old[:0]
+	for _, v := range old {
+		switch {
+		case r.objects[v.key] != v: // evicted or replaced already
+		case !now.Before(v.expires):
+			r.drop(v)
+			os.Remove(v.path)
+		default:
+			kept = append(kept, v)
+		}
+	}
+	clear(old[len(kept):])
+	r.versions[pl] = append(kept, e)
+}
+
 // drop forgets e, leaving its file. The caller holds r.mu.
 func (r *Relay) drop(e *entry) {
 	r.lru.Remove(e.elem)
@@ -436,6 +466,11 @@ func (r *Relay) Purge(playbackID string) {
 	for k := range r.failures {
 		if k.playbackID == playbackID {
 			delete(r.failures, k)
+		}
+	}
+	for k := range r.versions {
+		if k.playbackID == playbackID {
+			delete(r.versions, k)
 		}
 	}
 	// Renamed under r.mu, removed outside it: a long stream has thousands
