@@ -50,6 +50,16 @@ type Source struct {
 	// "" when unknown. The ladder encodes AAC whatever it is; the
 	// recording copies it.
 	AudioCodec string
+
+	// What the publisher's first seconds say about its video, zero when
+	// unknown: ffmpeg's codec name ("h264"), the H.264 profile_idc, the
+	// bitrate and the interval between keyframes. A source that fits the
+	// top rung by all of them is passed through as that rung instead of
+	// re-encoded (see passThrough); an unknown value never fits.
+	VideoCodec       string
+	VideoProfile     int
+	VideoKbps        int
+	KeyframeInterval time.Duration
 }
 
 // Params describes one transcode.
@@ -201,7 +211,6 @@ func Build(p Params) ([]string, error) {
 		latency = Standard
 	}
 	seg := latency.segmentSeconds()
-	gop := strconv.Itoa(keyframeFPS(p.Source.FrameRate) * seg)
 	audio := p.Source.HasAudio
 
 	args := []string{"-hide_banner", "-loglevel", "warning",
@@ -229,44 +238,7 @@ func Build(p Params) ([]string, error) {
 	}
 	args = append(args, "-i", p.Input)
 
-	// Decode once, split, scale per rung.
-	var graph strings.Builder
-	fmt.Fprintf(&graph, "[0:v]split=%d", len(rungs))
-	for i := range rungs {
-		fmt.Fprintf(&graph, "[v%d]", i)
-	}
-	for i, r := range rungs {
-		w, h := fitEven(p.Source.Width, p.Source.Height, r.Width, r.Height)
-		fmt.Fprintf(&graph, ";[v%d]scale=w=%d:h=%d,setsar=1[v%do]", i, w, h, i)
-	}
-	args = append(args, "-filter_complex", graph.String())
-	for i := range rungs {
-		args = append(args, "-map", fmt.Sprintf("[v%do]", i))
-		if audio {
-			args = append(args, "-map", "0:a:0")
-		}
-	}
-
-	preset := livePreset
-	if p.Mode == VOD {
-		preset = vodPreset
-	}
-	args = append(args, "-c:v", "libx264", "-preset", preset)
-	if latency == Low {
-		args = append(args, "-tune", "zerolatency")
-	}
-	// Every rung gets a keyframe at the same instants, so segments line up
-	// across rungs and a player can switch at any segment boundary.
-	args = append(args, "-profile:v", "main", "-pix_fmt", "yuv420p",
-		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
-		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", seg))
-	for i, r := range rungs {
-		n := strconv.Itoa(i)
-		args = append(args,
-			"-b:v:"+n, kbps(r.VideoKbps),
-			"-maxrate:v:"+n, kbps(r.MaxrateKbps),
-			"-bufsize:v:"+n, kbps(r.BufsizeKbps))
-	}
+	args = append(args, videoArgs(p, rungs, latency)...)
 	if audio {
 		args = append(args, "-c:a", "aac", "-ar", audioRate, "-ac", audioChans)
 		for i, r := range rungs {

@@ -54,6 +54,10 @@ type Spec struct {
 	// AudioFile, with Audio, is a file whose audio is used instead of the
 	// tone (recorded speech, say), cut to Seconds.
 	AudioFile string
+	// Kbps, when set, encodes the video as OBS does by default: x264
+	// veryfast at a constant bitrate (maxrate = Kbps, a 2 s buffer, no
+	// scene-cut keyframes), instead of ultrafast at a constant quality.
+	Kbps int
 }
 
 func (s Spec) withDefaults() Spec {
@@ -76,6 +80,9 @@ func (s Spec) name() string {
 	af := ""
 	if s.AudioFile != "" {
 		af = fmt.Sprintf("_af%08x", crc32.ChecksumIEEE([]byte(s.AudioFile)))
+	}
+	if s.Kbps != 0 {
+		af += fmt.Sprintf("_k%d", s.Kbps)
 	}
 	return fmt.Sprintf("src_%dx%d_%dfps_g%d_%ds_v%v_a%v_f%d_frag%v_rot%d%s.mp4", s.Width, s.Height, s.FPS, s.GOP,
 		s.Seconds, !s.NoVideo, s.Audio, s.Frequency, s.Fragmented, s.Rotate, af)
@@ -101,7 +108,14 @@ func (s Spec) InputArgs() []string {
 func (s Spec) EncodeArgs() []string {
 	s = s.withDefaults()
 	var args []string
-	if !s.NoVideo {
+	switch {
+	case s.NoVideo:
+	case s.Kbps != 0:
+		k := strconv.Itoa(s.Kbps) + "k"
+		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-b:v", k, "-maxrate", k,
+			"-bufsize", strconv.Itoa(2*s.Kbps)+"k", "-g", strconv.Itoa(s.GOP), "-keyint_min", strconv.Itoa(s.GOP),
+			"-sc_threshold", "0", "-pix_fmt", "yuv420p")
+	default:
 		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
 			"-g", strconv.Itoa(s.GOP), "-pix_fmt", "yuv420p")
 	}
