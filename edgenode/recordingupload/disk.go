@@ -46,7 +46,7 @@ func (q *Queue) checkDisk() {
 	var pending int64
 	for _, it := range q.items {
 		if it.active() {
-			pending += it.Size
+			pending += it.bytes()
 		}
 	}
 	q.mu.Unlock()

@@ -72,3 +72,12 @@ func (it Item) clone() Item {
 
 // active reports whether the item still waits for, or is in, an upload.
 func (it *Item) active() bool { return it.State == StatePending || it.State == StateUploading }
+
+// bytes is the size of the item's main file and its companion files.
+func (it *Item) bytes() int64 {
+	n := it.Size
+	for _, f := range it.Files {
+		n += f.Size
+	}
+	return n
+}

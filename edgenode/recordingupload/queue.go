@@ -389,7 +389,8 @@ type Stats struct {
 	Lost      int
 	// Done counts the items ever done in this queue file.
 	Done uint64
-	// BytesPending is the size of the pending and uploading items.
+	// BytesPending is the size of the pending and uploading items, with
+	// their companion files.
 	BytesPending int64
 	// OldestPendingAge is how long the oldest pending or uploading item has
 	// waited; zero when there is none.
@@ -434,7 +435,7 @@ func (q *Queue) Stats() Stats {
 			s.Lost++
 		}
 		if it.active() {
-			s.BytesPending += it.Size
+			s.BytesPending += it.bytes()
 			if oldest.IsZero() || it.EnqueuedAt.Before(oldest) {
 				oldest = it.EnqueuedAt
 			}
