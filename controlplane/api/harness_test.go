@@ -57,6 +57,8 @@ type testNode struct {
 	// changed them).
 	store *objstore.Local
 	jobs  *jobs.Service
+	// srv serves url; closing it and node kills the node (events_test.go).
+	srv *http.Server
 }
 
 func startNode(t testing.TB, id string, o nodeOpts) *testNode {
@@ -112,7 +114,7 @@ func startNode(t testing.TB, id string, o nodeOpts) *testNode {
 		n.Close()
 		store.Close()
 	})
-	return &testNode{id: id, node: n, api: h, url: url, raft: raftAddr, store: store, jobs: js}
+	return &testNode{id: id, node: n, api: h, url: url, raft: raftAddr, store: store, jobs: js, srv: srv}
 }
 
 // initMeta applies the cluster meta as the server does at bootstrap.
