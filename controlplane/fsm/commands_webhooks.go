@@ -14,8 +14,13 @@ const (
 	CmdCreateDeliveries      = "create_webhook_deliveries"
 	CmdRedeliver             = "redeliver_webhook"
 	CmdRecordWebhookAttempts = "record_webhook_attempts"
-	maxWebhookDescription    = 500
-	maxWebhookURL            = 2000
+	CmdPruneDeliveries       = "prune_webhook_deliveries"
+)
+
+// Bounds of the webhook commands.
+const (
+	maxWebhookDescription = 500
+	maxWebhookURL         = 2000
 	// MaxWebhooksPerOrg bounds an org's endpoints, so one event's
 	// deliveries always fit in one fan-out command.
 	MaxWebhooksPerOrg = 100
@@ -57,6 +62,13 @@ type Redeliver struct {
 	OrgID, ID string
 	NewID     string
 	At        time.Time
+}
+
+// PruneDeliveries deletes up to Max finished deliveries created before
+// Before (the leader's retention, computed before proposing).
+type PruneDeliveries struct {
+	Before time.Time
+	Max    int
 }
 
 // RecordWebhookAttempts records finished attempts in one command (the
@@ -188,6 +200,12 @@ func (f *FSM) registerWebhooks() {
 			EventType: d.EventType, Body: d.Body, Status: state.DeliveryPending, RedeliveryOf: orig,
 			NextAttemptAt: c.At, CreatedAt: c.At, UpdatedAt: c.At}
 		return nd, tx.PutDelivery(nd)
+	})
+	handle(f, CmdPruneDeliveries, func(tx *state.Tx, c PruneDeliveries) (any, error) {
+		if c.Max <= 0 || c.Max > 10_000 {
+			return nil, state.Invalid("prune at most 1 to 10000 deliveries per command")
+		}
+		return tx.PruneDeliveries(c.Before, c.Max)
 	})
 	handle(f, CmdRecordWebhookAttempts, func(tx *state.Tx, c RecordWebhookAttempts) (any, error) {
 		n := 0

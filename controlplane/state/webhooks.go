@@ -394,28 +394,83 @@ func (t *Tx) DeleteOrgWebhooks(orgID string) error {
 			return err
 		}
 	}
-	del := func(name, key []byte) error {
-		if b := t.tx.Bucket(name); b != nil {
-			return b.Delete(key)
-		}
-		return nil
-	}
 	for _, d := range gone {
-		for _, k := range []struct{ b, k []byte }{
-			{bWebhookDeliveries, []byte(d.ID)},
-			{bDeliveriesByHook, joinKey([]byte(d.WebhookID), timeKey(d.CreatedAt), []byte(d.ID))},
-			{bDeliveriesDue, dueKey(d)},
-			{bDeliveryKeys, []byte(d.EventID + "/" + d.WebhookID)},
-		} {
-			if err := del(k.b, k.k); err != nil {
-				return err
-			}
+		if err := t.deleteDelivery(d); err != nil {
+			return err
 		}
 	}
 	for _, w := range hooks {
-		if err := del(bWebhooks, []byte(w.OrgID+"/"+w.ID)); err != nil {
+		if err := t.delKey(bWebhooks, []byte(w.OrgID+"/"+w.ID)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (t *Tx) delKey(bucket, key []byte) error {
+	if b := t.tx.Bucket(bucket); b != nil {
+		return b.Delete(key)
+	}
+	return nil
+}
+
+// deleteDelivery removes a delivery and its index entries.
+func (t *Tx) deleteDelivery(d WebhookDelivery) error {
+	for _, k := range []struct{ b, k []byte }{
+		{bWebhookDeliveries, []byte(d.ID)},
+		{bDeliveriesByHook, joinKey([]byte(d.WebhookID), timeKey(d.CreatedAt), []byte(d.ID))},
+		{bDeliveriesDue, dueKey(d)},
+	} {
+		if err := t.delKey(k.b, k.k); err != nil {
+			return err
+		}
+	}
+	if d.RedeliveryOf == "" {
+		return t.delKey(bDeliveryKeys, []byte(d.EventID+"/"+d.WebhookID))
+	}
+	return nil
+}
+
+// PruneDeliveries deletes up to max finished (succeeded or failed)
+// deliveries created before before, and returns how many. Pending ones
+// stay whatever their age. The leader proposes it with the bound inside
+// the command, so every node deletes the same ones.
+func (t *Tx) PruneDeliveries(before time.Time, max int) (int, error) {
+	b := t.tx.Bucket(bDeliveriesByHook)
+	if b == nil {
+		return 0, nil
+	}
+	var old []string
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && len(old) < max; k, _ = c.Next() {
+		hook, rest, ok := strings.Cut(string(k), "/")
+		if !ok || len(rest) < 10 {
+			continue
+		}
+		created := time.Unix(0, int64(binary.BigEndian.Uint64([]byte(rest[:8]))))
+		if !created.Before(before) {
+			// The rest of this endpoint's deliveries are newer: on to the next.
+			if k, _ = c.Seek([]byte(hook + "0")); k == nil {
+				break
+			}
+			k, _ = c.Prev()
+			continue
+		}
+		old = append(old, rest[9:])
+	}
+	n := 0
+	for _, id := range old {
+		d, err := t.Delivery(id)
+		if err != nil {
+			return n, err
+		}
+		if d.Status == DeliveryPending {
+			continue
+		}
+		if err := t.deleteDelivery(d); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

@@ -66,6 +66,16 @@ func (b Backoff) Next(n int, created, now time.Time, rnd func() float64) time.Ti
 	return next
 }
 
+// DefaultRetention is how long finished deliveries are kept.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// pruneEvery is how often the leader deletes the deliveries past
+// retention, pruneBatch at most per command.
+const (
+	pruneEvery = time.Hour
+	pruneBatch = 5000
+)
+
 // Config configures a Dispatcher.
 type Config struct {
 	Node Node
@@ -82,6 +92,9 @@ type Config struct {
 	// Interval is how often the leader looks for new events and due
 	// deliveries when nothing wakes it (250 ms by default).
 	Interval time.Duration
+	// Retention is how long finished deliveries are kept (30 days by
+	// default); pending ones stay until they end.
+	Retention time.Duration
 	// Client sends the deliveries; nil builds NewHTTPClient (tests may
 	// pass their own, never to bypass the guard in production).
 	Client *http.Client
@@ -121,6 +134,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 250 * time.Millisecond
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -211,6 +227,7 @@ func (d *Dispatcher) lead(ctx context.Context) {
 	recording := false
 	cursor := "" // fanned out in memory beyond the stored cursor
 	fanOut := true
+	var pruned time.Time
 	t := time.NewTicker(d.cfg.Interval)
 	defer t.Stop()
 	d.log.Info("webhook dispatcher leading")
@@ -225,6 +242,13 @@ func (d *Dispatcher) lead(ctx context.Context) {
 				d.log.Warn("fan out webhook events", "err", err)
 			}
 			fanOut = false
+		}
+		if now := d.cfg.Now(); now.Sub(pruned) >= pruneEvery {
+			if n, err := d.Prune(ctx, now); err != nil && ctx.Err() == nil {
+				d.log.Warn("prune webhook deliveries", "err", err)
+			} else if n < pruneBatch {
+				pruned = now // else more are left: again next turn
+			}
 		}
 		next := d.start(ctx, &wg, results, fl)
 
@@ -263,6 +287,14 @@ func (d *Dispatcher) lead(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// Prune deletes up to pruneBatch finished deliveries older than the
+// retention at now, and returns how many.
+func (d *Dispatcher) Prune(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := d.apply(ctx, fsm.CmdPruneDeliveries, fsm.PruneDeliveries{Before: now.UTC().Add(-d.cfg.Retention), Max: pruneBatch}, &n)
+	return n, err
 }
 
 // flight is what the leader's loop has under way: the deliveries started

@@ -422,3 +422,28 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("first retry after %s, want 1s", got.Sub(created))
 	}
 }
+
+// TestPruneKeepsPending: past the retention finished deliveries go,
+// pending ones stay.
+func TestPruneKeepsPending(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	ok, failing := newReceiver(t, 0), newReceiver(t, 1<<30)
+	good, bad := m.webhook(ok.srv.URL), m.webhook(failing.srv.URL)
+	d := m.dispatch(true)
+	m.asset()
+	testutil.Eventually(t, 20*time.Second, "one delivery done, the other retrying", func() bool {
+		g, b := m.deliveries(good.ID), m.deliveries(bad.ID)
+		return len(g) == 1 && g[0].Status == state.DeliverySucceeded && len(b) == 1 && len(b[0].Attempts) >= 1
+	})
+	ctx := testutil.Context(t, 10*time.Second)
+	if n, err := d.Prune(ctx, time.Now()); err != nil || n != 0 {
+		t.Fatalf("prune within the retention = %d, %v", n, err)
+	}
+	if n, err := d.Prune(ctx, time.Now().Add(webhooks.DefaultRetention+time.Hour)); err != nil || n != 1 {
+		t.Fatalf("prune past the retention = %d, %v; want the finished one", n, err)
+	}
+	if g, b := m.deliveries(good.ID), m.deliveries(bad.ID); len(g) != 0 || len(b) != 1 || b[0].Status != state.DeliveryPending {
+		t.Fatalf("after pruning: %d finished kept, pending %v", len(g), b)
+	}
+}
