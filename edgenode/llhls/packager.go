@@ -44,6 +44,9 @@ type Config struct {
 
 	Logger *slog.Logger
 
+	// Now is the clock of EXT-X-PROGRAM-DATE-TIME; nil is time.Now.
+	Now func() time.Time
+
 	// OnPlaylist, when set, is called with every playlist version right
 	// after it is written (name relative to Dir: "master.m3u8",
 	// "720p/index.m3u8"), in order, with the packager's lock held: a
@@ -90,6 +93,9 @@ func New(cfg Config) (*Packager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	p := &Packager{cfg: cfg, log: cfg.Logger, changed: make(chan struct{})}
 	for i, r := range cfg.Renditions {
 		p.rungs = append(p.rungs, &rung{p: p, index: i, name: r.Name, dir: filepath.Join(cfg.Dir, r.Name)})
@@ -127,6 +133,8 @@ func (p *Packager) Run(ctx context.Context, inputs []io.Reader) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+func (p *Packager) now() time.Time { return p.cfg.Now() }
 
 // Changed returns a channel closed at the next playlist write (any rung,
 // or the master).

@@ -183,6 +183,9 @@ func TestLowLatencySession(t *testing.T) {
 			fail("%s: media sequence went back from %d to %d", where, lastSeq[name], m.seq)
 		}
 		lastSeq[name] = m.seq
+		if n := strings.Count(string(text), "#EXT-X-PROGRAM-DATE-TIME:"); n != len(m.segs) {
+			fail("%s: %d program date-times for %d segments", where, n, len(m.segs))
+		}
 		if len(m.segs) > 4 {
 			fail("%s: %d segments listed in a 4 s window", where, len(m.segs))
 		}

@@ -28,7 +28,8 @@ type part struct {
 type segment struct {
 	msn   int
 	dur   time.Duration
-	parts []part // nil once dropped from the playlist
+	parts []part    // nil once dropped from the playlist
+	at    time.Time // when its first frame reached the packager
 }
 
 // rung is one rendition's packaging state. Its fields are guarded by the
@@ -49,6 +50,7 @@ type rung struct {
 	segBuf  []byte
 	parts   []part
 	started bool
+	segAt   time.Time
 
 	// The part being built (run's goroutine only until emitted).
 	pendBuf   []byte
@@ -164,6 +166,11 @@ func (r *rung) fragment(unit []byte, frags []fragment) error {
 		r.pendIndep = sync
 		r.pendVideo = true
 	}
+	if r.segAt.IsZero() {
+		// The unit's first frame reached ffmpeg's output about its
+		// duration ago (a whole GOP in standard latency).
+		r.segAt = r.p.now().Add(-dur)
+	}
 	r.pendBuf = append(r.pendBuf, unit...)
 	r.pendDur += dur
 	switch {
@@ -229,9 +236,9 @@ func (r *rung) closeSegmentLocked() error {
 	if err := writeFile(filepath.Join(r.dir, segmentName(r.p.cfg.Tag, r.msn)), r.segBuf); err != nil {
 		return fmt.Errorf("write segment: %w", err)
 	}
-	r.segments = append(r.segments, segment{msn: r.msn, dur: r.segDur, parts: r.parts})
+	r.segments = append(r.segments, segment{msn: r.msn, dur: r.segDur, parts: r.parts, at: r.segAt})
 	r.msn++
-	r.segBuf, r.segDur, r.parts, r.started = nil, 0, nil, false
+	r.segBuf, r.segDur, r.parts, r.started, r.segAt = nil, 0, nil, false, time.Time{}
 	r.dropPartsLocked()
 	if err := r.p.afterSegmentLocked(); err != nil {
 		return fmt.Errorf("write master playlist: %w", err)
@@ -341,6 +348,9 @@ func (r *rung) writePlaylistLocked() error {
 	b.WriteString("#EXT-X-INDEPENDENT-SEGMENTS\n")
 	fmt.Fprintf(&b, "#EXT-X-MAP:URI=\"%s\"\n", r.initName())
 	for _, s := range r.segments[first:] {
+		// When the segment reached the edge, for players that measure
+		// their latency (hls.js) or sync to the wall clock.
+		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", s.at.UTC().Format("2006-01-02T15:04:05.000Z"))
 		if low {
 			writeParts(&b, cfg.Tag, s.msn, s.parts)
 		}
