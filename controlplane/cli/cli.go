@@ -157,6 +157,7 @@ func nouns() []noun {
 			{"list", "list the media jobs of the org, newest first", jobList},
 			{"show", "show one job with its attempts", jobShow},
 			{"cancel", "cancel a queued or running job", jobCancel},
+			{"log", "print the last lines of a job's ffmpeg output", jobLog},
 		}},
 		{name: "nodes", synopsis: "list the edge fleet with state, region, load and streams", run: nodesList},
 		{name: "node", synopsis: "drain, undrain or remove an edge", verbs: []verb{
@@ -165,6 +166,7 @@ func nouns() []noun {
 			{"remove", "revoke an edge's certificate and cut it off", nodeRemove},
 		}},
 		{name: "route", synopsis: "explain where a viewer is sent for a stream", run: routeExplain},
+		{name: "events", synopsis: "print the org's events, or follow them live (--follow)", run: eventsCmd},
 		{name: "analytics", synopsis: "show the viewing figures of a stream or asset", run: analyticsShow},
 		{name: "signing-key", synopsis: "manage the keys that sign playback tokens", verbs: []verb{
 			{"create", "create a signing key", signingKeyCreate},

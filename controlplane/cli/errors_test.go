@@ -277,7 +277,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestCommands(t *testing.T) {
-	want := []string{"account", "accounts", "analytics", "apikey", "asset", "assets", "bootstrap", "cluster", "invite", "job", "jobs", "login", "node", "nodes", "org", "restream", "route", "signing-key", "snapshot", "stream", "user", "webhook", "webhooks"}
+	want := []string{"account", "accounts", "analytics", "apikey", "asset", "assets", "bootstrap", "cluster", "events", "invite", "job", "jobs", "login", "node", "nodes", "org", "restream", "route", "signing-key", "snapshot", "stream", "user", "webhook", "webhooks"}
 	if got := Commands(); !slices.Equal(got, want) {
 		t.Errorf("Commands() = %v, want %v", got, want)
 	}
