@@ -28,6 +28,7 @@ type dashboardResult struct {
 	Restream        json.RawMessage
 	UploadID, Clip  string
 	APIKeyPrefix    string
+	Snippet         bool
 	Webhook         string
 	RecordingID     string
 	RecordingPlay   playedFrame
@@ -60,10 +61,11 @@ type playedFrame struct {
 // play a frame that is not black, see the activity timeline fill, restream
 // to dev's own RTMP ingest and switch the target off, stop, upload an MP4
 // with the progress bar to 100 % until the asset is ready, cut a clip of
-// it, create an API key and a webhook whose test delivery shows its
-// response code in the log, play the recording with its captions track
-// and hover its storyboard; a second org's user sees none of the first
-// org's streams or assets. Every main screen is captured at desktop and
+// it and delete the clip, create an API key, a signing key (its snippet
+// and a token minted by the API) and an invitation, and a webhook whose
+// test delivery shows its response code in the log, play the recording
+// with its captions track and hover its storyboard; a second org's user
+// sees none of the first org's streams or assets. Every main screen is captured at desktop and
 // phone size (the directory is in the log; $DASHBOARD_SCREENSHOTS keeps
 // them) and axe-core finds no serious or critical violation on any.
 func TestDashboard(t *testing.T) {
@@ -132,6 +134,9 @@ func TestDashboard(t *testing.T) {
 	if !strings.HasPrefix(r.Webhook, "2") || hooks.Load() == 0 {
 		t.Errorf("webhook delivery log shows %q, receiver got %d posts; want a 2xx delivery", r.Webhook, hooks.Load())
 	}
+	if !r.Snippet {
+		t.Errorf("the signing keys page shows no ES256 token-minting snippet")
+	}
 	if r.APIKeyPrefix != "lsk_" {
 		t.Errorf("new API key starts %q, want lsk_", r.APIKeyPrefix)
 	}
@@ -154,7 +159,7 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("axe on %s: %s %s (%s) at %v", screen, v.Impact, v.ID, v.Help, v.Nodes)
 		}
 	}
-	if len(r.Axe) < 8 {
+	if len(r.Axe) < 10 {
 		t.Errorf("axe ran on %d screens, want the main ones", len(r.Axe))
 	}
 	for _, f := range r.Screenshots {

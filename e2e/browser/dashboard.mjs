@@ -150,6 +150,8 @@ try {
     if (env('CAPTIONS', '1') === '1') await page.check('#create-stream input[name=auto_captions]');
     await page.click('#create-stream button[type=submit]');
     await page.waitForSelector('h1#stream-h');
+    const play = await page.textContent('#preview .field code');
+    result.playbackID = play.slice(play.lastIndexOf('/') + 1).replace('.m3u8', '');
     return page.url().split('/').pop();
   });
   result.streamID = streamID;
@@ -259,6 +261,9 @@ try {
     await until('the clip page', async () => !page.url().endsWith(uploadID));
     const clipID = page.url().split('/').pop();
     await until('the clip ready', async () => (await page.getAttribute('.page-head .badge', 'data-status')) === 'ready', 2 * T);
+    await page.click('#delete-asset');
+    await page.waitForSelector('h1#assets-h');
+    await until('the clip gone from the list', async () => !(await page.$(`tr[data-asset="${clipID}"]`)));
     return clipID;
   });
 
@@ -269,6 +274,26 @@ try {
     await page.waitForSelector('#new-api-key code');
     result.apiKeyPrefix = (await page.textContent('#new-api-key code')).slice(0, 4);
     await shoot(page, 'api-keys');
+  });
+
+  await step('signing key', async () => {
+    await page.click('nav a[href="/signing-keys"]');
+    await page.click('button:has-text("Create signing key")');
+    await page.waitForSelector('#private-pem');
+    await page.fill('input[required]', result.playbackID);
+    await page.click('button:has-text("Mint with the API")');
+    await until('a minted token', async () => (await page.$$eval('.field-value code', (els) => els.some((e) => e.textContent.split('.').length === 3))));
+    result.snippet = (await page.textContent('pre.snippet')).includes('ES256');
+    await shoot(page, 'signing-keys');
+  });
+
+  await step('members', async () => {
+    await page.click('nav a[href="/members"]');
+    await page.waitForSelector('table#members');
+    await page.fill('input[type=email]', `carol-${stamp}@example.com`);
+    await page.click('button:has-text("Invite")');
+    await page.waitForSelector(`li:has-text("carol-${stamp}@example.com")`);
+    await shoot(page, 'members');
   });
 
   await step('webhook', async () => {
@@ -324,9 +349,6 @@ try {
     await page.click('nav a[href="/analytics"]');
     await page.waitForSelector('.analytics .kpis');
     await shoot(page, 'analytics');
-    await page.click('nav a[href="/members"]');
-    await page.waitForSelector('table#members');
-    await shoot(page, 'members');
     await page.goto(BASE + '/streams');
     await page.waitForSelector('table#streams');
     await shoot(page, 'streams');
