@@ -16,6 +16,11 @@ type StreamInfo struct {
 	FrameRate              float64
 	HasAudio, HasVideo     bool
 	VideoCodec, AudioCodec string
+	// VideoProfile is the H.264 profile_idc of the sequence header (0
+	// when unknown); VideoKbps the encoder's declared video bitrate
+	// (onMetaData videodatarate, 0 when absent).
+	VideoProfile int
+	VideoKbps    int
 }
 
 // ErrNotMetadata reports script data that is not onMetaData.
@@ -48,6 +53,9 @@ func ParseMetadata(data []byte) (StreamInfo, error) {
 			si.FrameRate = f
 			break
 		}
+	}
+	if r, ok := amf0.LookupNumber(md, "videodatarate"); ok && r > 0 && r < 1e6 {
+		si.VideoKbps = int(math.Round(r))
 	}
 	if v, ok := amf0.Lookup(md, "videocodecid"); ok {
 		si.VideoCodec = metadataCodec(v, videoCodecName)
@@ -192,6 +200,9 @@ func (s *StreamInfo) fillFrom(md StreamInfo) {
 	if s.FrameRate == 0 {
 		s.FrameRate = md.FrameRate
 	}
+	if s.VideoKbps == 0 {
+		s.VideoKbps = md.VideoKbps
+	}
 	if s.VideoCodec == "" {
 		s.VideoCodec = md.VideoCodec
 	}
@@ -247,5 +258,6 @@ func (s *StreamInfo) observeVideo(d []byte) error {
 		return err
 	}
 	s.Width, s.Height = sps.Width, sps.Height
+	s.VideoProfile = int(sps.ProfileIDC)
 	return nil
 }

@@ -99,7 +99,8 @@ func TestObserve(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := StreamInfo{Width: 1920, Height: 1080, FrameRate: 30, HasAudio: true, HasVideo: true, VideoCodec: "h264", AudioCodec: "aac"}
+	want := StreamInfo{Width: 1920, Height: 1080, FrameRate: 30, HasAudio: true, HasVideo: true, VideoCodec: "h264", AudioCodec: "aac",
+		VideoProfile: 66} // the SPS is Baseline
 	if si != want {
 		t.Fatalf("got %+v\nwant %+v", si, want)
 	}
@@ -134,4 +135,14 @@ func FuzzParseMetadata(f *testing.F) {
 			t.Fatalf("accepted out-of-range %+v", si)
 		}
 	})
+}
+
+// OBS declares its video bitrate in onMetaData; the pass-through of the
+// top rung needs it.
+func TestMetadataVideoKbps(t *testing.T) {
+	md := encode(t, "onMetaData", amf0.ECMAArray{{Key: "videodatarate", Value: 2500.0}, {Key: "width", Value: 1280.0}, {Key: "height", Value: 720.0}})
+	si, err := ParseMetadata(md)
+	if err != nil || si.VideoKbps != 2500 {
+		t.Fatalf("VideoKbps %d, err %v; want 2500", si.VideoKbps, err)
+	}
 }

@@ -32,6 +32,12 @@ type Source struct {
 	FrameRate              float64
 	HasAudio, HasVideo     bool
 	VideoCodec, AudioCodec string // ffmpeg's names ("h264", "aac"); "" when unknown
+	// What the adapter measured of the video, 0 when unknown: the H.264
+	// profile_idc, the bitrate and the keyframe interval. With them a
+	// source that fits the top rung is passed through (transcode.Source).
+	VideoProfile     int
+	VideoKbps        int
+	KeyframeInterval time.Duration
 }
 
 // End reports how a session ended.
@@ -205,7 +211,8 @@ func (s *Session) startLocked(src Source) (*transcode.Process, error) {
 	}
 	params := transcode.Params{
 		Input: "pipe:0", InputFormat: string(src.Format),
-		Source:     transcode.Source{Width: src.Width, Height: src.Height, FrameRate: src.FrameRate, HasAudio: src.HasAudio, HasVideo: src.HasVideo, AudioCodec: src.AudioCodec},
+		Source: transcode.Source{Width: src.Width, Height: src.Height, FrameRate: src.FrameRate, HasAudio: src.HasAudio, HasVideo: src.HasVideo, AudioCodec: src.AudioCodec,
+			VideoCodec: src.VideoCodec, VideoProfile: src.VideoProfile, VideoKbps: src.VideoKbps, KeyframeInterval: src.KeyframeInterval},
 		Mode:       transcode.Live,
 		Latency:    s.grant.Latency,
 		Window:     s.grant.DVRWindow,

@@ -83,8 +83,12 @@ func (s *sink) WriteMessage(m rtmp.Message) error {
 		return nil
 	}
 	info := s.probe.source()
+	// The bitrate the encoder declares or the first GOP's, whichever is
+	// higher: a pass-through must not exceed the top rung's.
 	if err := s.sess.Start(live.Source{Format: live.FLV, Width: info.Width, Height: info.Height, FrameRate: info.FrameRate,
-		HasAudio: info.HasAudio, HasVideo: info.HasVideo, VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec}); err != nil {
+		HasAudio: info.HasAudio, HasVideo: info.HasVideo, VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec,
+		VideoProfile: info.VideoProfile, VideoKbps: max(info.VideoKbps, s.probe.gopKbps()),
+		KeyframeInterval: s.probe.keyframeInterval()}); err != nil {
 		return err
 	}
 	s.hasAudio = info.HasAudio
