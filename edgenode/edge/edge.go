@@ -149,6 +149,7 @@ type Node struct {
 	relay    *relaying              // nil without gossip
 	uploads  *recordingupload.Queue // nil without an object store
 	jobs     *jobLoop               // nil without a runner
+	restream *jobLoop               // restream relays (restream.go)
 	vod      *vodServing            // nil without an object store
 	beacons  *beaconing             // viewer analytics, set by routes (beacons.go)
 	metrics  *metrics               // served at /metrics (metrics.go)
@@ -248,6 +249,10 @@ func New(cfg Config) (*Node, error) {
 		if cfg.Runner != nil && cfg.MaxJobs > 0 {
 			n.jobs = newJobLoop(n, cfg.Runner, cfg.MaxJobs)
 		}
+	}
+	if n.restream, err = newRestreamLoop(n); err != nil {
+		n.close()
+		return nil, err
 	}
 	oc := hls.Config{Resolver: resolver{n}, Logger: cfg.Logger}
 	if n.relay != nil {
@@ -390,6 +395,8 @@ func (n *Node) Run(ctx context.Context) error {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.jobs.run(rctx) }()
 	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.restream.run(rctx) }()
 	n.log.Info("edge ready", "rtmp", n.cfg.PublicRTMP, "http", n.cfg.PublicURL)
 
 	select {
@@ -511,6 +518,9 @@ func (n *Node) ActiveSessions() int {
 func (n *Node) TranscoderPIDs() []int {
 	out := n.core.PIDs()
 	if r, ok := n.cfg.Runner.(interface{ PIDs() []int }); ok {
+		out = append(out, r.PIDs()...)
+	}
+	if r, ok := n.restream.runner.(interface{ PIDs() []int }); ok {
 		out = append(out, r.PIDs()...)
 	}
 	return out

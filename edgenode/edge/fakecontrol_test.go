@@ -236,8 +236,19 @@ func (f *fakeControl) handle(ctx context.Context, peer protocol.Peer, msgType st
 		}
 		return protocol.HeartbeatReply{LeaseTTLMS: cmp.Or(f.leaseMS, 3000)}, nil
 	case protocol.TypeLeaseJobs:
-		jobs := f.jobs
-		f.jobs = nil
+		var req protocol.LeaseJobsRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
+		}
+		var jobs, kept []protocol.Job // only the types asked for (the restream loop asks apart)
+		for _, j := range f.jobs {
+			if slices.Contains(req.Types, j.Type) {
+				jobs = append(jobs, j)
+			} else {
+				kept = append(kept, j)
+			}
+		}
+		f.jobs = kept
 		return protocol.LeaseJobsReply{Jobs: jobs, LeaseTTLMS: 3000}, nil
 	case protocol.TypeWatchJobs:
 		f.mu.Unlock()

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/livestreams/livestreams/edgenode/mediajobs"
 	"github.com/livestreams/livestreams/protocol"
 )
 
@@ -46,11 +45,19 @@ type runningJob struct {
 	progress *protocol.JobProgress
 }
 
+// jobRunner is what a job loop needs of its runner.
+type jobRunner interface {
+	Run(ctx context.Context, job protocol.Job, progress func(protocol.JobProgress)) (protocol.MediaResult, error)
+}
+
 type jobLoop struct {
 	n      *Node
-	runner JobRunner
+	runner jobRunner
 	max    int
 	types  []string
+	// fixedPoll, when set, is how often the loop asks for work whatever
+	// the edge's load (the restream loop).
+	fixedPoll time.Duration
 
 	mu      sync.Mutex
 	running map[string]*runningJob
@@ -61,7 +68,7 @@ type jobLoop struct {
 	wg      sync.WaitGroup
 }
 
-func newJobLoop(n *Node, runner JobRunner, max int) *jobLoop {
+func newJobLoop(n *Node, runner jobRunner, max int) *jobLoop {
 	l := &jobLoop{n: n, runner: runner, max: max, running: map[string]*runningJob{}, changed: make(chan struct{}, 1),
 		rewatch: make(chan struct{}, 1), renew: make(chan struct{}, 1),
 		types: []string{protocol.JobVOD, protocol.JobRecordingVOD, protocol.JobClip}}
@@ -113,6 +120,9 @@ func (l *jobLoop) free() int {
 func (l *jobLoop) leaseLoop(ctx context.Context) {
 	for {
 		wait := jobLeasePoll * time.Duration(1+l.n.ActiveSessions())
+		if l.fixedPoll > 0 {
+			wait = l.fixedPoll
+		}
 		wait += time.Duration(rand.Int64N(int64(wait) / 4))
 		if free := l.free(); free > 0 && !l.n.draining.Load() {
 			l.lease(ctx, free)
@@ -184,7 +194,7 @@ func (l *jobLoop) start(parent context.Context, j protocol.Job) {
 			req.Result = &res
 			l.n.log.Info("job succeeded", "job_id", j.ID, "duration", time.Since(start).Round(time.Millisecond))
 		} else {
-			req.Error, req.Permanent = err.Error(), mediajobs.IsPermanent(err)
+			req.Error, req.Permanent = err.Error(), permanentJobError(err)
 			l.n.log.Warn("job failed", "job_id", j.ID, "permanent", req.Permanent, "err", err)
 		}
 		l.finish(parent, req)
