@@ -114,6 +114,8 @@ func (f *FSM) registerWebhooks() {
 		if err := validWebhook(w); err != nil {
 			return nil, err
 		}
+		// This command emits no event: every later one has a greater id.
+		w.FromEvent = state.EventID(tx.AppliedIndex()+1, 0)
 		if _, err := tx.Webhook(w.OrgID, w.ID); err == nil {
 			return nil, state.Conflict("webhook %s already exists", w.ID)
 		}

@@ -20,10 +20,14 @@ type Webhook struct {
 	Description  string `json:"description,omitempty"`
 	SecretSealed string `json:"secret_sealed"`
 	// EventTypes are the event types sent; empty sends every type.
-	EventTypes []string  `json:"event_types,omitempty"`
-	Enabled    bool      `json:"enabled"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	EventTypes []string `json:"event_types,omitempty"`
+	Enabled    bool     `json:"enabled"`
+	// FromEvent is the id of the first possible event after the endpoint
+	// was created (from the Raft index of its creation): older events are
+	// not sent to it, whatever clock stamped them.
+	FromEvent string    `json:"from_event,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Wants reports whether the endpoint is sent events of type typ.

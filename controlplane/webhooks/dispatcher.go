@@ -346,7 +346,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, mem string) (string, error) {
 			for _, ev := range evs {
 				var more []state.WebhookDelivery
 				for _, w := range byOrg[ev.OrgID] {
-					if !w.Wants(ev.Type) || ev.At.Before(w.CreatedAt) || tx.DeliveryFor(ev.ID, w.ID) != "" {
+					if !w.Wants(ev.Type) || ev.ID < w.FromEvent || tx.DeliveryFor(ev.ID, w.ID) != "" {
 						continue
 					}
 					body, err := Body(ev)
