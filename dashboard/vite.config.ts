@@ -3,8 +3,14 @@
 // the same sources is byte-identical to the committed bundle (make lint).
 import { defineConfig } from "vite";
 
+// `npm run dev` serves src/ with hot reload and sends the API, the player
+// and the objects to a running control plane (make run's, by default).
+declare const process: { env: Record<string, string | undefined> };
+const api = process.env.LIVESTREAMS_ADDR || "http://127.0.0.1:8080";
+
 export default defineConfig({
   root: "src",
+  server: { proxy: { "/v1": api, "/player": api, "/objects": api } },
   base: "/",
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   resolve: { alias: { react: "preact/compat", "react-dom": "preact/compat" } },
