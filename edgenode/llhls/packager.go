@@ -63,6 +63,7 @@ type Packager struct {
 	mu      sync.Mutex
 	rungs   []*rung
 	master  bool
+	start   time.Time     // the program date-time of every rung's first segment
 	changed chan struct{} // closed and replaced at every playlist write
 }
 

@@ -236,7 +236,16 @@ func (r *rung) closeSegmentLocked() error {
 	if err := writeFile(filepath.Join(r.dir, segmentName(r.p.cfg.Tag, r.msn)), r.segBuf); err != nil {
 		return fmt.Errorf("write segment: %w", err)
 	}
-	r.segments = append(r.segments, segment{msn: r.msn, dur: r.segDur, parts: r.parts, at: r.segAt})
+	if r.p.start.IsZero() {
+		r.p.start = r.segAt
+	}
+	at := r.p.start // every rung's media starts at the same instant
+	if n := len(r.segments); n > 0 {
+		// Dates follow the media, not the arrivals' jitter: players
+		// align renditions by them.
+		at = r.segments[n-1].at.Add(r.segments[n-1].dur)
+	}
+	r.segments = append(r.segments, segment{msn: r.msn, dur: r.segDur, parts: r.parts, at: at})
 	r.msn++
 	r.segBuf, r.segDur, r.parts, r.started, r.segAt = nil, 0, nil, false, time.Time{}
 	r.dropPartsLocked()
