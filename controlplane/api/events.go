@@ -254,15 +254,15 @@ func (h *Handler) streamEvents(w http.ResponseWriter, r *http.Request, org strin
 		}
 		return err
 	}
-	queue := func(ev state.Event) error {
-		buf = appendSSE(buf, ev)
+	queue := func(frame []byte) error {
+		buf = append(buf, frame...)
 		if len(buf) >= 32<<10 {
 			return flush()
 		}
 		return nil
 	}
 	buf = append(buf, ": events of org "+org+"\nretry: 2000\n\n"...)
-	if err := sub.Replay(ctx, replayPage, queue); err != nil {
+	if err := sub.Replay(ctx, replayPage, func(ev state.Event) error { return queue(sseFrame(ev)) }); err != nil {
 		return
 	}
 	if flush() != nil {
@@ -288,15 +288,15 @@ func (h *Handler) streamEvents(w http.ResponseWriter, r *http.Request, org strin
 				flush()
 			}
 			return
-		case ev := <-sub.C():
-			if queue(ev) != nil {
+		case d := <-sub.C():
+			if queue(d.Frame(sseFrame)) != nil {
 				return
 			}
 			// Take what else is ready before writing: one write per burst.
 			for drained := false; !drained; {
 				select {
-				case ev := <-sub.C():
-					if queue(ev) != nil {
+				case d := <-sub.C():
+					if queue(d.Frame(sseFrame)) != nil {
 						return
 					}
 				default:
@@ -315,14 +315,15 @@ func (h *Handler) streamEvents(w http.ResponseWriter, r *http.Request, org strin
 	}
 }
 
-// appendSSE appends one event in the text/event-stream format: the id of a
+// sseFrame is one event in the text/event-stream format: the id of a
 // durable event (an ephemeral one has none, so a client's Last-Event-ID
 // stays on the log), its type and its JSON on one data line.
-func appendSSE(buf []byte, ev state.Event) []byte {
+func sseFrame(ev state.Event) []byte {
 	raw, err := json.Marshal(viewEvent(ev))
 	if err != nil {
-		return buf
+		return nil
 	}
+	var buf []byte
 	if ev.ID != "" {
 		buf = append(buf, "id: "+ev.ID+"\n"...)
 	}

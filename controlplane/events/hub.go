@@ -147,6 +147,7 @@ func (h *Hub) dispatch() {
 // durable event that does not fit drops the subscriber (it resumes from
 // the log); an ephemeral one that does not fit is skipped for it.
 func (h *Hub) deliverLocked(ev state.Event, durable bool) {
+	d := &Delivery{Event: ev}
 	for s := range h.subs[ev.OrgID] {
 		// A consumer resuming after an id this node has not reached yet
 		// already has the events up to it.
@@ -154,7 +155,7 @@ func (h *Hub) deliverLocked(ev state.Event, durable bool) {
 			continue
 		}
 		select {
-		case s.ch <- ev:
+		case s.ch <- d:
 		default:
 			if durable {
 				h.dropLocked(s, ErrSlow)
@@ -180,7 +181,7 @@ type Subscription struct {
 	filter state.EventFilter
 	after  string // the id the consumer resumes after
 	until  string // the last id dispatched when it subscribed
-	ch     chan state.Event
+	ch     chan *Delivery
 	done   chan struct{}
 	err    error // set before done is closed
 	once   sync.Once
@@ -193,7 +194,7 @@ func (h *Hub) Subscribe(org, afterID string, f state.EventFilter) (*Subscription
 	if _, _, err := state.ParseEventID(afterID); err != nil {
 		return nil, err
 	}
-	s := &Subscription{hub: h, org: org, filter: f, after: afterID, ch: make(chan state.Event, h.buffer), done: make(chan struct{})}
+	s := &Subscription{hub: h, org: org, filter: f, after: afterID, ch: make(chan *Delivery, h.buffer), done: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -247,7 +248,22 @@ func (s *Subscription) Replay(ctx context.Context, pageSize int, fn func(state.E
 
 // C carries the live events, durable and ephemeral, in log order, after
 // those Replay gives. It is never closed: watch Done.
-func (s *Subscription) C() <-chan state.Event { return s.ch }
+func (s *Subscription) C() <-chan *Delivery { return s.ch }
+
+// Delivery is one live event as every subscriber it goes to shares it, so
+// that its wire form is made once however many read it.
+type Delivery struct {
+	Event state.Event
+	once  sync.Once
+	frame []byte
+}
+
+// Frame returns encode(d.Event), calling encode once for all the
+// subscribers of the event. The result is shared: do not modify it.
+func (d *Delivery) Frame(encode func(state.Event) []byte) []byte {
+	d.once.Do(func() { d.frame = encode(d.Event) })
+	return d.frame
+}
 
 // Done is closed when the hub ended the subscription (too slow, closed).
 func (s *Subscription) Done() <-chan struct{} { return s.done }

@@ -94,8 +94,8 @@ func collect(t *testing.T, s *Subscription, n int) []state.Event {
 	}
 	for len(got) < n {
 		select {
-		case ev := <-s.C():
-			got = append(got, ev)
+		case d := <-s.C():
+			got = append(got, d.Event)
 		case <-s.Done():
 			t.Fatalf("subscription ended after %d events: %v", len(got), s.Err())
 		case <-ctx.Done():
@@ -141,8 +141,8 @@ func TestResumeWhileWriting(t *testing.T) {
 		}
 	}
 	select {
-	case ev := <-s.C():
-		t.Fatalf("an extra event %s", ev.ID)
+	case d := <-s.C():
+		t.Fatalf("an extra event %s", d.Event.ID)
 	default:
 	}
 }
@@ -190,8 +190,8 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 		defer close(done)
 		for len(got) < 20 {
 			select {
-			case ev := <-fast.C():
-				got = append(got, ev)
+			case d := <-fast.C():
+				got = append(got, d.Event)
 			case <-fast.Done():
 				return
 			}
