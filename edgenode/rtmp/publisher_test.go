@@ -2,7 +2,10 @@ package rtmp
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +64,44 @@ func TestPublisher(t *testing.T) {
 	if _, err := Publish(ctx, PublishConfig{URL: "http://" + addr + "/app", Key: key}); err == nil {
 		t.Fatal("an http URL was accepted")
 	}
+}
+
+// TestPublisherRTMPS: rtmps targets are reached over TLS, verified
+// against the configured roots (an untrusted certificate fails).
+func TestPublisherRTMPS(t *testing.T) {
+	t.Parallel()
+	conf := selfSignedTLS(t)
+	cert, err := x509.ParseCertificate(conf.Certificates[0].Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newPublishRecorder()
+	startOurs(t, tls.NewListener(ln, conf), rec.OnPublish)
+	ctx := testutil.Context(t, 20*time.Second)
+	url := "rtmps://" + ln.Addr().String() + "/app"
+	if _, err := Publish(ctx, PublishConfig{URL: url, Key: "k_untrusted"}); err == nil {
+		t.Fatal("published to a server whose certificate is not trusted")
+	}
+	p, err := Publish(ctx, PublishConfig{URL: url, Key: "k_tls", TLSConfig: &tls.Config{RootCAs: roots}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	req, sink := rec.waitCalled(t, 10*time.Second)
+	for req.StreamKey != "k_tls" { // the untrusted attempt never got this far
+		req, sink = rec.waitCalled(t, 10*time.Second)
+	}
+	if !req.TLS {
+		t.Fatal("the server did not see TLS")
+	}
+	if err := p.WriteMessage(Message{Type: TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0}}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the video message over TLS", func() bool { return len(sink.messages()) == 1 })
 }
