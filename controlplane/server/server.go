@@ -342,12 +342,11 @@ func (s *Server) Run(ctx context.Context) error {
 		defer s.wg.Done()
 		jobs.NewReaper(jobs.ReaperConfig{Node: s.node, Logger: s.cfg.Logger}).Run(ctx)
 	}()
+	hooks := webhooks.New(webhooks.Config{Node: s.node, AllowPrivate: s.cfg.WebhookAllowPrivate,
+		Backoff: s.cfg.WebhookBackoff, Logger: s.cfg.Logger})
+	s.metrics.MustRegister(hooks.Collectors()...)
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		webhooks.New(webhooks.Config{Node: s.node, AllowPrivate: s.cfg.WebhookAllowPrivate,
-			Backoff: s.cfg.WebhookBackoff, Logger: s.cfg.Logger}).Run(ctx)
-	}()
+	go func() { defer s.wg.Done(); hooks.Run(ctx) }()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

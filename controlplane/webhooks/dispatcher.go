@@ -27,6 +27,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/ids"
 	"github.com/livestreams/livestreams/controlplane/state"
@@ -109,6 +111,8 @@ type Dispatcher struct {
 	client *http.Client
 	wake   chan struct{}
 
+	metrics metrics
+
 	mu    sync.Mutex
 	stats Stats
 }
@@ -148,7 +152,8 @@ func New(cfg Config) *Dispatcher {
 	if c == nil {
 		c = NewHTTPClient(cfg.AllowPrivate, cfg.Timeout, cfg.PerEndpoint)
 	}
-	return &Dispatcher{cfg: cfg, log: cfg.Logger.With("component", "webhooks"), client: c, wake: make(chan struct{}, 1)}
+	return &Dispatcher{cfg: cfg, log: cfg.Logger.With("component", "webhooks"), client: c, wake: make(chan struct{}, 1),
+		metrics: newMetrics()}
 }
 
 // Notify wakes the dispatcher (new events, a redelivery); it never blocks.
@@ -222,7 +227,8 @@ func (d *Dispatcher) lead(ctx context.Context) {
 			}
 		}
 	}()
-	fl := &flight{inflight: map[string]bool{}, perHook: map[string]int{}}
+	fl := &flight{inflight: map[string]bool{}, perHook: map[string]int{}, gauge: d.metrics.sending}
+	defer d.metrics.sending.Set(0)
 	var pending []result // finished, waiting for the recorder
 	recording := false
 	cursor := "" // fanned out in memory beyond the stored cursor
@@ -303,16 +309,19 @@ type flight struct {
 	inflight map[string]bool
 	sending  int
 	perHook  map[string]int
+	gauge    prometheus.Gauge
 }
 
 func (f *flight) started(del state.WebhookDelivery) {
 	f.inflight[del.ID] = true
 	f.sending++
 	f.perHook[del.WebhookID]++
+	f.gauge.Set(float64(f.sending))
 }
 
 func (f *flight) finished(r result) {
 	f.sending--
+	f.gauge.Set(float64(f.sending))
 	if f.perHook[r.delivery.WebhookID]--; f.perHook[r.delivery.WebhookID] <= 0 {
 		delete(f.perHook, r.delivery.WebhookID)
 	}
@@ -490,10 +499,12 @@ func (d *Dispatcher) record(ctx context.Context, batch []result) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, r := range batch {
+		final := cmd.Attempts[i].NextAttemptAt.IsZero()
+		d.metrics.recorded(r.attempt, final)
 		d.stats.Attempts++
 		if r.attempt.OK {
 			d.stats.Succeeded++
-		} else if cmd.Attempts[i].NextAttemptAt.IsZero() {
+		} else if final {
 			d.stats.Failed++
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -91,6 +92,19 @@ func TestLeaderChangeResumesDeliveries(t *testing.T) {
 	}
 	if bad != 0 {
 		t.Errorf("%d requests with a bad signature", bad)
+	}
+	// The new leader's metrics count what it did.
+	resp, err := http.Get(next.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m, _ := io.ReadAll(resp.Body)
+	for _, series := range []string{`livestreams_webhook_attempts_total{result="ok"} 1`, `livestreams_webhook_deliveries_ended_total{status="succeeded"} 1`,
+		"livestreams_webhook_attempt_duration_seconds_count", "livestreams_webhook_attempts_in_flight 0"} {
+		if !strings.Contains(string(m), series) {
+			t.Errorf("the new leader's /metrics lacks %s", series)
+		}
 	}
 }
 
