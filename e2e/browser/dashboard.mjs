@@ -207,7 +207,7 @@ try {
     const on = await until('the target live', async () => {
       const s = await page.getAttribute(sel, 'data-status');
       if (s && seen[seen.length - 1] !== s) seen.push(s);
-      return s === 'starting' || s === 'live' || s === 'reconnecting' ? s : null;
+      return s === 'starting' || s === 'live' || s === 'reconnecting' || s === 'failed' ? s : null;
     });
     // Give it a moment to reach the target (an edge that restreams turns
     // it live); the toggle is checked from whatever state it is in.
@@ -220,7 +220,7 @@ try {
     const off = await until('the target to stop', async () => {
       const s = await page.getAttribute(sel, 'data-status');
       const checked = await page.isChecked(`${sel} input[role=switch]`);
-      return !checked && s !== on ? s : null;
+      return !checked && (s === 'stopped' || s === 'idle') ? s : null;
     });
     result.restream = { on, off, seen };
   });
