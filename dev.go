@@ -170,7 +170,8 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 	c.Token = c.Creds.APIKey
 	c.API = anon.As(c.Token, "")
 
-	runner, err := newRunner(cfg, store)
+	output := edge.NewJobOutput()
+	runner, err := newRunner(cfg, store, output)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -185,7 +186,7 @@ func startDevCluster(ctx context.Context, cfg devConfig) (*devCluster, error) {
 		Control: []string{srv.QUICAddr()}, JoinToken: c.Creds.JoinToken, RTMPAddr: cfg.RTMPAddr, HTTPAddr: cfg.EdgeAddr,
 		SRTAddr: cfg.SRTAddr, WebRTCLoopback: true, RTMPSAddr: cfg.RTMPSAddr, TLSCert: tlsCert, TLSKey: tlsKey,
 		Region: "local", FFmpeg: cfg.FFmpeg, Logger: cfg.Logger.With("side", "edge"),
-		ObjectStore: store, Runner: runner, MaxJobs: max(cfg.MaxJobs, 1), UploadBackoffMax: cfg.UploadBackoffMax})
+		ObjectStore: store, Runner: runner, MaxJobs: max(cfg.MaxJobs, 1), UploadBackoffMax: cfg.UploadBackoffMax, JobOutput: output})
 	if err != nil {
 		c.Close()
 		return nil, err

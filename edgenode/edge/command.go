@@ -92,8 +92,10 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.ObjectStore != nil {
 		defer cfg.ObjectStore.Close()
+		cfg.JobOutput = NewJobOutput()
 		if cfg.Runner, err = mediajobs.NewRunner(mediajobs.Config{Store: cfg.ObjectStore, FFmpeg: cfg.FFmpeg, FFprobe: *ffprobe,
-			WorkDir: filepath.Join(cfg.DataDir, "jobs"), Logger: cfg.Logger.With("component", "media"), Captions: captionsCfg}); err != nil {
+			WorkDir: filepath.Join(cfg.DataDir, "jobs"), Logger: cfg.JobOutput.Logger(cfg.Logger.With("component", "media")),
+			Captions: captionsCfg}); err != nil {
 			fmt.Fprintln(stderr, "Error:", err)
 			return 1
 		}

@@ -105,6 +105,10 @@ type Config struct {
 	// MaxJobs > 0 the edge leases vod, recording-vod and clip jobs.
 	Runner  JobRunner
 	MaxJobs int
+	// JobOutput collects the runner's ffmpeg output per job (when the
+	// runner logs through JobOutput.Logger), shown while a job runs and
+	// sent when an attempt ends; nil sends none.
+	JobOutput *JobOutput
 	// IngestMaxConnsPerIP and IngestHandshakeRate bound what one remote
 	// address takes of the ingest listeners: connections (RTMP, SRT) or
 	// publishes (WHIP) at once, and new RTMP connections a second; zero

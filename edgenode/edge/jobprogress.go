@@ -38,7 +38,7 @@ func (l *jobLoop) progressLoop(ctx context.Context) {
 			}
 			sent[id] = p
 			report.Jobs = append(report.Jobs, protocol.JobProgressUpdate{ID: id, Percent: p.Percent, Frame: p.Frame,
-				FPS: p.FPS, Speed: p.Speed, BitrateKbps: p.BitrateKbps})
+				FPS: p.FPS, Speed: p.Speed, BitrateKbps: p.BitrateKbps, Log: l.n.cfg.JobOutput.fresh(id)})
 		}
 		l.mu.Unlock()
 		for id := range sent {

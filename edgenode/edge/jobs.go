@@ -167,6 +167,7 @@ func (l *jobLoop) start(parent context.Context, j protocol.Job) {
 	go func() {
 		defer l.wg.Done()
 		defer cancel(nil) // release the context once the job is settled
+		defer l.n.cfg.JobOutput.take(j.ID)
 		start := time.Now()
 		res, err := l.runner.Run(ctx, j, func(p protocol.JobProgress) {
 			rj.mu.Lock()
@@ -189,6 +190,7 @@ func (l *jobLoop) start(parent context.Context, j protocol.Job) {
 			l.n.log.Info("job abandoned", "job_id", j.ID, "cause", cause)
 			return
 		}
+		l.sendLog(parent, j.ID)
 		req := protocol.FinishJobRequest{ID: j.ID, Succeeded: err == nil}
 		if err == nil {
 			req.Result = &res
