@@ -186,6 +186,9 @@ func endJob(tx *state.Tx, j *state.Job, st string, now time.Time) error {
 	if err := emitJob(tx, *j, jobEndEvents[st], now, map[string]any{"type": j.Type, "attempts": j.Attempts, "error": j.LastError}); err != nil {
 		return err
 	}
+	if err := restreamJobFailed(tx, *j, st, now); err != nil {
+		return err
+	}
 	if st == state.JobSucceeded || j.AssetID == "" {
 		return nil
 	}

@@ -385,3 +385,31 @@ func restreamSessionEnded(tx *state.Tx, sess state.Session, at time.Time) error 
 	}
 	return nil
 }
+
+// restreamJobFailed shows a restream job that failed for good (its edge
+// lost, its attempts spent) as a failed target, unless the edge already
+// said so or the target moved on to another job. endJob calls it for
+// every job; cancellations are the stop paths' own business.
+func restreamJobFailed(tx *state.Tx, j state.Job, st string, now time.Time) error {
+	if j.Type != protocol.JobRestream || st != state.JobFailed {
+		return nil
+	}
+	var p protocol.RestreamJob
+	if json.Unmarshal(j.Payload, &p) != nil {
+		return nil
+	}
+	r, err := tx.RestreamTarget(p.StreamID, p.TargetID)
+	if state.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if r.JobID != j.ID || (r.Status != state.RestreamStarting && r.Status != state.RestreamLive && r.Status != state.RestreamReconnecting) {
+		return nil
+	}
+	r.Status, r.StatusAt, r.LastError = state.RestreamFailed, now, cut(j.LastError, MaxJobError)
+	if err := tx.PutRestreamTarget(r); err != nil {
+		return err
+	}
+	return emitRestream(tx, r, state.EventRestreamFailed, now, map[string]string{"target_id": r.ID, "name": r.Name, "error": r.LastError})
+}

@@ -123,3 +123,23 @@ func TestRestreamOrchestration(t *testing.T) {
 		}
 	}
 }
+
+// TestRestreamJobFailed: a relay whose job fails for good (its lease
+// lapsed: the edge is gone) shows as failed, with the reason.
+func TestRestreamJobFailed(t *testing.T) {
+	m := newMachine(t)
+	m.org("org_a")
+	m.must(fsm.CmdCreateStream, state.Stream{ID: "str_a", OrgID: "org_a", Name: "a", KeyHash: "kh", PlaybackID: "pb_str",
+		PlaybackPolicy: state.PolicyPublic, LatencyMode: state.LatencyStandard}, nil)
+	m.must(fsm.CmdStartSession, fsm.StartSession{Session: state.Session{ID: "ses_1", StreamID: "str_a", OrgID: "org_a", EdgeID: "edge1", StartedAt: t0}}, nil)
+	m.must(fsm.CmdCreateRestreamTarget, fsm.CreateRestreamTarget{Target: state.RestreamTarget{ID: "rt_1", OrgID: "org_a", StreamID: "str_a",
+		Name: "t", Preset: state.PresetTwitch, URL: state.PresetURL(state.PresetTwitch), KeySealed: "k", Enabled: true, CreatedAt: t0}}, nil)
+	if got := m.lease("edge1", "", time.Second, 1, protocol.JobRestream); len(got) != 1 {
+		t.Fatalf("leased %v", got)
+	}
+	m.expire(time.Hour)
+	r := m.target("str_a", "rt_1")
+	if r.Status != state.RestreamFailed || r.LastError == "" || m.job(r.JobID).State != state.JobFailed {
+		t.Fatalf("after the lease lapsed: %+v", r)
+	}
+}
