@@ -82,6 +82,9 @@ func TestBuildPassThroughArgs(t *testing.T) {
 		if v := flagValue(t, args, "-c:v:"+i); v != "libx264" {
 			t.Errorf("rung %s codec %q", i, v)
 		}
+		if v := flagValue(t, args, "-preset:v:"+i); v != "superfast" {
+			t.Errorf("rung %s preset %q, want superfast", i, v)
+		}
 	}
 	// Nothing that would make ffmpeg reject the copied stream.
 	for _, f := range []string{"-c:v", "-profile:v", "-pix_fmt", "-preset", "-g", "-force_key_frames", "-b:v:0", "-profile:v:0"} {
