@@ -115,10 +115,13 @@ func videoArgs(p Params, rungs []Rung, latency Latency) []string {
 			// Keyframes only where the source has them: x264's own
 			// interval is set past the source's so that it never adds
 			// one early, which would cut this rung's segment where the
-			// copied one has none.
+			// copied one has none. Frames keep the source's timestamps
+			// (fps_mode passthrough): constant-rate timing would move a
+			// millisecond-stamped keyframe to the next 1/fps slot, a
+			// frame away from the copied rung's.
 			args = append(args, "-profile"+v, "main", "-pix_fmt"+v, "yuv420p",
 				"-g"+v, strconv.Itoa(2*gop), "-keyint_min"+v, strconv.Itoa(gop), "-sc_threshold"+v, "0",
-				"-force_key_frames"+v, "source")
+				"-force_key_frames"+v, "source", "-fps_mode"+v, "passthrough")
 		}
 	} else {
 		args = append(args, "-c:v", "libx264", "-preset", preset)

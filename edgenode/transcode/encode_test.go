@@ -2,8 +2,10 @@ package transcode
 
 import (
 	"bufio"
+	"context"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -171,6 +173,54 @@ func TestFFmpegPassThroughKeepsSegmentsAligned(t *testing.T) {
 		}
 		if d, top := segmentDurations(t, filepath.Join(out, r, "index.m3u8")), segmentDurations(t, filepath.Join(out, "720p", "index.m3u8")); len(d) != len(top) {
 			t.Errorf("%s has %d segments %v, 720p %d %v", r, len(d), d, len(top), top)
+		}
+	}
+}
+
+// TestFFmpegPassThroughPipes runs the pass-through ladder with the piped
+// output live sessions use (fragmented MP4 per rung on fds 3, 4, 5 for
+// the LL-HLS packager): the encoded rungs' keyframes are the source's
+// frames at the source's times. Without -fps_mode passthrough ffmpeg's
+// constant-rate timing moved each one a frame later (2.100 s for 2.067).
+func TestFFmpegPassThroughPipes(t *testing.T) {
+	t.Parallel()
+	mediatest.RequireFFmpeg(t)
+	src := mediatest.Remuxed(t, mediatest.Spec{Width: 1280, Height: 720, Seconds: 8, GOP: 60, Audio: true, Kbps: 2500}, "flv")
+	dir := t.TempDir()
+	args := build(t, Params{Input: src, InputFormat: "flv", Mode: Live, OutDir: dir, Source: obs(), Pipes: true})
+	if flagValue(t, args, "-c:v:0") != "copy" {
+		t.Fatalf("not a pass-through: %q", args)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
+	var outs []string
+	for _, r := range []string{"720p", "480p", "360p"} {
+		p := filepath.Join(dir, r+".mp4")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		outs = append(outs, p)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	want := keyframeTimes(t, outs[0])
+	if len(want) < 4 {
+		t.Fatalf("720p keyframes %v, want 4 in 8 s", want)
+	}
+	for _, p := range outs[1:] {
+		got := keyframeTimes(t, p)
+		if len(got) != len(want) {
+			t.Fatalf("%s keyframes %v, 720p (the source) %v", filepath.Base(p), got, want)
+		}
+		for i := 1; i < len(got); i++ {
+			if math.Abs(got[i]-want[i]) >= 1.0/60 {
+				t.Errorf("%s keyframe %d at %.3f s, the source's at %.3f s", filepath.Base(p), i, got[i], want[i])
+			}
 		}
 	}
 }
