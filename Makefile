@@ -41,9 +41,12 @@ deps-test: deps
 	@command -v pocketsphinx_continuous >/dev/null && [ -d /usr/share/pocketsphinx/model/en-us ] && [ -f /usr/share/sounds/alsa/Front_Center.wav ] || { \
 		echo "installing pocketsphinx, pocketsphinx-en-us and alsa-utils (Debian packages, captions tests)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pocketsphinx pocketsphinx-en-us alsa-utils >/dev/null; }
-	@command -v chromium >/dev/null && command -v npm >/dev/null || { \
-		echo "installing chromium, nodejs and npm (Debian packages, the browser tests)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null; }
+	@command -v chromium >/dev/null || { \
+		echo "installing chromium (Debian package, the browser tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v npm >/dev/null || { \
+		echo "installing nodejs and npm (Debian packages, the browser tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@[ -d e2e/browser/node_modules/playwright-core ] && [ -d e2e/browser/node_modules/hls.js ] && [ -d e2e/browser/node_modules/axe-core ] || { \
 		echo "installing e2e/browser (npm ci: playwright-core, which drives Debian's chromium, hls.js and axe-core)"; \
 		npm ci --prefix e2e/browser --no-audit --no-fund >/dev/null; }

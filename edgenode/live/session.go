@@ -67,6 +67,7 @@ type Session struct {
 	procCancel context.CancelFunc
 
 	lastWrite atomic.Int64 // unix ns of the last write, for the stall timer
+	feeding   atomic.Bool  // a write to ffmpeg's stdin is in progress (not a silent input)
 	writeMu   sync.Mutex   // serializes Start and Write into ffmpeg's stdin
 
 	mu        sync.Mutex
@@ -145,7 +146,9 @@ func (s *Session) Write(p []byte) (int, error) {
 	}
 	stdin := s.stdin
 	s.mu.Unlock()
+	s.feeding.Store(true)
 	n, err := stdin.Write(p)
+	s.feeding.Store(false)
 	s.lastWrite.Store(time.Now().UnixNano())
 	if err != nil {
 		return n, fmt.Errorf("feed ffmpeg: %w", err)
@@ -192,6 +195,7 @@ func (s *Session) Start(src Source) error {
 	s.reports.Add(1)
 	s.mu.Unlock()
 	close(s.startedC)
+	s.taps.started(src)
 	go func() {
 		defer s.reports.Done()
 		s.core.cfg.Control.Started(s.ctx, s.grant, src)
@@ -297,6 +301,11 @@ func (s *Session) run(release func()) {
 			s.end(errors.New("ffmpeg exited during the publish"), "ffmpeg_failed")
 		case <-timer.C:
 			idle := time.Since(time.Unix(0, s.lastWrite.Load()))
+			// A write blocked on a busy ffmpeg is not a silent input;
+			// only one blocked for several stall times ends the session.
+			if s.feeding.Load() && idle < 4*stall {
+				idle = 0
+			}
 			if idle >= stall {
 				s.end(errStalled, "stalled")
 			} else {

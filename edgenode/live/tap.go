@@ -86,6 +86,33 @@ func (tp *Tap) Format(ctx context.Context) (Format, error) {
 	}
 }
 
+// Source waits until the session has started and returns what its
+// publisher sends (container, codecs), or the tap's end.
+func (tp *Tap) Source(ctx context.Context) (Source, error) {
+	for {
+		select {
+		case <-tp.t.srcKnown:
+			return tp.t.src, nil
+		case <-ctx.Done():
+			return Source{}, ctx.Err()
+		case <-tp.notify:
+			// data (Read finds it queued) or the tap's end
+			tp.t.mu.Lock()
+			err := tp.err
+			tp.t.mu.Unlock()
+			if err == nil {
+				continue
+			}
+			select {
+			case <-tp.t.srcKnown:
+				return tp.t.src, nil
+			default:
+			}
+			return Source{}, err
+		}
+	}
+}
+
 // Read reads the tapped stream. It blocks until bytes arrive, the session
 // ends (io.EOF), the tap is dropped (ErrTapTooSlow) or closed, or the
 // tap's context ends.
@@ -169,7 +196,11 @@ type tapper struct {
 	ended  bool
 	known  chan struct{} // closed once format is set
 	format Format
-	off    int64 // bytes seen, for TS packet alignment
+	// srcKnown is closed once the session started with src (what the
+	// adapter probed: codecs a relay needs to know).
+	srcKnown chan struct{}
+	src      Source
+	off      int64 // bytes seen, for TS packet alignment
 
 	// FLV state: the bytes of an incomplete unit, and the units a late
 	// joiner is given first (each a whole tag with its trailing size).
@@ -181,7 +212,21 @@ type tapper struct {
 func (t *tapper) init() {
 	if t.known == nil {
 		t.known = make(chan struct{})
+		t.srcKnown = make(chan struct{})
 		t.taps = map[*Tap]struct{}{}
+	}
+}
+
+// started records what the session's source is (Session.Start).
+func (t *tapper) started(src Source) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.init()
+	select {
+	case <-t.srcKnown:
+	default:
+		t.src = src
+		close(t.srcKnown)
 	}
 }
 

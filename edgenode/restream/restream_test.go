@@ -13,18 +13,27 @@ import (
 	"github.com/livestreams/livestreams/edgenode/live"
 )
 
-// TestArgs: the relay's ffmpeg copies (never encodes) from stdin to FLV on
-// fd 3, and its command holds no URL.
+// TestArgs: the relay's ffmpeg copies video (never encodes it) from stdin
+// to FLV on fd 3, copies AAC audio and encodes Opus (which FLV cannot
+// carry) to AAC, and its command holds no URL.
 func TestArgs(t *testing.T) {
-	for _, f := range []live.Format{live.FLV, live.MPEGTS} {
-		args := Args(f)
+	for _, tc := range []struct {
+		src   live.Source
+		audio string
+	}{
+		{live.Source{Format: live.FLV, AudioCodec: "aac"}, "-c:a copy"},
+		{live.Source{Format: live.MPEGTS, AudioCodec: "aac"}, "-c:a copy"},
+		{live.Source{Format: live.MPEGTS}, "-c:a copy"},
+		{live.Source{Format: live.MPEGTS, AudioCodec: "opus"}, "-c:a aac"},
+	} {
+		args := Args(tc.src)
 		joined := strings.Join(args, " ")
-		if !strings.Contains(joined, "-f "+string(f)+" -i pipe:0") || !strings.Contains(joined, "-c copy") ||
-			args[len(args)-1] != "pipe:3" || !slices.Contains(args, "flv") {
-			t.Errorf("Args(%s) = %v", f, args)
+		if !strings.Contains(joined, "-f "+string(tc.src.Format)+" -i pipe:0") || !strings.Contains(joined, "-c:v copy") ||
+			!strings.Contains(joined, tc.audio) || args[len(args)-1] != "pipe:3" || !slices.Contains(args, "flv") {
+			t.Errorf("Args(%+v) = %v", tc.src, args)
 		}
 		if strings.Contains(joined, "rtmp") || strings.Contains(joined, "libx264") {
-			t.Errorf("Args(%s) names a URL or an encoder: %v", f, args)
+			t.Errorf("Args(%+v) names a URL or a video encoder: %v", tc.src, args)
 		}
 	}
 }

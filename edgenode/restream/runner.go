@@ -137,14 +137,14 @@ func (r *Runner) Run(ctx context.Context, job protocol.Job, _ func(protocol.JobP
 		}
 		return protocol.MediaResult{}, fmt.Errorf("restream credentials: %w", err)
 	}
-	format, err := tap.Format(ctx)
+	src, err := tap.Source(ctx)
 	if err != nil {
 		return protocol.MediaResult{}, fmt.Errorf("wait for the session's source: %w", err)
 	}
 
 	rep := newReporter(ctx, r.cfg.Control, job.ID, log)
 	defer rep.close()
-	err = r.relay(ctx, log, tap, format, creds, rep)
+	err = r.relay(ctx, log, tap, src, creds, rep)
 	switch {
 	case ctx.Err() != nil:
 		return protocol.MediaResult{}, ctx.Err()
@@ -160,13 +160,13 @@ func (r *Runner) Run(ctx context.Context, job protocol.Job, _ func(protocol.JobP
 }
 
 // relay runs ffmpeg on the tap and publishes its output.
-func (r *Runner) relay(ctx context.Context, log *slog.Logger, tap *live.Tap, format live.Format, creds protocol.RestreamCredentials, rep *reporter) error {
+func (r *Runner) relay(ctx context.Context, log *slog.Logger, tap *live.Tap, src live.Source, creds protocol.RestreamCredentials, rep *reporter) error {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("restream: %w", err)
 	}
 	defer outR.Close()
-	proc, err := transcode.Start(ctx, transcode.ProcessConfig{Binary: r.cfg.FFmpeg, Args: Args(format), Stdin: true,
+	proc, err := transcode.Start(ctx, transcode.ProcessConfig{Binary: r.cfg.FFmpeg, Args: Args(src), Stdin: true,
 		Logger: log, StderrLines: 50, ExtraFiles: []*os.File{outW}})
 	outW.Close()
 	if err != nil {
@@ -180,7 +180,7 @@ func (r *Runner) relay(ctx context.Context, log *slog.Logger, tap *live.Tap, for
 		delete(r.pids, proc.PID())
 		r.mu.Unlock()
 	}()
-	log.Info("restream started", "pid", proc.PID(), "format", format)
+	log.Info("restream started", "pid", proc.PID(), "format", src.Format, "audio", src.AudioCodec)
 
 	var feed sync.WaitGroup
 	feed.Add(1)

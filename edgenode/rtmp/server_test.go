@@ -68,7 +68,8 @@ func TestFFmpegPublish(t *testing.T) {
 		}
 	}
 	f.Close()
-	want := flv.StreamInfo{Width: 640, Height: 360, FrameRate: 30, HasAudio: true, HasVideo: true, VideoCodec: "h264", AudioCodec: "aac"}
+	// ultrafast x264 is Constrained Baseline (profile_idc 66).
+	want := flv.StreamInfo{Width: 640, Height: 360, FrameRate: 30, HasAudio: true, HasVideo: true, VideoCodec: "h264", AudioCodec: "aac", VideoProfile: 66}
 	if info != want {
 		t.Errorf("StreamInfo %+v, want %+v", info, want)
 	}
