@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestreams/livestreams/controlplane/oauth/oauthtest"
 	"github.com/livestreams/livestreams/shared/mediatest"
 	"github.com/livestreams/livestreams/shared/testutil"
 )
@@ -26,6 +27,10 @@ type dashboardResult struct {
 	Preview         playedFrame
 	Timeline        []string
 	Restream        json.RawMessage
+	Linked          struct {
+		Callback, Account string
+		Targets           []string
+	}
 	UploadID, Clip  string
 	APIKeyPrefix    string
 	Snippet         bool
@@ -86,7 +91,15 @@ func TestDashboard(t *testing.T) {
 	}))
 	t.Cleanup(receiver.Close)
 
-	p := startProc(t, procSpec{Name: "livestreams dev", Dir: t.TempDir(), Args: append([]string{"dev", "--data-dir", "dev"}, devPorts(t)...)})
+	// A fake YouTube and Twitch on loopback, for linking an account.
+	fake := oauthtest.Start(t)
+	oauthArgs := []string{
+		"--oauth-google-client-id", oauthtest.GoogleClientID, "--oauth-google-client-secret", oauthtest.GoogleClientSecret,
+		"--oauth-google-auth-url", fake.GoogleAuthURL(), "--oauth-google-token-url", fake.GoogleTokenURL(),
+		"--oauth-google-revoke-url", fake.GoogleRevokeURL(), "--youtube-api-url", fake.YouTubeAPIURL(),
+	}
+	p := startProc(t, procSpec{Name: "livestreams dev", Dir: t.TempDir(),
+		Args: append(append([]string{"dev", "--data-dir", "dev"}, devPorts(t)...), oauthArgs...)})
 	d := waitDevOutput(t, p, 90*time.Second)
 	// The restream target sends to dev's own demo stream.
 	cut := strings.LastIndex(d.RTMPURL, "/")
@@ -97,7 +110,7 @@ func TestDashboard(t *testing.T) {
 	b := startProc(t, procSpec{Name: "chromium (dashboard.mjs)", Bin: "node", Args: []string{"dashboard.mjs"}, Dir: "browser",
 		Env: []string{"CHROMIUM=" + chromium, "BASE=" + d.Dashboard, "OUT=" + out, "MP4=" + mp4,
 			"WEBHOOK_URL=" + receiver.URL + "/hooks", "RESTREAM_URL=" + d.RTMPURL[:cut], "RESTREAM_KEY=" + d.RTMPURL[cut+1:],
-			"STEP_TIMEOUT_MS=45000"}})
+			"STEP_TIMEOUT_MS=45000", "OAUTH=1"}})
 	m := b.WaitOutput(t, 5*time.Minute, regexp.MustCompile(`(?m)^(RESULT|ERROR) (.*)$`))
 	if m[1] == "ERROR" {
 		t.Fatalf("dashboard: %s\n%s\nscreens of the failure: %s/error-*.png", m[2], testutil.LastLines(b.Output(), 40), out)
@@ -127,10 +140,14 @@ func TestDashboard(t *testing.T) {
 		On, Off string
 		Seen    []string
 	}
-	if err := json.Unmarshal(r.Restream, &rs); err != nil || rs.On == "" || rs.Off != "stopped" && rs.Off != "idle" {
-		t.Errorf("restream target: %s, want it started when switched on and stopped when switched off", r.Restream)
+	if err := json.Unmarshal(r.Restream, &rs); err != nil || rs.On == "" || !slices.Contains(rs.Seen, "live") || rs.Off != "stopped" && rs.Off != "idle" {
+		t.Errorf("restream target: %s, want it live when switched on and stopped when switched off", r.Restream)
 	}
 	t.Logf("restream target states %v, then %q once switched off", rs.Seen, rs.Off)
+	if !strings.Contains(r.Linked.Account, oauthtest.ChannelName) || !strings.Contains(r.Linked.Callback, "/v1/oauth/youtube/callback") ||
+		len(r.Linked.Targets) != 2 {
+		t.Errorf("linking YouTube from the stream page: %+v, want the channel listed after the callback and a second target made from it", r.Linked)
+	}
 	if !strings.HasPrefix(r.Webhook, "2") || hooks.Load() == 0 {
 		t.Errorf("webhook delivery log shows %q, receiver got %d posts; want a 2xx delivery", r.Webhook, hooks.Load())
 	}

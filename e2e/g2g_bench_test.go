@@ -48,7 +48,19 @@ const g2gPage = `<!doctype html><meta charset="utf-8"><title>glass to glass</tit
 const cfg = %s;
 const video = document.getElementById('v');
 const hls = new Hls(cfg.low ? { lowLatencyMode: true } : {});
-hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) console.log('FATAL ' + d.type + ' ' + d.details); });
+hls.on(Hls.Events.ERROR, (_, d) => {
+  if (d.fatal) { console.log('FATAL ' + d.type + ' ' + d.details); hls.destroy(); }
+  else if (d.details === 'bufferStalledError') console.log('STALL ' + Math.round(performance.timeOrigin + performance.now()));
+});
+// Once the stream ends the page stops playing, so that a later run has
+// the machine to itself.
+video.addEventListener('ended', () => hls.destroy());
+// When playback starts (ms after the page opened) and how far behind the
+// live edge it starts, against the latency hls.js aims at.
+video.addEventListener('playing', () => console.log('START ' + Math.round(performance.now()) + ' ms, latency ' +
+  (hls.latency || 0).toFixed(2) + ' s, target ' + (hls.targetLatency || 0).toFixed(2) + ' s'), { once: true });
+hls.on(Hls.Events.LEVEL_LOADED, (_, d) => { if (!window.firstLevel) { window.firstLevel = 1;
+  console.log('LEVEL ' + Math.round(performance.now()) + ' ms, edge ' + d.details.edge.toFixed(2) + ' parts ' + (d.details.partList || []).length); } });
 hls.loadSource(cfg.playback);
 hls.attachMedia(video);
 video.play().catch(e => console.log('FATAL play ' + e));
@@ -261,6 +273,9 @@ func BenchmarkGlassToGlass(b *testing.B) {
 		busy          bool
 	}
 	runs := []run{{"standard", "standard", false}, {"low", "low", false}, {"low-busy", "low", true}}
+	if only := os.Getenv("G2G_RUNS"); only != "" { // e.g. G2G_RUNS=low,low-busy
+		runs = slices.DeleteFunc(runs, func(r run) bool { return !slices.Contains(strings.Split(only, ","), r.name) })
+	}
 	for b.Loop() {
 		for _, r := range runs {
 			st, err := api.Streams().Create(b.Context(), client.StreamCreate{Name: "g2g " + r.name, LatencyMode: r.latency})
@@ -291,11 +306,18 @@ func BenchmarkGlassToGlass(b *testing.B) {
 			if busy != nil {
 				_ = busy.Process.Kill()
 			}
+			prefix := "console /g2g-" + strings.ReplaceAll(r.name, "-", "_") + ": "
+			stalls := strings.Count(br.p.Output(), prefix+"STALL")
+			for _, l := range strings.Split(br.p.Output(), "\n") {
+				if strings.HasPrefix(l, prefix+"START") || strings.HasPrefix(l, prefix+"LEVEL") {
+					b.Logf("%s: %s", r.name, strings.TrimPrefix(l, prefix))
+				}
+			}
 			p50, drift := g2gSummary(samples)
 			b.ReportMetric(p50.Seconds(), r.name+"-p50-s")
 			b.ReportMetric(math.Abs(drift.Seconds()), r.name+"-drift-s")
-			b.Logf("%s: glass-to-glass p50 %.2f s over %d flashes in %v, drift %+.2f s (hls.js's own latency estimate at the end %.2f s)",
-				r.name, p50.Seconds(), len(samples), watch, drift.Seconds(), samples[len(samples)-1].hlsjsLate)
+			b.Logf("%s: glass-to-glass p50 %.2f s over %d flashes in %v, drift %+.2f s (hls.js's own latency estimate at the end %.2f s), %d stalls",
+				r.name, p50.Seconds(), len(samples), watch, drift.Seconds(), samples[len(samples)-1].hlsjsLate, stalls)
 		}
 	}
 }

@@ -149,7 +149,12 @@
     } else {
       loadHls(function (Hls) {
         if (!Hls || !Hls.isSupported()) { b.push("error", { fatal: true, code: "no_hls" }); return; }
-        hls = new Hls(opts.hlsConfig || {});
+        // A live viewer who fell behind (a stall, a busy tab) catches up
+        // to the stream's hold-back at up to 1.1x instead of staying late.
+        var cfg = { maxLiveSyncPlaybackRate: 1.1 };
+        var own = opts.hlsConfig || {};
+        for (var k in own) { if (Object.prototype.hasOwnProperty.call(own, k)) cfg[k] = own[k]; }
+        hls = new Hls(cfg);
         hls.on(Hls.Events.MANIFEST_LOADED, function (_, data) {
           var nd = data.networkDetails || {};
           setMedia(nd.responseURL || nd.url || data.url);

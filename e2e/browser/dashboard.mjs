@@ -209,13 +209,13 @@ try {
       if (s && seen[seen.length - 1] !== s) seen.push(s);
       return s === 'starting' || s === 'live' || s === 'reconnecting' || s === 'failed' ? s : null;
     });
-    // Give it a moment to reach the target (an edge that restreams turns
-    // it live); the toggle is checked from whatever state it is in.
+    // The edge relays the browser's camera (its Opus encoded to AAC for
+    // FLV) to the target, which turns it live.
     await until('the target live', async () => {
       const s = await page.getAttribute(sel, 'data-status');
       if (s && seen[seen.length - 1] !== s) seen.push(s);
       return s === 'live';
-    }, 10000).catch(() => {});
+    }, 30000);
     await page.click(`${sel} input[role=switch]`);
     const off = await until('the target to stop', async () => {
       const s = await page.getAttribute(sel, 'data-status');
@@ -231,6 +231,30 @@ try {
   });
 
   // Upload while the recording is prepared.
+  // Link a YouTube account (the test's fake provider on loopback approves
+  // at once) from the stream's restream section, and add a target from
+  // it: the provider names the ingest and key. The stream is off the air
+  // by now, so the target (a real YouTube address) is never dialled.
+  if (env('OAUTH', '')) {
+    result.linked = await step('link account', async () => {
+      const consent = page.context().waitForEvent('page');
+      await page.click('#restream button:has-text("Link YouTube")');
+      const tab = await consent;
+      await tab.waitForLoadState('load').catch(() => {});
+      const callback = tab.url();
+      await tab.close();
+      const acct = '#restream .linked .targets li';
+      await page.waitForSelector(acct, { timeout: T });
+      const name = (await page.textContent(acct)).trim();
+      const before = (await page.$$('#restream > .targets li, #restream .targets li[data-status]')).length;
+      await page.click(`${acct} button:has-text("Restream here")`);
+      await until('the target from the account', async () =>
+        (await page.$$('#restream .targets li[data-status]')).length > before);
+      const targets = await page.$$eval('#restream .targets li[data-status]', (l) => l.map((x) => x.textContent));
+      return { callback, account: name, targets };
+    });
+  }
+
   const uploadID = await step('upload', async () => {
     await page.click('nav a[href="/assets"]');
     await page.waitForSelector('#upload');

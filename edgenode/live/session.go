@@ -119,6 +119,11 @@ func (s *Session) ID() string { return s.grant.SessionID }
 // finalized, Ended reported).
 func (s *Session) Done() <-chan struct{} { return s.done }
 
+// SegmentLength is the segment length of the session's latency mode: a
+// source whose keyframes are further apart is never passed through, so
+// an adapter's probe need not wait longer for a second keyframe.
+func (s *Session) SegmentLength() time.Duration { return s.grant.Latency.SegmentLength() }
+
 // Write feeds container bytes (in the Format Start names) to the session.
 // Before Start they are buffered, up to the core's MaxProbeBytes; past
 // that the write fails and the session ends. An error ends the publish:

@@ -64,6 +64,9 @@ type Packager struct {
 	rungs   []*rung
 	master  bool
 	start   time.Time     // the program date-time of every rung's first segment
+	// segmentsAt is when every rung first had a segment (the master may
+	// wait for the pace a little longer).
+	segmentsAt time.Time
 	changed chan struct{} // closed and replaced at every playlist write
 }
 
@@ -178,18 +181,59 @@ func (p *Packager) masterLocked() string {
 	return b.String()
 }
 
-// afterSegmentLocked writes the master playlist once every rung has a
-// segment: a player given it can start at once.
-func (p *Packager) afterSegmentLocked() error {
+// Pacing. A session's ffmpeg starts with a backlog (what the ingest
+// buffered while it probed the source, and what queued while ffmpeg
+// started) and works through it faster than real time. A player given
+// the master during that burst starts behind an edge that then runs
+// ahead of the clock, and hls.js never catches up (it plays at 1x), so
+// the backlog would stay in every viewer's latency for the whole
+// session. The master therefore waits until every rung produces media at
+// the pace of the clock (no more than paceSlack more media than wall
+// time over the last paceWindow), or masterHoldMax after every rung has
+// a segment (for a source sent faster than real time), or once the
+// session ends.
+const (
+	paceWindow = 500 * time.Millisecond
+	paceSlack  = 150 * time.Millisecond
+)
+
+// paceSample is the media a rung had produced when a unit arrived.
+type paceSample struct {
+	at    time.Time
+	media time.Duration
+}
+
+// maybeMasterLocked writes the master playlist once every rung has a
+// segment and keeps the clock's pace: a player given it can start at
+// once, at the live edge.
+func (p *Packager) maybeMasterLocked() error {
 	if p.master {
 		return nil
 	}
+	now := p.now()
 	for _, r := range p.rungs {
 		if len(r.segments) == 0 {
 			return nil
 		}
 	}
+	if p.segmentsAt.IsZero() {
+		p.segmentsAt = now
+	}
+	ended := false
+	for _, r := range p.rungs {
+		ended = ended || r.ended
+	}
+	if !ended && now.Sub(p.segmentsAt) < 2*p.cfg.TargetDuration {
+		for _, r := range p.rungs {
+			if !r.pacedLocked(now) {
+				return nil
+			}
+		}
+	}
 	p.master = true
+	for _, r := range p.rungs {
+		r.pace = nil
+	}
 	return p.writePlaylistLocked("master.m3u8", []byte(p.masterLocked()))
 }
 

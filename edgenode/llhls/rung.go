@@ -60,6 +60,10 @@ type rung struct {
 
 	ended bool
 
+	// The media produced so far and recent samples of it (pacing).
+	media time.Duration
+	pace  []paceSample
+
 	// run's goroutine only.
 	ftyp      []byte
 	moof      []byte
@@ -132,7 +136,7 @@ func (r *rung) initName() string {
 
 // fragment adds one moof+mdat to the part and segment being built,
 // cutting them where they end.
-func (r *rung) fragment(unit []byte, frags []fragment) error {
+func (r *rung) fragment(unit []byte, frags []fragment) (err error) {
 	var video *fragment
 	for i := range frags {
 		if frags[i].trackID == r.videoID {
@@ -151,6 +155,15 @@ func (r *rung) fragment(unit []byte, frags []fragment) error {
 
 	r.p.mu.Lock()
 	defer r.p.mu.Unlock()
+	if !r.p.master {
+		r.media += dur
+		r.pace = append(r.pace, paceSample{at: r.p.now(), media: r.media})
+		defer func() {
+			if err == nil {
+				err = r.p.maybeMasterLocked()
+			}
+		}()
+	}
 	if sync && r.segDur+r.pendDur >= cfg.TargetDuration*9/10 {
 		// A keyframe once the segment is long enough: it starts the next.
 		if err := r.closeSegmentLocked(); err != nil {
@@ -249,7 +262,7 @@ func (r *rung) closeSegmentLocked() error {
 	r.msn++
 	r.segBuf, r.segDur, r.parts, r.started, r.segAt = nil, 0, nil, false, time.Time{}
 	r.dropPartsLocked()
-	if err := r.p.afterSegmentLocked(); err != nil {
+	if err := r.p.maybeMasterLocked(); err != nil {
 		return fmt.Errorf("write master playlist: %w", err)
 	}
 	return r.writePlaylistLocked()
@@ -304,7 +317,7 @@ func (r *rung) finishLocked() error {
 	if len(r.segments) > 0 && len(r.segments) == n {
 		err = errors.Join(err, r.writePlaylistLocked())
 	}
-	return err
+	return errors.Join(err, r.p.maybeMasterLocked())
 }
 
 // targetSeconds is EXT-X-TARGETDURATION: the configured length in whole
@@ -315,6 +328,26 @@ func (r *rung) targetSeconds() int {
 		t = max(t, int(math.Round(s.dur.Seconds())))
 	}
 	return t
+}
+
+// pacedLocked reports whether the rung's output keeps the clock's pace:
+// over the last paceWindow it produced at most paceSlack more media than
+// the time that passed. It forgets samples older than that window.
+func (r *rung) pacedLocked(now time.Time) bool {
+	i := 0
+	for i+1 < len(r.pace) && now.Sub(r.pace[i+1].at) >= paceWindow {
+		i++
+	}
+	r.pace = r.pace[i:]
+	if len(r.pace) < 2 {
+		return false
+	}
+	first, last := r.pace[0], r.pace[len(r.pace)-1]
+	wall := now.Sub(first.at)
+	if wall < paceWindow {
+		return false
+	}
+	return last.media-first.media <= wall+paceSlack
 }
 
 // lastPart returns the last MSN and part index the playlist lists (for

@@ -55,7 +55,7 @@ func (a Adapter) OnPublish(ctx context.Context, req rtmp.PublishRequest) (rtmp.S
 	if window <= 0 {
 		window = DefaultProbeWindow
 	}
-	return &sink{sess: sess, window: window}, nil
+	return &sink{sess: sess, window: window, probe: prober{keyWait: sess.SegmentLength() + keyframeSlack}}, nil
 }
 
 // sink re-muxes one publish's messages into FLV for its session.

@@ -24,6 +24,7 @@ type prober struct {
 	// up to the second: the keyframe interval and the bitrate a
 	// pass-through of the top rung needs (transcode.Source).
 	keys     int
+	keyWait  time.Duration // how long past the first keyframe to wait for the second (0: keyframeWait)
 	key0     uint32
 	key1     uint32
 	gopBytes int
@@ -31,12 +32,15 @@ type prober struct {
 
 // keyframeWait is how long past the first keyframe the probe waits for a
 // second one when the source may be passed through as the top rung: a
-// little over the standard segment length, since a source whose keyframes
-// are further apart is re-encoded anyway. Only a source no taller than
-// passThroughHeight (the default ladder's top rung) waits; others start
-// at once.
+// little over the session's segment length (keyframeSlack more; the
+// standard 2 s by default), since a source whose keyframes are further
+// apart is re-encoded anyway: a low-latency session waits at most 1.1 s,
+// which is also what its first viewers have to catch up. Only a source no
+// taller than passThroughHeight (the default ladder's top rung) waits;
+// others start at once.
 const (
-	keyframeWait      = 2100 * time.Millisecond
+	keyframeSlack     = 100 * time.Millisecond
+	keyframeWait      = 2*time.Second + keyframeSlack
 	passThroughHeight = 720
 )
 
@@ -101,8 +105,12 @@ func (p *prober) ready(window time.Duration) bool {
 	if !p.sawVideo || p.info.Width == 0 {
 		return false
 	}
+	wait := p.keyWait
+	if wait <= 0 {
+		wait = keyframeWait
+	}
 	if p.info.VideoCodec == "h264" && p.info.Height <= passThroughHeight && p.keys < 2 &&
-		(p.keys == 0 || time.Duration(p.last-p.key0)*time.Millisecond < keyframeWait) {
+		(p.keys == 0 || time.Duration(p.last-p.key0)*time.Millisecond < wait) {
 		return false
 	}
 	return p.sawAudio || (p.metaSeen && !p.metaAudio)

@@ -170,6 +170,13 @@ func segmentPattern(tag string) string {
 	return "seg_" + tag + "_%05d.m4s"
 }
 
+// SegmentLength is the HLS segment length of a live session in latency
+// mode l ("" is Standard): what a source's keyframe interval must divide
+// for it to pass through as the top rung.
+func (l Latency) SegmentLength() time.Duration {
+	return time.Duration(l.segmentSeconds()) * time.Second
+}
+
 // segmentSeconds is the HLS segment length and the keyframe interval.
 func (l Latency) segmentSeconds() int {
 	if l == Low {
@@ -247,7 +254,7 @@ func Build(p Params) ([]string, error) {
 	}
 
 	if p.Pipes && p.Mode == Live {
-		args = append(args, pipeOutput(rungs, audio, latency)...)
+		args = append(args, pipeOutput(rungs, audio)...)
 	} else {
 		args = append(args, hlsOutput(p, rungs, audio, seg)...)
 	}

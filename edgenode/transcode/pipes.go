@@ -12,12 +12,18 @@ import (
 // of slack so that whole frames fit.
 const PartTarget = 334 * time.Millisecond
 
+// StandardPartTarget is the part length of a standard-latency session:
+// its 2 s segments are also listed as 1 s parts, so that an LL-HLS player
+// (hls.js by default, Safari) plays 3 s behind the edge (PART-HOLD-BACK)
+// instead of the three segments (6 s) a player without parts keeps.
+const StandardPartTarget = time.Second
+
 // Packaging is what a caller packaging Build's piped output (Params.Pipes)
 // needs to know.
 type Packaging struct {
 	Renditions []Rendition // in pipe order: Renditions[i] is on fd 3+i
 	Segment    time.Duration
-	Part       time.Duration // 0: no parts (standard latency)
+	Part       time.Duration // LL-HLS part target (PartTarget, StandardPartTarget)
 	Window     int           // segments a live media playlist lists
 }
 
@@ -46,6 +52,7 @@ func (p Params) Packaging() (Packaging, error) {
 	}
 	seg := latency.segmentSeconds()
 	out := Packaging{Segment: time.Duration(seg) * time.Second, Window: listSize(p.Window, seg)}
+	out.Part = StandardPartTarget
 	if latency == Low {
 		out.Part = PartTarget
 	}
@@ -63,17 +70,14 @@ func (p Params) Packaging() (Packaging, error) {
 // audio, its own AAC) as fragmented MP4 to pipe:3+i. One output keeps the
 // encoders' options indexed by rung as for the HLS muxer.
 //
-// Low latency cuts a fragment at every frame (frag_duration of 1 µs, so
-// that the audio rides along in the same moof: frag_every_frame would mux
-// each audio packet alone, and ffmpeg 5.1 mistimes those), for the
-// packager to group into parts; standard latency cuts one fragment per
-// GOP, which is one segment. flush_packets: each fragment reaches the
-// pipe when it is complete, not when ffmpeg's 32 KiB buffer fills.
-func pipeOutput(rungs []Rung, audio bool, latency Latency) []string {
-	movflags := "+frag_keyframe+empty_moov+default_base_moof"
-	if latency == Low {
-		movflags += ":frag_duration=1"
-	}
+// A fragment is cut at every frame (frag_duration of 1 µs, so that the
+// audio rides along in the same moof: frag_every_frame would mux each
+// audio packet alone, and ffmpeg 5.1 mistimes those), for the packager to
+// group into parts, in both latency modes. flush_packets: each fragment
+// reaches the pipe when it is complete, not when ffmpeg's 32 KiB buffer
+// fills.
+func pipeOutput(rungs []Rung, audio bool) []string {
+	movflags := "+frag_keyframe+empty_moov+default_base_moof:frag_duration=1"
 	slaves := make([]string, len(rungs))
 	for i := range rungs {
 		sel := "v:" + strconv.Itoa(i)

@@ -45,17 +45,18 @@ func TestPipesOutput(t *testing.T) {
 		t.Fatalf("low plan %+v", plan)
 	}
 
-	// Standard latency: one fragment per GOP, no parts; no audio, no a:N.
+	// Standard latency: also a fragment per frame, for 1 s parts; no
+	// audio, no a:N.
 	p.Latency, p.Source.HasAudio = Standard, false
 	args, err = Build(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	i = slices.Index(args, "tee")
-	if s := strings.Split(args[i+1], "|")[0]; s != `[select=\'v:0\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1]pipe\:3` {
+	if s := strings.Split(args[i+1], "|")[0]; s != `[select=\'v:0\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1:flush_packets=1]pipe\:3` {
 		t.Fatalf("standard slave %s", s)
 	}
-	if plan, _ := p.Packaging(); plan.Part != 0 || plan.Segment != 2*time.Second || plan.Window != 3 || plan.Renditions[0].Bandwidth != 3210000 {
+	if plan, _ := p.Packaging(); plan.Part != StandardPartTarget || plan.Segment != 2*time.Second || plan.Window != 3 || plan.Renditions[0].Bandwidth != 3210000 {
 		t.Fatalf("standard plan %+v", plan)
 	}
 	// VOD ignores Pipes.
