@@ -21,13 +21,13 @@ import (
 
 // dashboardResult is what browser/dashboard.mjs reports of its run.
 type dashboardResult struct {
-	Steps           map[string]int64
-	StreamID        string
-	IngestFields    []string
-	Preview         playedFrame
-	Timeline        []string
-	Restream        json.RawMessage
-	Linked          struct {
+	Steps        map[string]int64
+	StreamID     string
+	IngestFields []string
+	Preview      playedFrame
+	Timeline     []string
+	Restream     json.RawMessage
+	Linked       struct {
 		Callback, Account string
 		Targets           []string
 	}

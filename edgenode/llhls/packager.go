@@ -60,14 +60,14 @@ type Packager struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	rungs   []*rung
-	master  bool
-	start   time.Time     // the program date-time of every rung's first segment
+	mu     sync.Mutex
+	rungs  []*rung
+	master bool
+	start  time.Time // the program date-time of every rung's first segment
 	// segmentsAt is when every rung first had a segment (the master may
 	// wait for the pace a little longer).
 	segmentsAt time.Time
-	changed chan struct{} // closed and replaced at every playlist write
+	changed    chan struct{} // closed and replaced at every playlist write
 }
 
 // New checks cfg and returns a Packager.
