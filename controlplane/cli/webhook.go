@@ -224,6 +224,15 @@ gives one) and print it once. Deliveries are signed with it from now on.`)
 
 func webhookTest(ctx context.Context, e *env, args []string) error {
 	c := e.command("webhook test", "ID", "Send a webhook.ping event to the endpoint; see it with 'webhook deliveries'.")
+	return queueDelivery(ctx, c, args, func(ctx context.Context, cl *client.Client, id string) (client.WebhookDelivery, error) {
+		return cl.Webhooks().Test(ctx, id)
+	})
+}
+
+// queueDelivery runs a command whose one argument makes a new delivery
+// (a test event, a redelivery) and prints it.
+func queueDelivery(ctx context.Context, c *cmd, args []string,
+	queue func(context.Context, *client.Client, string) (client.WebhookDelivery, error)) error {
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
@@ -231,7 +240,7 @@ func webhookTest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := cl.Webhooks().Test(c.keep(ctx), c.pos[0])
+	d, err := queue(c.keep(ctx), cl, c.pos[0])
 	if err != nil {
 		return err
 	}
@@ -315,20 +324,7 @@ func (c *cmd) showDelivery(ctx context.Context) error {
 
 func webhookRedeliver(ctx context.Context, e *env, args []string) error {
 	c := e.command("webhook redeliver", "DELIVERY", "Send a delivery's event again, with the same event id, as a new delivery.")
-	if err := c.parse(args, 1, 1); err != nil {
-		return err
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	d, err := cl.Webhooks().Redeliver(c.keep(ctx), c.pos[0])
-	if err != nil {
-		return err
-	}
-	if c.g.json {
-		return c.printAnswer()
-	}
-	fmt.Fprintf(c.stdout, "Queued delivery %s of event %s\n", d.ID, d.EventID)
-	return nil
+	return queueDelivery(ctx, c, args, func(ctx context.Context, cl *client.Client, id string) (client.WebhookDelivery, error) {
+		return cl.Webhooks().Redeliver(ctx, id)
+	})
 }
