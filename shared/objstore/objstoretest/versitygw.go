@@ -5,6 +5,7 @@
 package objstoretest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -168,7 +169,44 @@ func (g *VersityGW) Stop() {
 
 // Pause freezes the server with SIGSTOP: connections are still accepted
 // by the kernel but nothing answers, as with a hung server.
-func (g *VersityGW) Pause() { g.signal(syscall.SIGSTOP) }
+//
+// SIGSTOP stops the threads asynchronously: a thread on another core can
+// still answer a request right after kill returns, so Pause waits (a
+// bounded while) until every thread of the server shows as stopped.
+func (g *VersityGW) Pause() {
+	g.signal(syscall.SIGSTOP)
+	g.mu.Lock()
+	pid := g.cmd.Process.Pid
+	g.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			g.t.Fatalf("versitygw (pid %d) not stopped 5 s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of pid is stopped (state T in
+// /proc/PID/task/TID/stat).
+func allStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume undoes Pause.
 func (g *VersityGW) Resume() { g.signal(syscall.SIGCONT) }
