@@ -61,31 +61,6 @@ type Tap struct {
 	cur     []byte
 }
 
-// Format waits until the session's container is known (its first bytes
-// arrived) and returns it.
-func (tp *Tap) Format(ctx context.Context) (Format, error) {
-	select {
-	case <-tp.t.known:
-		return tp.t.format, nil
-	case <-tp.notify:
-		// the tap ended before any byte (a notify with data implies known)
-		select {
-		case <-tp.t.known:
-			return tp.t.format, nil
-		default:
-		}
-		tp.t.mu.Lock()
-		err := tp.err
-		tp.t.mu.Unlock()
-		if err == nil {
-			err = io.EOF
-		}
-		return "", err
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-}
-
 // Source waits until the session has started and returns what its
 // publisher sends (container, codecs), or the tap's end.
 func (tp *Tap) Source(ctx context.Context) (Source, error) {
@@ -194,8 +169,7 @@ type tapper struct {
 	mu     sync.Mutex
 	taps   map[*Tap]struct{}
 	ended  bool
-	known  chan struct{} // closed once format is set
-	format Format
+	format Format // set from the first bytes
 	// srcKnown is closed once the session started with src (what the
 	// adapter probed: codecs a relay needs to know).
 	srcKnown chan struct{}
@@ -210,8 +184,7 @@ type tapper struct {
 }
 
 func (t *tapper) init() {
-	if t.known == nil {
-		t.known = make(chan struct{})
+	if t.srcKnown == nil {
 		t.srcKnown = make(chan struct{})
 		t.taps = map[*Tap]struct{}{}
 	}
@@ -287,7 +260,6 @@ func (t *tapper) write(p []byte) {
 		if len(p) >= 1 && p[0] == 'F' {
 			t.format = FLV
 		}
-		close(t.known)
 	}
 	if t.format == MPEGTS {
 		t.writeTS(p)

@@ -101,8 +101,37 @@ func TestTapLateJoinerFLV(t *testing.T) {
 	if !errors.Is(err, io.EOF) || !bytes.Equal(all, s.buf.Bytes()) {
 		t.Fatalf("tap from the start: %d of %d bytes, %v", len(all), s.buf.Len(), err)
 	}
-	if f, err := late.Format(ctx); f != FLV || err != nil {
-		t.Fatalf("format %q, %v", f, err)
+	if tp.format != FLV {
+		t.Fatalf("format %q, want flv", tp.format)
+	}
+}
+
+// TestTapSource: Source waits for the session's start and returns the
+// probed source, to a tap opened before or after it; a tap whose session
+// ends unstarted gets io.EOF.
+func TestTapSource(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var tp tapper
+	before := tp.add(ctx, 0)
+	feed(&tp, newFLVStream(t).buf.Bytes()) // bytes before the start do not answer it
+	src := Source{Format: FLV, AudioCodec: "opus", HasVideo: true}
+	got := make(chan Source, 1)
+	go func() { s, _ := before.Source(ctx); got <- s }()
+	tp.started(src)
+	if s := <-got; s != src {
+		t.Fatalf("Source before the start = %+v, want %+v", s, src)
+	}
+	if s, err := tp.add(ctx, 0).Source(ctx); s != src || err != nil {
+		t.Fatalf("Source after the start = %+v, %v", s, err)
+	}
+
+	var ended tapper
+	tap := ended.add(ctx, 0)
+	ended.close()
+	if _, err := tap.Source(ctx); !errors.Is(err, io.EOF) {
+		t.Fatalf("Source of a session that never started: %v, want EOF", err)
 	}
 }
 

@@ -44,7 +44,8 @@ type Config struct {
 
 	Logger *slog.Logger
 
-	// Now is the clock of EXT-X-PROGRAM-DATE-TIME; nil is time.Now.
+	// Now is the clock of EXT-X-PROGRAM-DATE-TIME and of the master's
+	// pacing; nil is time.Now.
 	Now func() time.Time
 
 	// OnPlaylist, when set, is called with every playlist version right
@@ -189,12 +190,13 @@ func (p *Packager) masterLocked() string {
 // the backlog would stay in every viewer's latency for the whole
 // session. The master therefore waits until every rung produces media at
 // the pace of the clock (no more than paceSlack more media than wall
-// time over the last paceWindow), or masterHoldMax after every rung has
-// a segment (for a source sent faster than real time), or once the
-// session ends.
+// time over the last paceWindow), or masterHoldSegments target durations
+// after every rung has a segment (for a source sent faster than real
+// time), or once the session ends.
 const (
-	paceWindow = 500 * time.Millisecond
-	paceSlack  = 150 * time.Millisecond
+	paceWindow         = 500 * time.Millisecond
+	paceSlack          = 150 * time.Millisecond
+	masterHoldSegments = 2
 )
 
 // paceSample is the media a rung had produced when a unit arrived.
@@ -211,19 +213,17 @@ func (p *Packager) maybeMasterLocked() error {
 		return nil
 	}
 	now := p.now()
+	ended := false
 	for _, r := range p.rungs {
 		if len(r.segments) == 0 {
 			return nil
 		}
+		ended = ended || r.ended
 	}
 	if p.segmentsAt.IsZero() {
 		p.segmentsAt = now
 	}
-	ended := false
-	for _, r := range p.rungs {
-		ended = ended || r.ended
-	}
-	if !ended && now.Sub(p.segmentsAt) < 2*p.cfg.TargetDuration {
+	if !ended && now.Sub(p.segmentsAt) < masterHoldSegments*p.cfg.TargetDuration {
 		for _, r := range p.rungs {
 			if !r.pacedLocked(now) {
 				return nil
@@ -234,7 +234,10 @@ func (p *Packager) maybeMasterLocked() error {
 	for _, r := range p.rungs {
 		r.pace = nil
 	}
-	return p.writePlaylistLocked("master.m3u8", []byte(p.masterLocked()))
+	if err := p.writePlaylistLocked("master.m3u8", []byte(p.masterLocked())); err != nil {
+		return fmt.Errorf("write master playlist: %w", err)
+	}
+	return nil
 }
 
 // writePlaylistLocked writes a playlist and tells who waits for one.

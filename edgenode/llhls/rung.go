@@ -262,9 +262,8 @@ func (r *rung) closeSegmentLocked() error {
 	r.msn++
 	r.segBuf, r.segDur, r.parts, r.started, r.segAt = nil, 0, nil, false, time.Time{}
 	r.dropPartsLocked()
-	if err := r.p.maybeMasterLocked(); err != nil {
-		return fmt.Errorf("write master playlist: %w", err)
-	}
+	// The master, if this was the last rung without a segment, follows
+	// (fragment and finishLocked ask for it once the playlist lists it).
 	return r.writePlaylistLocked()
 }
 
