@@ -47,10 +47,13 @@ const g2gPage = `<!doctype html><meta charset="utf-8"><title>glass to glass</tit
 <script>
 const cfg = %s;
 const video = document.getElementById('v');
-const hls = new Hls(cfg.low ? { lowLatencyMode: true } : {});
+const hls = new Hls(Object.assign(cfg.low ? { lowLatencyMode: true } : {}, cfg.debug ? { debug: true } : {}));
 hls.on(Hls.Events.ERROR, (_, d) => {
   if (d.fatal) { console.log('FATAL ' + d.type + ' ' + d.details); hls.destroy(); }
-  else if (d.details === 'bufferStalledError') console.log('STALL ' + Math.round(performance.timeOrigin + performance.now()));
+  else if (d.details === 'bufferStalledError') console.log('STALL ' + Math.round(performance.now()) + ' ms, latency ' +
+    (hls.latency || 0).toFixed(2) + ' s, target ' + (hls.targetLatency || 0).toFixed(2) + ' s, buffered ' +
+    Array.from({ length: video.buffered.length }, (_, i) => video.buffered.start(i).toFixed(2) + '-' + video.buffered.end(i).toFixed(2)).join(',') +
+    ' at ' + video.currentTime.toFixed(2));
 });
 // Once the stream ends the page stops playing, so that a later run has
 // the machine to itself.
@@ -255,7 +258,9 @@ func g2gSummary(s []g2gSample) (p50, drift time.Duration) {
 // BenchmarkGlassToGlass measures standard and low latency on an idle
 // machine, and low latency again while another stream's ladder keeps the
 // machine busy. G2G_SECONDS sets how long each run watches
-// (default 60; the issue's drift figure is taken with 600).
+// (default 60; the issue's drift figure is taken with 600), G2G_RUNS
+// which runs (e.g. low,low-busy), and G2G_TRACE a file that receives
+// the browser's console.
 func BenchmarkGlassToGlass(b *testing.B) {
 	mediatest.RequireFFmpeg(b)
 	watch := 60 * time.Second
@@ -300,7 +305,7 @@ func BenchmarkGlassToGlass(b *testing.B) {
 				return nil
 			})
 			pages := pageServer(b, map[string]string{"/g2g-" + strings.ReplaceAll(r.name, "-", "_"): g2gPage},
-				map[string]any{"playback": playback, "low": r.latency == "low", "bits": g2gBits})
+				map[string]any{"playback": playback, "low": r.latency == "low", "bits": g2gBits, "debug": os.Getenv("G2G_TRACE") != ""})
 			samples := watchG2G(b, br, pages, "/g2g-"+strings.ReplaceAll(r.name, "-", "_"), pub, watch)
 			cancel()
 			if busy != nil {
@@ -309,8 +314,13 @@ func BenchmarkGlassToGlass(b *testing.B) {
 			prefix := "console /g2g-" + strings.ReplaceAll(r.name, "-", "_") + ": "
 			stalls := strings.Count(br.p.Output(), prefix+"STALL")
 			for _, l := range strings.Split(br.p.Output(), "\n") {
-				if strings.HasPrefix(l, prefix+"START") || strings.HasPrefix(l, prefix+"LEVEL") {
+				if strings.HasPrefix(l, prefix+"START") || strings.HasPrefix(l, prefix+"LEVEL") || strings.HasPrefix(l, prefix+"STALL") {
 					b.Logf("%s: %s", r.name, strings.TrimPrefix(l, prefix))
+				}
+			}
+			if trace := os.Getenv("G2G_TRACE"); trace != "" { // a file for the browser's whole console
+				if err := os.WriteFile(trace, []byte(br.p.Output()), 0o644); err != nil {
+					b.Error(err)
 				}
 			}
 			p50, drift := g2gSummary(samples)

@@ -264,6 +264,9 @@ type fragment struct {
 	duration uint64 // sum of the sample durations
 	samples  int
 	sync     bool // the first sample is a sync sample (a keyframe)
+	// offset is the first sample's composition offset: its presentation
+	// time is baseTime+offset (frames reordered for B-frames).
+	offset int64
 }
 
 // sampleNonSync is sample_is_non_sync_sample in ISO BMFF sample flags.
@@ -370,6 +373,7 @@ func addTrun(f *fragment, b []byte, defDur, defFlags uint32, first bool) error {
 	if len(b) < 8 {
 		return errors.New("trun: truncated")
 	}
+	version := b[0]
 	flags := binary.BigEndian.Uint32(b[0:4]) & 0xffffff
 	count := binary.BigEndian.Uint32(b[4:8])
 	p := b[8:]
@@ -408,12 +412,21 @@ func addTrun(f *fragment, b []byte, defDur, defFlags uint32, first bool) error {
 		}
 		if flags&0x400 != 0 {
 			sflags = binary.BigEndian.Uint32(q[:4])
+			q = q[4:]
 		}
 		if i == 0 && haveFirst {
 			sflags = firstFlags
 		}
 		if first && i == 0 {
 			f.sync = sflags&sampleNonSync == 0
+			if flags&0x800 != 0 {
+				v := binary.BigEndian.Uint32(q[:4])
+				if version == 0 {
+					f.offset = int64(v)
+				} else {
+					f.offset = int64(int32(v))
+				}
+			}
 		}
 		f.duration += uint64(dur)
 	}

@@ -65,6 +65,10 @@ type Packager struct {
 	rungs  []*rung
 	master bool
 	start  time.Time // the program date-time of every rung's first segment
+	// origin is the media time (decode time) of the first segment that
+	// set start: a segment's date is start plus how far its media time
+	// is past origin, the same instant in every rung (see rung.timed).
+	origin time.Duration
 	// segmentsAt is when every rung first had a segment (the master may
 	// wait for the pace a little longer).
 	segmentsAt time.Time

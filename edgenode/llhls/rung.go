@@ -12,9 +12,15 @@ import (
 )
 
 // partsKept is how many complete segments keep their parts in the
-// playlist: parts further than three target durations from the end
-// should go (RFC 8216bis 6.2.2); the current segment's are always there.
-const partsKept = 3
+// playlist besides the current one's: parts further than three target
+// durations from the end should go (RFC 8216bis 6.2.2), and those listed
+// must reach PART-HOLD-BACK (three parts) back from the end, which the
+// last complete segment and the current one do. One and no more: hls.js
+// (1.7), once it has switched rendition in the middle of a segment, goes
+// on to the next segment only once the playlist no longer lists parts of
+// that segment it did not load; with three kept it stalled for seconds
+// at a switch.
+const partsKept = 1
 
 // partFilesKept is how many segments beyond those listed keep their part
 // files, for a viewer a playlist or two behind.
@@ -57,6 +63,24 @@ type rung struct {
 	pendDur   time.Duration
 	pendIndep bool
 	pendVideo bool
+
+	// Media time, from the video fragments' decode times (tfdt): where
+	// the part being built starts, where it ends as far as known, and
+	// where the segment being built starts. Durations summed from the
+	// samples carry ffmpeg's guess of each fragment's last frame and
+	// wander a frame or two apart between rungs within a minute; the
+	// decode times are the source's own and the same in every rung, so
+	// parts, segments and their dates follow them (players align
+	// renditions by the dates when they switch).
+	timed              bool
+	pendStart, pendEnd time.Duration
+	segStart           time.Duration
+	// shift is how much later than its decode time the last keyframe
+	// is presented (B-frames: 0 in a copied source without them, a frame
+	// or two in an encoded rung), segShift the segment's own: a date is
+	// the presentation time's, which is what the same frame shares
+	// across rungs.
+	shift, segShift time.Duration
 
 	ended bool
 
@@ -155,6 +179,18 @@ func (r *rung) fragment(unit []byte, frags []fragment) (err error) {
 
 	r.p.mu.Lock()
 	defer r.p.mu.Unlock()
+	var base time.Duration
+	if video != nil && video.samples > 0 {
+		base = time.Duration(float64(video.baseTime) / float64(r.videoTime) * float64(time.Second))
+		if sync {
+			r.shift = time.Duration(float64(video.offset) / float64(r.videoTime) * float64(time.Second))
+		}
+		if !r.timed {
+			r.timed, r.pendStart = true, base
+		}
+		// What is pending ends where this fragment starts.
+		r.pendEnd = base
+	}
 	if !r.p.master {
 		r.media += dur
 		r.pace = append(r.pace, paceSample{at: r.p.now(), media: r.media})
@@ -186,6 +222,10 @@ func (r *rung) fragment(unit []byte, frags []fragment) (err error) {
 	}
 	r.pendBuf = append(r.pendBuf, unit...)
 	r.pendDur += dur
+	if video != nil && video.samples > 0 {
+		// Until the next fragment tells, this one ends after its samples.
+		r.pendEnd = base + dur
+	}
 	switch {
 	case !lowLatency:
 		// A fragment is a whole GOP: the segment is complete as soon as
@@ -202,12 +242,31 @@ func (r *rung) fragment(unit []byte, frags []fragment) (err error) {
 	return nil
 }
 
-// moveLocked moves the pending bytes into the segment without a part.
-func (r *rung) moveLocked() {
+// maxTimingSkew is how far the decode times may disagree with the summed
+// sample durations before the packager takes them for a jump in the
+// source's timestamps and goes by the samples instead.
+const maxTimingSkew = 250 * time.Millisecond
+
+// moveLocked moves the pending bytes into the segment and returns their
+// duration: from the decode times where they agree with the samples.
+func (r *rung) moveLocked() time.Duration {
+	d := r.pendDur
+	if r.timed {
+		if e := r.pendEnd - r.pendStart; e > 0 && (e-d).Abs() <= maxTimingSkew {
+			d = e
+		}
+		if !r.started {
+			r.segStart, r.segShift = r.pendStart, r.shift
+		}
+		// The next part starts where this one ends (resynchronised
+		// after a jump).
+		r.pendStart = r.pendEnd
+	}
 	r.segBuf = append(r.segBuf, r.pendBuf...)
-	r.segDur += r.pendDur
+	r.segDur += d
 	r.started = true
 	r.pendBuf, r.pendDur, r.pendIndep, r.pendVideo = nil, 0, false, false
+	return d
 }
 
 // emitPartLocked writes the pending part and the playlist that lists it.
@@ -219,8 +278,8 @@ func (r *rung) emitPartLocked() error {
 	if err := writeFile(filepath.Join(r.dir, name), r.pendBuf); err != nil {
 		return fmt.Errorf("write part: %w", err)
 	}
-	r.parts = append(r.parts, part{dur: r.pendDur, independent: r.pendIndep})
-	r.moveLocked()
+	indep := r.pendIndep
+	r.parts = append(r.parts, part{dur: r.moveLocked(), independent: indep})
 	return r.writePlaylistLocked()
 }
 
@@ -250,13 +309,19 @@ func (r *rung) closeSegmentLocked() error {
 		return fmt.Errorf("write segment: %w", err)
 	}
 	if r.p.start.IsZero() {
-		r.p.start = r.segAt
+		r.p.start, r.p.origin = r.segAt, r.segStart+r.segShift
 	}
 	at := r.p.start // every rung's media starts at the same instant
 	if n := len(r.segments); n > 0 {
 		// Dates follow the media, not the arrivals' jitter: players
 		// align renditions by them.
 		at = r.segments[n-1].at.Add(r.segments[n-1].dur)
+	}
+	if r.timed {
+		// The same media time is the same date in every rung.
+		if exact := r.p.start.Add(r.segStart + r.segShift - r.p.origin); exact.Sub(at).Abs() <= maxTimingSkew {
+			at = exact
+		}
 	}
 	r.segments = append(r.segments, segment{msn: r.msn, dur: r.segDur, parts: r.parts, at: at})
 	r.msn++
