@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // maxBox bounds one top-level box read into memory: a fragment of a few
@@ -432,4 +433,45 @@ func addTrun(f *fragment, b []byte, defDur, defFlags uint32, first bool) error {
 	}
 	f.samples += int(count)
 	return nil
+}
+
+// Keyframes reads a fragmented MP4 stream to its end and returns when each
+// fragment that starts with a video keyframe presents it: its decode time
+// plus its composition offset, as a player computes it. Renditions of one
+// session must agree on these to the frame for a player to switch between
+// them without a jump.
+func Keyframes(in io.Reader) ([]time.Duration, error) {
+	var tracks []track
+	var video track
+	var out []time.Duration
+	err := readBoxes(in, func(b box) error {
+		switch b.typ {
+		case "moov":
+			var err error
+			if tracks, err = parseInit(b.body); err != nil {
+				return err
+			}
+			for _, t := range tracks {
+				if t.handler == handlerVideo {
+					video = t
+				}
+			}
+		case "moof":
+			if video.id == 0 || video.timescale == 0 {
+				return errors.New("fragment before a video track")
+			}
+			frags, err := parseMoof(b.body, tracks)
+			if err != nil {
+				return err
+			}
+			for _, f := range frags {
+				if f.trackID == video.id && f.samples > 0 && f.sync {
+					at := float64(int64(f.baseTime)+f.offset) / float64(video.timescale)
+					out = append(out, time.Duration(at*float64(time.Second)))
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
 }

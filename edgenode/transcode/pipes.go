@@ -77,7 +77,7 @@ func (p Params) Packaging() (Packaging, error) {
 // reaches the pipe when it is complete, not when ffmpeg's 32 KiB buffer
 // fills.
 func pipeOutput(rungs []Rung, audio bool) []string {
-	movflags := "+frag_keyframe+empty_moov+default_base_moof:frag_duration=1"
+	movflags := "+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets:frag_duration=1"
 	slaves := make([]string, len(rungs))
 	for i := range rungs {
 		sel := "v:" + strconv.Itoa(i)

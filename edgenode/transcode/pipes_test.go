@@ -25,9 +25,9 @@ func TestPipesOutput(t *testing.T) {
 	}
 	slaves := strings.Split(args[i+1], "|")
 	want := []string{
-		`[select=\'v:0,a:0\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1:flush_packets=1]pipe\:3`,
-		`[select=\'v:1,a:1\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1:flush_packets=1]pipe\:4`,
-		`[select=\'v:2,a:2\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1:flush_packets=1]pipe\:5`,
+		`[select=\'v:0,a:0\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets:frag_duration=1:flush_packets=1]pipe\:3`,
+		`[select=\'v:1,a:1\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets:frag_duration=1:flush_packets=1]pipe\:4`,
+		`[select=\'v:2,a:2\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets:frag_duration=1:flush_packets=1]pipe\:5`,
 	}
 	if !slices.Equal(slaves, want) {
 		t.Fatalf("tee slaves\n%q\nwant\n%q", slaves, want)
@@ -53,7 +53,7 @@ func TestPipesOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	i = slices.Index(args, "tee")
-	if s := strings.Split(args[i+1], "|")[0]; s != `[select=\'v:0\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1:flush_packets=1]pipe\:3` {
+	if s := strings.Split(args[i+1], "|")[0]; s != `[select=\'v:0\':f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets:frag_duration=1:flush_packets=1]pipe\:3` {
 		t.Fatalf("standard slave %s", s)
 	}
 	if plan, _ := p.Packaging(); plan.Part != StandardPartTarget || plan.Segment != 2*time.Second || plan.Window != 3 || plan.Renditions[0].Bandwidth != 3210000 {
