@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/livestreams/livestreams/controlplane/fsm"
 	"github.com/livestreams/livestreams/controlplane/keyring"
@@ -107,7 +108,12 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.store.SetKeyring(cfg.Keyring)
 	n.fsm = fsm.New(n.store, n.log)
-	n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	// The log is appended to and truncated all day: without
+	// NoFreelistSync every commit (one per Raft batch) also writes bbolt's
+	// whole freelist, which grows with the truncations. It is rebuilt from
+	// the pages when the file opens instead, as etcd does.
+	n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"),
+		BoltOptions: &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true}})
 	if err != nil {
 		n.store.Close()
 		return nil, fmt.Errorf("open raft log: %w", err)

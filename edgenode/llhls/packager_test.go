@@ -215,6 +215,9 @@ func TestLowLatencySession(t *testing.T) {
 		}
 		for i, s := range m.segs {
 			msn := m.seq + i
+			if len(s.parts) > 0 && i < len(m.segs)-1 { // parts for the last complete segment only
+				fail("%s: segment %d lists parts, %d segments from the end (hls.js stalls at a switch on old parts)", where, msn, len(m.segs)-i)
+			}
 			if want := fmt.Sprintf("seg_t1_%05d.m4s", msn); s.uri != want {
 				fail("%s: segment %d is %s, want %s", where, msn, s.uri, want)
 			}

@@ -13,13 +13,15 @@ import (
 
 // partsKept is how many complete segments keep their parts in the
 // playlist besides the current one's: parts further than three target
-// durations from the end should go (RFC 8216bis 6.2.2), and those listed
-// must reach PART-HOLD-BACK (three parts) back from the end, which the
-// last complete segment and the current one do. One and no more: hls.js
-// (1.7), once it has switched rendition in the middle of a segment, goes
-// on to the next segment only once the playlist no longer lists parts of
-// that segment it did not load; with three kept it stalled for seconds
-// at a switch.
+// durations from the end should go (RFC 8216bis 6.2.2), and a player
+// starting further back loads whole segments until it reaches them. One
+// and no more: hls.js (1.7), once it has switched rendition in the middle
+// of a segment, goes on to the next segment only once the playlist no
+// longer lists parts of that segment it did not load; with three kept it
+// stalled for seconds at most switches in standard latency (a stall it
+// then keeps in its latency for good). The cost: a player joining
+// PART-HOLD-BACK behind the edge of a standard stream may start at the
+// segment before, about a second further back.
 const partsKept = 1
 
 // partFilesKept is how many segments beyond those listed keep their part
