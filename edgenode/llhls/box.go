@@ -270,6 +270,11 @@ type fragment struct {
 	offset int64
 }
 
+// mediaTime is n ticks of a track's timescale as a duration.
+func mediaTime(n int64, timescale uint32) time.Duration {
+	return time.Duration(float64(n) / float64(timescale) * float64(time.Second))
+}
+
 // sampleNonSync is sample_is_non_sync_sample in ISO BMFF sample flags.
 const sampleNonSync = 0x00010000
 
@@ -466,8 +471,7 @@ func Keyframes(in io.Reader) ([]time.Duration, error) {
 			}
 			for _, f := range frags {
 				if f.trackID == video.id && f.samples > 0 && f.sync {
-					at := float64(int64(f.baseTime)+f.offset) / float64(video.timescale)
-					out = append(out, time.Duration(at*float64(time.Second)))
+					out = append(out, mediaTime(int64(f.baseTime)+f.offset, video.timescale))
 				}
 			}
 		}

@@ -172,7 +172,7 @@ func (r *rung) fragment(unit []byte, frags []fragment) (err error) {
 	var dur time.Duration
 	sync := false
 	if video != nil && video.samples > 0 {
-		dur = time.Duration(float64(video.duration) / float64(r.videoTime) * float64(time.Second))
+		dur = mediaTime(int64(video.duration), r.videoTime)
 		sync = video.sync
 		r.lastFrame = dur / time.Duration(video.samples)
 	}
@@ -183,9 +183,9 @@ func (r *rung) fragment(unit []byte, frags []fragment) (err error) {
 	defer r.p.mu.Unlock()
 	var base time.Duration
 	if video != nil && video.samples > 0 {
-		base = time.Duration(float64(video.baseTime) / float64(r.videoTime) * float64(time.Second))
+		base = mediaTime(int64(video.baseTime), r.videoTime)
 		if sync {
-			r.shift = time.Duration(float64(video.offset) / float64(r.videoTime) * float64(time.Second))
+			r.shift = mediaTime(video.offset, r.videoTime)
 		}
 		if !r.timed {
 			r.timed, r.pendStart = true, base

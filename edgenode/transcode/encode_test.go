@@ -227,7 +227,7 @@ func passThroughPipes(t *testing.T, src string) {
 	// encoded rungs' keyframes are presented when the copied source's
 	// are: x264's B-frames delay its output by two frames, which without
 	// negative composition offsets showed 480p and 360p two frames later
-	// than 720p (hls.js jumped and stalled at a switch).
+	// than 720p (hls.js shifted its timeline by that at every switch).
 	var shown [][]time.Duration
 	for _, p := range outs {
 		f, err := os.Open(p)
