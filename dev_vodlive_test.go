@@ -120,9 +120,11 @@ func TestVODFallsBackToTranscode(t *testing.T) {
 			}
 		}},
 	}
+	// One after the other, the killed transcoder first: the edge's
+	// process ids are not per stream, and the other case's ffmpeg would
+	// be one of them.
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			s := newStream(t, c, client.StreamCreate{Name: tc.name})
 			pub := publish(t, c.RTMPURL(s.Key), 640, 360, 10, true)
 			masterWhenLive(t, c, s.PlaybackID, "", 1)

@@ -185,6 +185,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	}
 	defer fast.Close()
 	var got []state.Event
+	var received atomic.Int32
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -192,6 +193,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 			select {
 			case d := <-fast.C():
 				got = append(got, d.Event)
+				received.Add(1)
 			case <-fast.Done():
 				return
 			}
@@ -200,14 +202,17 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	for i := range 20 {
 		l.job("org_a", i)
 		// Let the fast reader keep up: the hub dispatches a batch at a
-		// time, and a batch larger than the buffer would drop it too.
+		// time, and a batch larger than the buffer would drop it too. An
+		// empty channel is not enough: on a busy machine the hub may not
+		// have delivered this event yet, and the next ones would come
+		// in one batch.
 		testutil.Eventually(t, 5*time.Second, "the fast reader", func() bool {
 			select {
 			case <-done:
 				return true
 			default:
 			}
-			return len(fast.C()) == 0
+			return received.Load() > int32(i)
 		})
 	}
 	<-done

@@ -215,7 +215,7 @@ try {
       const s = await page.getAttribute(sel, 'data-status');
       if (s && seen[seen.length - 1] !== s) seen.push(s);
       return s === 'live';
-    }, 30000);
+    }, 30000).catch((e) => { throw new Error(`${e.message} (statuses seen: ${seen.join(' → ')})`); });
     await page.click(`${sel} input[role=switch]`);
     const off = await until('the target to stop', async () => {
       const s = await page.getAttribute(sel, 'data-status');
