@@ -26,8 +26,10 @@
 // them) and Opus (MPEG-TS carries Opus natively, so ffmpeg decodes it and
 // the ladder encodes AAC; no second pipe or process). Nothing is written
 // before the first keyframe: a PLI asks for one when the video track
-// arrives and every 2 s until it comes, and again after frames were lost
-// beyond what NACK retransmissions recovered. Timestamps come from RTP, unwrapped
+// arrives and every 2 s until it comes, again after frames were lost
+// beyond what NACK retransmissions recovered, and whenever 2 s pass
+// without one (a browser sends keyframes only when asked, and a late
+// reader of the source, a restream relay, can start only at one). Timestamps come from RTP, unwrapped
 // to 64 bits, each track anchored to the arrival time of its first packet
 // (so audio and video are aligned by arrival, within the network jitter of
 // those first packets), and kept strictly increasing. RTCP sender reports

@@ -22,6 +22,12 @@ import (
 // the start and after frames were lost.
 const pliInterval = 2 * time.Second
 
+// keyframeEvery is how long the session lets the browser go without a
+// keyframe once it has sent one: a browser sends them only when asked,
+// and a reader joining the source late (a restream tap) can start only
+// at one. Every 2 s, as OBS sends them by default.
+const keyframeEvery = 2 * time.Second
+
 // stallError ends a session whose media stopped without the peer closing.
 // It is a timeout, as a read deadline would be (the live core counts such
 // an end as a stall).
@@ -49,6 +55,7 @@ type Session struct {
 	lastMedia atomic.Int64  // unix ns of the last RTP packet
 	videoSSRC atomic.Uint32 // 0 until the video track arrives
 	keyframe  atomic.Bool   // a keyframe arrived since the start or the last loss
+	lastKey   atomic.Int64  // unix ns of the last keyframe written
 
 	mu      sync.Mutex
 	ending  bool
@@ -161,7 +168,8 @@ func (ss *Session) enter() bool {
 }
 
 // run is the session's goroutine (the Server owns it): it asks for the
-// first keyframe, watches for a stall and the end, then closes the peer
+// first keyframe and then one every keyframeEvery, watches for a stall
+// and the end, then closes the peer
 // connection, waits for the readers and closes the sink.
 func (ss *Session) run(ctx context.Context) {
 	tick := time.NewTicker(pliInterval / 4)
@@ -178,7 +186,9 @@ func (ss *Session) run(ctx context.Context) {
 				ss.end(stallError{ss.stall})
 				continue
 			}
-			if !ss.keyframe.Load() && now.Sub(lastPLI) >= pliInterval && ss.requestKeyframe() {
+			missing := !ss.keyframe.Load() && now.Sub(lastPLI) >= pliInterval
+			due := ss.keyframe.Load() && now.Sub(time.Unix(0, ss.lastKey.Load())) >= keyframeEvery && now.Sub(lastPLI) >= keyframeEvery
+			if (missing || due) && ss.requestKeyframe() {
 				lastPLI = now
 			}
 		}
@@ -253,6 +263,7 @@ func (ss *Session) readVideo(track *webrtc.TrackRemote) error {
 			if err := ss.write(func(m *muxer, now time.Time) error {
 				key, err := m.writeVideo(now, smp.PacketTimestamp, smp.Data)
 				if key && m.started {
+					ss.lastKey.Store(now.UnixNano())
 					ss.keyframe.Store(true)
 				}
 				return err
